@@ -1,0 +1,117 @@
+// @ts-check
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Orchestrators replay from history, so they must be deterministic. These rules make the build
+ * fail when an orchestration imports anything with side effects or reads clocks, randomness,
+ * timers or the environment. Use context.df.currentUtcDateTime, context.df.newGuid and
+ * context.df.createTimer instead.
+ */
+const deterministicRules = {
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        { group: ['node:*'], message: 'Orchestrations are replayed: no Node built-ins.' },
+        {
+          group: ['@azure/*', '!@azure/functions'],
+          message: 'Orchestrations never call Azure SDKs; call an activity.',
+        },
+        {
+          group: ['../functions/*', '../shared/azure/*', '../shared/adapters/*', '../sandbox/*'],
+          message: 'Orchestrations import activity names and types only.',
+        },
+      ],
+      paths: [
+        'fs',
+        'fs/promises',
+        'path',
+        'os',
+        'crypto',
+        'http',
+        'https',
+        'net',
+        'child_process',
+        'timers',
+        'timers/promises',
+        'process',
+        'worker_threads',
+        'dns',
+        'axios',
+        'undici',
+      ].map((name) => ({ name, message: 'Orchestrations are replayed: no I/O, clocks or randomness.' })),
+    },
+  ],
+  'no-restricted-globals': [
+    'error',
+    ...[
+      'fetch',
+      'setTimeout',
+      'setInterval',
+      'setImmediate',
+      'queueMicrotask',
+      'process',
+      'crypto',
+      'performance',
+      'XMLHttpRequest',
+      'WebSocket',
+    ].map((name) => ({
+      name,
+      message: `Orchestrations are replayed: ${name} is not deterministic. Use context.df.* or an activity.`,
+    })),
+  ],
+  'no-restricted-syntax': [
+    'error',
+    {
+      selector: "NewExpression[callee.name='Date']",
+      message: 'Use context.df.currentUtcDateTime, not new Date().',
+    },
+    {
+      selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+      message: 'Use context.df.currentUtcDateTime, not Date.now().',
+    },
+    {
+      selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']",
+      message: 'Use context.df.newGuid, not Math.random().',
+    },
+    {
+      selector: "MemberExpression[object.name='process']",
+      message: 'Orchestrations never read process.*; pass values in the input.',
+    },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'coverage/', '.sandbox/', 'schemas/', 'bin/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/require-await': 'off',
+    },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['orchestrations/**/*.ts'], rules: deterministicRules },
+  {
+    files: ['test/**/*.ts', 'sandbox/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  prettier,
+);

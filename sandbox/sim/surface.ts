@@ -1,0 +1,50 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * The contract between the simulator's HTTPS server and each simulated service ("surface").
+ * The server parses the request once, applies fault injection and throttling, logs it, and
+ * offers it to each surface by path prefix; the first surface that answers wins.
+ */
+export interface SimRequest {
+  method: string;
+  url: URL;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The body parsed as JSON; throws a SimHttpError(400) when it is not JSON. */
+  json<T = unknown>(): T;
+}
+
+export interface SimResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** A plain object or array is sent as JSON; a string or Buffer as is. */
+  body?: unknown;
+}
+
+/** The simulator's clock: simulated time that tests can advance, never Date.now(). */
+export interface SimClock {
+  now(): number;
+}
+
+export interface SimSurface {
+  /** Short name used in the request log and the admin state, e.g. "arm", "telegram". */
+  readonly name: string;
+  /** Path prefix the surface owns, e.g. "/telegram/"; "/" for ARM at the root. */
+  readonly prefix: string;
+  /** Answers the request, or returns undefined to let the next surface try. */
+  handle(req: SimRequest): Promise<SimResponse | undefined>;
+  /** The surface's whole state as JSON-serialisable data, for the admin endpoint. */
+  snapshot(): unknown;
+}
+
+/** Thrown by a surface to answer with an error in the surface's own wire format. */
+export class SimHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof body === 'string' ? body : JSON.stringify(body));
+    this.name = 'SimHttpError';
+  }
+}
