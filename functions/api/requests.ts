@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { ErrorCodes } from '../../shared/errors.js';
+import { Functions } from '../../shared/functionNames.js';
+import {
+  LIFECYCLE_REQUEST_SCHEMA_VERSION,
+  REQUEST_ID_PATTERN,
+} from '../../shared/requests/lifecycleRequest.js';
+import { validateLifecycleRequest } from '../../shared/requests/parseLifecycleRequest.js';
+import { StorageNames } from '../../shared/storage/brokerStorage.js';
+import { requestView } from '../../shared/intake/requestView.js';
+import { createLogger } from '../../shared/logger.js';
+import { services } from '../services.js';
+import { json, problem, problemFromError } from './problem.js';
+
+/** The body of POST /api/requests: the request without the fields the broker fills in. */
+const submitBodySchema = z
+  .object({
+    schemaVersion: z.literal(LIFECYCLE_REQUEST_SCHEMA_VERSION).optional(),
+    requestId: z.string().optional(),
+    op: z.string(),
+    slug: z.string(),
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/**
+ * POST /api/requests: validates a lifecycle request, records it as queued and enqueues it for the
+ * intake. Answers 202 with the requestId and a status URL. Re-posting the same requestId answers
+ * with the existing request; the same requestId with different content is a 409.
+ */
+async function submitRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const { config, requests, storage } = services();
+    const text = await request.text();
+    if (Buffer.byteLength(text) > config.intake.maxMessageBytes) {
+      return problem(
+        ErrorCodes.RequestOversized,
+        `body is ${Buffer.byteLength(text)} bytes; the limit is ${config.intake.maxMessageBytes}`,
+      );
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      return problem(ErrorCodes.RequestInvalidJson, `body is not valid JSON: ${(error as Error).message}`);
+    }
+    const shape = submitBodySchema.safeParse(body);
+    if (!shape.success) {
+      return problem(ErrorCodes.RequestSchemaViolation, 'body must be { op, slug, params?, requestId? }', {
+        errors: shape.error.issues.map((issue) => ({
+          path: issue.path.join('.') || '(root)',
+          message: issue.message,
+        })),
+      });
+    }
+    const now = new Date().toISOString();
+    const candidate = {
+      schemaVersion: LIFECYCLE_REQUEST_SCHEMA_VERSION,
+      requestId: shape.data.requestId ?? randomUUID(),
+      op: shape.data.op,
+      slug: shape.data.slug,
+      params: shape.data.params ?? {},
+      requestedBy: { kind: 'operator', id: principalOf(request) },
+      requestedAt: now,
+    };
+    const parsed = validateLifecycleRequest(candidate);
+    if (!parsed.ok) return problem(parsed.code, parsed.reason, { errors: parsed.issues });
+
+    const outcome = await requests.record(parsed.request, now);
+    const statusUrl = new URL(`/api/requests/${encodeURIComponent(parsed.request.requestId)}`, request.url)
+      .href;
+    if (outcome.kind === 'conflict') {
+      return problem(
+        ErrorCodes.RequestIdConflict,
+        `requestId ${parsed.request.requestId} is already used for a different request (${outcome.record.op} ${outcome.record.slug})`,
+        { statusUrl },
+      );
+    }
+    if (!outcome.record.admitted) {
+      const queue = await storage.queue(StorageNames.lifecycleQueue);
+      await queue.sendMessage(JSON.stringify(parsed.request));
+    }
+    createLogger(context).info('request submitted', {
+      requestId: parsed.request.requestId,
+      op: parsed.request.op,
+      slug: parsed.request.slug,
+      existing: outcome.kind === 'existing',
+    });
+    return json(
+      202,
+      { requestId: parsed.request.requestId, status: outcome.record.status, statusUrl },
+      { Location: statusUrl, 'Retry-After': '2' },
+    );
+  } catch (error) {
+    createLogger(context).error('submit failed', { error: (error as Error).message });
+    return problemFromError(error);
+  }
+}
+
+/** GET /api/requests/{requestId}: queued (with position), running (step), or the outcome. */
+async function getRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const requestId = request.params['requestId'] ?? '';
+    if (!REQUEST_ID_PATTERN.test(requestId)) {
+      return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
+    }
+    const { requests } = services();
+    const record = await requests.get(requestId);
+    if (!record) return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
+    const live: { queue?: string[]; progress?: unknown } = {};
+    if (record.status === 'queued') live.queue = await requests.queued(record.slug);
+    if (record.status === 'running' && record.instanceId) {
+      live.progress = await customStatusOf(df.getClient(context), record.instanceId);
+    }
+    return json(200, requestView(record, live));
+  } catch (error) {
+    createLogger(context).error('get request failed', { error: (error as Error).message });
+    return problemFromError(error);
+  }
+}
+
+async function customStatusOf(client: df.DurableClient, instanceId: string): Promise<unknown> {
+  try {
+    return (await client.getStatus(instanceId, { showInput: false })).customStatus;
+  } catch {
+    return undefined; // the sub-orchestration may not exist yet; the record still tells "running"
+  }
+}
+
+/** The caller as Entra built-in auth reports it, or the function key when called directly. */
+function principalOf(request: HttpRequest): string {
+  return (
+    request.headers.get('x-ms-client-principal-name') ??
+    request.headers.get('x-ms-client-principal-id') ??
+    'function-key'
+  ).slice(0, 128);
+}
+
+app.http(Functions.submitRequest, {
+  route: 'requests',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: submitRequest,
+});
+
+app.http(Functions.getRequest, {
+  route: 'requests/{requestId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: getRequest,
+});

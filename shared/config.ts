@@ -1,0 +1,330 @@
+import { z } from 'zod';
+import { ErrorCodes, BrokerError } from './errors.js';
+import { parseDuration } from './duration.js';
+import { isCalendarVersion } from './domain/openclawVersion.js';
+
+/**
+ * The broker's configuration, read once from the app settings (environment variables), validated,
+ * and frozen. A missing or malformed setting fails start-up with a message naming the setting and
+ * what it expects. Secrets are never configuration values: the Telegram bot token and webhook secret
+ * are Key Vault secret URIs that the broker resolves with its own identity.
+ *
+ * This is the only module that reads `process.env`.
+ */
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const KEY_VAULT_SECRET_URI = /^https:\/\/[^/\s]+\/secrets\/[0-9A-Za-z-]{1,127}(\/[0-9a-f]{32})?\/?$/;
+const ARM_RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+$/i;
+const AZURE_LOCATION = /^[a-z][a-z0-9]{2,39}$/;
+/** Azure Functions NCRONTAB: six fields, seconds first. */
+const NCRONTAB = /^\s*(\S+\s+){5}\S+\s*$/;
+
+const text = (expected: string) =>
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? `missing; expected ${expected}` : `expected ${expected}`,
+    })
+    .trim()
+    .min(1, `empty; expected ${expected}`);
+
+const matching = (pattern: RegExp, expected: string) => text(expected).regex(pattern, `expected ${expected}`);
+
+const duration = (expected: string, fallback: string, maxMs?: number) =>
+  text(expected)
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected ${expected}, got "${value}"` });
+        return z.NEVER;
+      }
+      if (maxMs !== undefined && ms > maxMs) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${value}" is longer than the allowed maximum (${maxMs / 86_400_000}d)`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const keyVaultSecretRef = (what: string) =>
+  text(
+    `a Key Vault secret URI for ${what} (https://<vault>.vault.azure.net/secrets/<name>), never the value`,
+  ).refine(
+    (value) => KEY_VAULT_SECRET_URI.test(value),
+    `expected a Key Vault secret URI for ${what} (https://<vault>.vault.azure.net/secrets/<name>); the setting must reference the secret, never hold its value`,
+  );
+
+const booleanSetting = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
+
+const integerList = (expected: string) =>
+  text(expected).transform((value, ctx) => {
+    const items = value.split(',').map((item) => item.trim());
+    if (items.some((item) => !/^-?\d{1,20}$/.test(item))) {
+      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got "${value}"` });
+      return z.NEVER;
+    }
+    return Object.freeze(items);
+  });
+
+const SEVEN_DAYS_MS = 7 * 86_400_000;
+
+const settingsSchema = z.object({
+  AZURE_SUBSCRIPTION_ID: matching(GUID, "the subscription GUID that holds the slugs' resource groups"),
+  AZURE_LOCATION: matching(AZURE_LOCATION, 'an Azure region name such as westeurope'),
+  AZURE_TENANT_ID: matching(GUID, 'the Entra tenant GUID'),
+  AZURE_CREDENTIAL: z
+    .enum(['default', 'managed-identity', 'client-secret'], {
+      error: 'expected default, managed-identity or client-secret',
+    })
+    .default('default'),
+  AZURE_CLIENT_ID: matching(GUID, 'a client GUID').optional(),
+  AZURE_CLIENT_SECRET: text('a client secret (client-secret credential only)').optional(),
+  AZURE_AUTHORITY_HOST: z
+    .url({ error: 'expected an https URL' })
+    .default('https://login.microsoftonline.com'),
+  AZURE_RESOURCE_MANAGER_ENDPOINT: z
+    .url({ error: 'expected an https URL' })
+    .default('https://management.azure.com'),
+  MICROSOFT_GRAPH_ENDPOINT: z.url({ error: 'expected an https URL' }).default('https://graph.microsoft.com'),
+  KEY_VAULT_VERIFY_CHALLENGE_RESOURCE: booleanSetting(true),
+  BROKER_NAME: matching(
+    /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/,
+    'a short lowercase name for this broker deployment (3-32 chars)',
+  ).default('claw-broker'),
+  BROKER_KEY_VAULT_URI: z.url({
+    error: "expected the broker's own Key Vault URI (https://<vault>.vault.azure.net/)",
+  }),
+  NAME_SALT: text('a stable salt for globally unique resource names').default('claw'),
+  IMAGE_REGISTRY_ID: matching(
+    ARM_RESOURCE_ID,
+    'the ARM resource ID of the container registry the gateway pulls from',
+  ),
+  IMAGE_REPOSITORY: matching(
+    /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+$/,
+    'an image repository such as myacr.azurecr.io/openclaw/openclaw',
+  ),
+  ENTRA_ADMIN_GROUP_ID: matching(GUID, 'the object id of the shire-admins group'),
+  TELEGRAM_APPROVER_IDS: integerList('a comma-separated list of Telegram user ids'),
+  TELEGRAM_ADMIN_CHAT_ID: matching(/^-?\d{1,20}$/, 'the Telegram chat id of the admin chat'),
+  TELEGRAM_BOT_TOKEN_REF: keyVaultSecretRef("the broker's Telegram bot token"),
+  TELEGRAM_WEBHOOK_SECRET_REF: keyVaultSecretRef('the Telegram webhook secret token'),
+  TELEGRAM_API_BASE: z.url({ error: 'expected an https URL' }).default('https://api.telegram.org'),
+  OPENCLAW_DEFAULT_VERSION: text('an OpenClaw calendar version such as 2026.9.6').refine(
+    isCalendarVersion,
+    'expected an OpenClaw calendar version such as 2026.9.6',
+  ),
+  OPENCLAW_MIN_RELEASE_AGE: duration('a duration such as 7d', '7d'),
+  ROTATION_GATEWAY_TOKEN_MAX_AGE: duration('a duration such as 30d', '30d'),
+  ROTATION_STORAGE_KEY_MAX_AGE: duration('a duration such as 90d', '90d'),
+  ROTATION_ENTRA_SECRET_MAX_AGE: duration('a duration such as 180d', '180d'),
+  ROTATION_ENTRA_SECRET_GRACE: duration('a duration such as 1d', '1d'),
+  ROTATION_SWEEP_SCHEDULE: matching(NCRONTAB, 'a six-field NCRONTAB schedule such as "0 0 3 * * *"').default(
+    '0 0 3 * * *',
+  ),
+  SAS_LIFETIME: duration('a duration of at most 7d', '7d', SEVEN_DAYS_MS),
+  SAS_SWEEP_SCHEDULE: matching(NCRONTAB, 'a six-field NCRONTAB schedule such as "0 0 * * * *"').default(
+    '0 0 * * * *',
+  ),
+  SWEEPS_PAUSED: booleanSetting(false),
+  DURABLE_TASK_HUB: matching(
+    /^[A-Za-z][A-Za-z0-9]{2,49}$/,
+    'a task hub name: 3-50 letters and digits, starting with a letter',
+  ).default('clawbroker'),
+  INTAKE_MAX_MESSAGE_BYTES: z.coerce
+    .number({ error: 'expected a whole number of bytes' })
+    .int('expected a whole number of bytes')
+    .min(1_024, 'expected at least 1024 bytes')
+    .max(65_536, 'expected at most 65536 bytes (the Azure Storage queue message limit)')
+    .default(49_152),
+  AzureWebJobsStorage: text('a storage connection string (Azurite locally)').optional(),
+  AzureWebJobsStorage__accountName: matching(/^[a-z0-9]{3,24}$/, 'a storage account name').optional(),
+  AzureWebJobsStorage__clientId: matching(GUID, 'the client id of the managed identity').optional(),
+});
+
+type Settings = z.infer<typeof settingsSchema>;
+
+export type StorageConnection =
+  | { kind: 'connection-string'; connectionString: string }
+  | {
+      kind: 'identity';
+      accountName: string;
+      clientId: string | undefined;
+      blobServiceUri: string;
+      queueServiceUri: string;
+      tableServiceUri: string;
+    };
+
+export type AzureCredentialSettings =
+  | { kind: 'default'; clientId: string | undefined }
+  | { kind: 'managed-identity'; clientId: string | undefined }
+  | { kind: 'client-secret'; clientId: string; clientSecret: string };
+
+export interface BrokerConfig {
+  readonly brokerName: string;
+  readonly azure: {
+    readonly subscriptionId: string;
+    readonly location: string;
+    readonly tenantId: string;
+    readonly credential: AzureCredentialSettings;
+    readonly authorityHost: string;
+    readonly resourceManagerEndpoint: string;
+    readonly graphEndpoint: string;
+    readonly keyVaultVerifyChallengeResource: boolean;
+  };
+  readonly brokerKeyVaultUri: string;
+  readonly nameSalt: string;
+  readonly image: { readonly registryId: string; readonly repository: string };
+  readonly entra: { readonly adminGroupId: string };
+  readonly telegram: {
+    readonly approverIds: readonly string[];
+    readonly adminChatId: string;
+    readonly botTokenRef: string;
+    readonly webhookSecretRef: string;
+    readonly apiBase: string;
+  };
+  readonly openclaw: { readonly defaultVersion: string; readonly minReleaseAgeMs: number };
+  readonly rotation: {
+    readonly gatewayTokenMaxAgeMs: number;
+    readonly storageKeyMaxAgeMs: number;
+    readonly entraSecretMaxAgeMs: number;
+    readonly entraSecretGraceMs: number;
+    readonly sweepSchedule: string;
+  };
+  readonly sas: { readonly lifetimeMs: number; readonly sweepSchedule: string };
+  readonly sweepsPaused: boolean;
+  readonly durableTaskHub: string;
+  readonly intake: { readonly maxMessageBytes: number };
+  readonly storage: StorageConnection;
+}
+
+/**
+ * Validates app settings into a frozen BrokerConfig. Throws a BrokerError (ConfigInvalid) listing
+ * every bad setting, one per line, each named. Never echoes setting values: some are secrets.
+ */
+export function loadConfig(env: Record<string, string | undefined>): BrokerConfig {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  - ${String(issue.path[0] ?? '(settings)')}: ${issue.message}`,
+    );
+    throw new BrokerError(
+      ErrorCodes.ConfigInvalid,
+      `Invalid claw-broker configuration:\n${problems.join('\n')}`,
+      {
+        details: parsed.error.issues.map((issue) => ({ setting: issue.path[0], problem: issue.message })),
+      },
+    );
+  }
+  const settings = parsed.data;
+  return deepFreeze({
+    brokerName: settings.BROKER_NAME,
+    azure: {
+      subscriptionId: settings.AZURE_SUBSCRIPTION_ID.toLowerCase(),
+      location: settings.AZURE_LOCATION,
+      tenantId: settings.AZURE_TENANT_ID.toLowerCase(),
+      credential: credentialSettings(settings),
+      authorityHost: settings.AZURE_AUTHORITY_HOST,
+      resourceManagerEndpoint: settings.AZURE_RESOURCE_MANAGER_ENDPOINT,
+      graphEndpoint: settings.MICROSOFT_GRAPH_ENDPOINT,
+      keyVaultVerifyChallengeResource: settings.KEY_VAULT_VERIFY_CHALLENGE_RESOURCE,
+    },
+    brokerKeyVaultUri: settings.BROKER_KEY_VAULT_URI,
+    nameSalt: settings.NAME_SALT,
+    image: { registryId: settings.IMAGE_REGISTRY_ID, repository: settings.IMAGE_REPOSITORY },
+    entra: { adminGroupId: settings.ENTRA_ADMIN_GROUP_ID.toLowerCase() },
+    telegram: {
+      approverIds: settings.TELEGRAM_APPROVER_IDS,
+      adminChatId: settings.TELEGRAM_ADMIN_CHAT_ID,
+      botTokenRef: settings.TELEGRAM_BOT_TOKEN_REF,
+      webhookSecretRef: settings.TELEGRAM_WEBHOOK_SECRET_REF,
+      apiBase: settings.TELEGRAM_API_BASE,
+    },
+    openclaw: {
+      defaultVersion: settings.OPENCLAW_DEFAULT_VERSION,
+      minReleaseAgeMs: settings.OPENCLAW_MIN_RELEASE_AGE,
+    },
+    rotation: {
+      gatewayTokenMaxAgeMs: settings.ROTATION_GATEWAY_TOKEN_MAX_AGE,
+      storageKeyMaxAgeMs: settings.ROTATION_STORAGE_KEY_MAX_AGE,
+      entraSecretMaxAgeMs: settings.ROTATION_ENTRA_SECRET_MAX_AGE,
+      entraSecretGraceMs: settings.ROTATION_ENTRA_SECRET_GRACE,
+      sweepSchedule: settings.ROTATION_SWEEP_SCHEDULE,
+    },
+    sas: { lifetimeMs: settings.SAS_LIFETIME, sweepSchedule: settings.SAS_SWEEP_SCHEDULE },
+    sweepsPaused: settings.SWEEPS_PAUSED,
+    durableTaskHub: settings.DURABLE_TASK_HUB,
+    intake: { maxMessageBytes: settings.INTAKE_MAX_MESSAGE_BYTES },
+    storage: storageConnection(settings),
+  });
+}
+
+function credentialSettings(settings: Settings): AzureCredentialSettings {
+  if (settings.AZURE_CREDENTIAL === 'client-secret') {
+    if (!settings.AZURE_CLIENT_ID || !settings.AZURE_CLIENT_SECRET) {
+      throw configProblem(
+        'AZURE_CLIENT_ID / AZURE_CLIENT_SECRET',
+        'both required when AZURE_CREDENTIAL is client-secret',
+      );
+    }
+    return {
+      kind: 'client-secret',
+      clientId: settings.AZURE_CLIENT_ID,
+      clientSecret: settings.AZURE_CLIENT_SECRET,
+    };
+  }
+  return { kind: settings.AZURE_CREDENTIAL, clientId: settings.AZURE_CLIENT_ID };
+}
+
+function storageConnection(settings: Settings): StorageConnection {
+  if (settings.AzureWebJobsStorage) {
+    return { kind: 'connection-string', connectionString: settings.AzureWebJobsStorage };
+  }
+  const accountName = settings.AzureWebJobsStorage__accountName;
+  if (!accountName) {
+    throw configProblem(
+      'AzureWebJobsStorage',
+      'missing; expected a connection string (Azurite locally) or AzureWebJobsStorage__accountName for an identity-based connection',
+    );
+  }
+  return {
+    kind: 'identity',
+    accountName,
+    clientId: settings.AzureWebJobsStorage__clientId,
+    blobServiceUri: `https://${accountName}.blob.core.windows.net`,
+    queueServiceUri: `https://${accountName}.queue.core.windows.net`,
+    tableServiceUri: `https://${accountName}.table.core.windows.net`,
+  };
+}
+
+function configProblem(setting: string, problem: string): BrokerError {
+  return new BrokerError(
+    ErrorCodes.ConfigInvalid,
+    `Invalid claw-broker configuration:\n  - ${setting}: ${problem}`,
+    {
+      details: [{ setting, problem }],
+    },
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+let cached: BrokerConfig | undefined;
+
+/** The process's configuration, validated on first use and frozen. */
+export function getConfig(): BrokerConfig {
+  cached ??= loadConfig(process.env);
+  return cached;
+}

@@ -1,0 +1,59 @@
+/**
+ * The broker's error vocabulary. Every error carries a stable string `code` that the HTTP API
+ * returns to callers and that tests assert on. Errors cross process boundaries serialised
+ * (activity failures reach orchestrators as messages), so guards check `name`, not `instanceof`.
+ */
+export const ErrorCodes = {
+  ConfigInvalid: 'ConfigInvalid',
+  SlugInvalid: 'SlugInvalid',
+  RequestInvalidJson: 'RequestInvalidJson',
+  RequestSchemaViolation: 'RequestSchemaViolation',
+  RequestUnknownOperation: 'RequestUnknownOperation',
+  RequestUnsupportedVersion: 'RequestUnsupportedVersion',
+  RequestOversized: 'RequestOversized',
+  RequestIdConflict: 'RequestIdConflict',
+  RequestProcessingFailed: 'RequestProcessingFailed',
+  NotFound: 'NotFound',
+  ConcurrencyConflict: 'ConcurrencyConflict',
+  BadRequest: 'BadRequest',
+  Internal: 'Internal',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface BrokerErrorOptions {
+  /** Extra, non-secret detail for callers (for example the list of schema issues). */
+  details?: unknown;
+  cause?: unknown;
+}
+
+export class BrokerError extends Error {
+  override readonly name = 'BrokerError';
+  readonly details: unknown;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: BrokerErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.details = options.details;
+  }
+}
+
+export function isBrokerError(error: unknown): error is BrokerError {
+  return (
+    error instanceof Error && error.name === 'BrokerError' && typeof (error as BrokerError).code === 'string'
+  );
+}
+
+/** Turns whatever a catch block received into an Error, so callers can rely on `message`. */
+export function ensureErrorType(error: unknown): Error {
+  if (error instanceof Error) return error;
+  if (typeof error === 'string') return new Error(error);
+  try {
+    return new Error(`Non-error thrown: ${JSON.stringify(error)}`);
+  } catch {
+    return new Error(`Non-error thrown: ${String(error)}`);
+  }
+}

@@ -1,0 +1,50 @@
+import type { LifecycleOp } from './requests/lifecycleRequest.js';
+
+/**
+ * Every function, orchestration, activity and event name, in one place. Orchestrations refer to
+ * activities by these constants, never by inline strings.
+ */
+export const Orchestrations = {
+  slugRunner: 'slugRunner',
+  provision: 'provisionOrchestration',
+  rotateSecrets: 'rotateSecretsOrchestration',
+  renewSas: 'renewSasOrchestration',
+  upgrade: 'upgradeOrchestration',
+  teardown: 'teardownOrchestration',
+} as const;
+
+/** The orchestration that carries out each lifecycle operation. */
+export const OPERATION_ORCHESTRATIONS: Readonly<Record<LifecycleOp, string>> = {
+  provision: Orchestrations.provision,
+  'rotate-secrets': Orchestrations.rotateSecrets,
+  'renew-sas': Orchestrations.renewSas,
+  upgrade: Orchestrations.upgrade,
+  teardown: Orchestrations.teardown,
+};
+
+export const Activities = {
+  claimNextRequest: 'claimNextRequest',
+  startRequest: 'startRequest',
+  finishRequest: 'finishRequest',
+} as const;
+
+export const Events = {
+  /** Tells a slug runner that its queue may have new work. Carries no data it relies on. */
+  wake: 'wake',
+} as const;
+
+export const Functions = {
+  lifecycleIntake: 'lifecycleIntake',
+  lifecycleIntakePoison: 'lifecycleIntakePoison',
+  submitRequest: 'submitRequest',
+  getRequest: 'getRequest',
+  listEnvironments: 'listEnvironments',
+  getEnvironment: 'getEnvironment',
+  listRejected: 'listRejected',
+  getRejected: 'getRejected',
+} as const;
+
+/** The slug runner's instance id: one eternal runner per slug serialises its operations. */
+export function slugRunnerInstanceId(slug: string): string {
+  return `runner:${slug}`;
+}

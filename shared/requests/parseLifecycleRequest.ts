@@ -1,0 +1,80 @@
+import type { z } from 'zod';
+import { ErrorCodes, type ErrorCode } from '../errors.js';
+import {
+  findRawSecrets,
+  LIFECYCLE_OPS,
+  LIFECYCLE_REQUEST_SCHEMA_VERSION,
+  lifecycleRequestSchema,
+  type LifecycleRequest,
+} from './lifecycleRequest.js';
+
+export interface RequestIssue {
+  path: string;
+  message: string;
+}
+
+export type ParseResult =
+  | { ok: true; request: LifecycleRequest }
+  | { ok: false; code: ErrorCode; reason: string; issues: RequestIssue[] };
+
+/**
+ * Parses a raw message into a LifecycleRequest, or explains precisely why not: oversized, not
+ * JSON, unsupported schema version, unknown operation, or the schema's own issues with their paths.
+ * Never throws for bad input.
+ */
+export function parseLifecycleRequest(text: string, maxBytes: number): ParseResult {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > maxBytes) {
+    return refuse(ErrorCodes.RequestOversized, `message is ${size} bytes; the limit is ${maxBytes}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return refuse(ErrorCodes.RequestInvalidJson, `message is not valid JSON: ${(error as Error).message}`);
+  }
+  return validateLifecycleRequest(json);
+}
+
+/** Validates an already-parsed value against the version 1 request schema. */
+export function validateLifecycleRequest(json: unknown): ParseResult {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return refuse(ErrorCodes.RequestSchemaViolation, 'a lifecycle request is a JSON object');
+  }
+  const record = json as Record<string, unknown>;
+  if (record['schemaVersion'] !== LIFECYCLE_REQUEST_SCHEMA_VERSION) {
+    return refuse(
+      ErrorCodes.RequestUnsupportedVersion,
+      `schemaVersion ${JSON.stringify(record['schemaVersion'] ?? null)} is not supported; expected ${LIFECYCLE_REQUEST_SCHEMA_VERSION}`,
+    );
+  }
+  if (typeof record['op'] !== 'string' || !(LIFECYCLE_OPS as readonly string[]).includes(record['op'])) {
+    return refuse(
+      ErrorCodes.RequestUnknownOperation,
+      `op ${JSON.stringify(record['op'] ?? null)} is not a lifecycle operation; expected one of ${LIFECYCLE_OPS.join(', ')}`,
+    );
+  }
+  const parsed = lifecycleRequestSchema.safeParse(json);
+  const secrets = findRawSecrets(record['params']);
+  if (!parsed.success || secrets.length > 0) {
+    const issues = [...secrets, ...(parsed.success ? [] : toIssues(parsed.error))];
+    return {
+      ok: false,
+      code: ErrorCodes.RequestSchemaViolation,
+      reason: `request does not match the lifecycle request schema: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+    };
+  }
+  return { ok: true, request: parsed.data };
+}
+
+function toIssues(error: z.ZodError): RequestIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.'),
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message,
+  }));
+}
+
+function refuse(code: ErrorCode, reason: string): ParseResult {
+  return { ok: false, code, reason, issues: [] };
+}

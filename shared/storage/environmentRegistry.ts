@@ -1,0 +1,173 @@
+import type { TableClient } from '@azure/data-tables';
+import { StorageNames, hasStatus, type BrokerStorage } from './brokerStorage.js';
+import { BrokerError, ErrorCodes } from '../errors.js';
+import type { LifecycleOp } from '../requests/lifecycleRequest.js';
+
+export const ENVIRONMENT_STATES = [
+  'provisioning',
+  'ready',
+  'failed',
+  'updating',
+  'deleting',
+  'deleted',
+] as const;
+export type EnvironmentState = (typeof ENVIRONMENT_STATES)[number];
+
+export interface OperationSummary {
+  requestId: string;
+  op: LifecycleOp;
+  outcome: 'running' | 'succeeded' | 'failed' | 'rejected';
+  at: string;
+  reason?: string | undefined;
+}
+
+/** One slug's environment: what the broker knows of its footprint. Holds no secret values. */
+export interface EnvironmentRecord {
+  slug: string;
+  state: EnvironmentState;
+  incarnation: number;
+  openclawVersion?: string | undefined;
+  url?: string | undefined;
+  owners: string[];
+  /** When each secret was last set, by kind (ISO timestamps). */
+  secretAges: Record<string, string>;
+  sasExpiresAt?: string | undefined;
+  lastOperation?: OperationSummary | undefined;
+  activeRequestId?: string | undefined;
+  currentStep?: string | undefined;
+  progress?: { done: number; total: number } | undefined;
+  createdAt: string;
+  updatedAt: string;
+  /** The storage etag this record was read at; updates are conditional on it. */
+  etag: string;
+}
+
+interface EnvironmentEntity {
+  partitionKey: string;
+  rowKey: string;
+  state: string;
+  incarnation: number;
+  openclawVersion?: string;
+  url?: string;
+  ownersJson: string;
+  secretAgesJson: string;
+  sasExpiresAt?: string;
+  lastOperationJson?: string;
+  activeRequestId?: string;
+  currentStep?: string;
+  progressJson?: string;
+  createdAt: string;
+  updatedAt: string;
+  etag?: string;
+}
+
+const ROW = 'environment';
+const MAX_ATTEMPTS = 8;
+
+export type EnvironmentMutation = (
+  current: EnvironmentRecord | undefined,
+) => Omit<EnvironmentRecord, 'etag' | 'updatedAt' | 'createdAt'> | undefined;
+
+/**
+ * The environment registry: one record per slug in Table storage (partition = slug). Writers use
+ * optimistic concurrency: `update` reads the record and its etag, applies a pure mutation and writes
+ * it back only if nobody wrote in between, retrying on conflict.
+ */
+export class EnvironmentRegistry {
+  constructor(
+    private readonly storage: BrokerStorage,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async get(slug: string): Promise<EnvironmentRecord | undefined> {
+    const table = await this.table();
+    try {
+      return fromEntity(await table.getEntity<EnvironmentEntity>(slug, ROW));
+    } catch (error) {
+      if (hasStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async list(): Promise<EnvironmentRecord[]> {
+    const table = await this.table();
+    const records: EnvironmentRecord[] = [];
+    for await (const entity of table.listEntities<EnvironmentEntity>()) records.push(fromEntity(entity));
+    return records.sort((a, b) => a.slug.localeCompare(b.slug));
+  }
+
+  /**
+   * Applies `mutate` to the current record (undefined when none) and stores the result under the
+   * etag it read. Returning undefined leaves the record as it is. Retries when another writer won.
+   */
+  async update(slug: string, mutate: EnvironmentMutation): Promise<EnvironmentRecord | undefined> {
+    const table = await this.table();
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const current = await this.get(slug);
+      const next = mutate(current);
+      if (!next) return current;
+      const now = this.now().toISOString();
+      const entity = toEntity({ ...next, slug, createdAt: current?.createdAt ?? now, updatedAt: now });
+      try {
+        if (current) await table.updateEntity(entity, 'Replace', { etag: current.etag });
+        else await table.createEntity(entity);
+        return await this.get(slug);
+      } catch (error) {
+        if (!hasStatus(error, 412) && !hasStatus(error, 409)) throw error;
+      }
+    }
+    throw new BrokerError(
+      ErrorCodes.ConcurrencyConflict,
+      `environment ${slug} changed ${MAX_ATTEMPTS} times while being updated; try again`,
+    );
+  }
+
+  private table(): Promise<TableClient> {
+    return this.storage.table(StorageNames.environmentsTable);
+  }
+}
+
+function toEntity(record: Omit<EnvironmentRecord, 'etag'>): EnvironmentEntity {
+  const entity: EnvironmentEntity = {
+    partitionKey: record.slug,
+    rowKey: ROW,
+    state: record.state,
+    incarnation: record.incarnation,
+    ownersJson: JSON.stringify(record.owners),
+    secretAgesJson: JSON.stringify(record.secretAges),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+  if (record.openclawVersion) entity.openclawVersion = record.openclawVersion;
+  if (record.url) entity.url = record.url;
+  if (record.sasExpiresAt) entity.sasExpiresAt = record.sasExpiresAt;
+  if (record.lastOperation) entity.lastOperationJson = JSON.stringify(record.lastOperation);
+  if (record.activeRequestId) entity.activeRequestId = record.activeRequestId;
+  if (record.currentStep) entity.currentStep = record.currentStep;
+  if (record.progress) entity.progressJson = JSON.stringify(record.progress);
+  return entity;
+}
+
+function fromEntity(entity: EnvironmentEntity): EnvironmentRecord {
+  return {
+    slug: entity.partitionKey,
+    state: entity.state as EnvironmentState,
+    incarnation: entity.incarnation,
+    openclawVersion: entity.openclawVersion,
+    url: entity.url,
+    owners: JSON.parse(entity.ownersJson) as string[],
+    secretAges: JSON.parse(entity.secretAgesJson) as Record<string, string>,
+    sasExpiresAt: entity.sasExpiresAt,
+    lastOperation: entity.lastOperationJson
+      ? (JSON.parse(entity.lastOperationJson) as OperationSummary)
+      : undefined,
+    activeRequestId: entity.activeRequestId,
+    currentStep: entity.currentStep,
+    progress: entity.progressJson
+      ? (JSON.parse(entity.progressJson) as { done: number; total: number })
+      : undefined,
+    createdAt: entity.createdAt,
+    updatedAt: entity.updatedAt,
+    etag: entity.etag ?? '',
+  };
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../shared/config.js';
+import { isBrokerError } from '../../shared/errors.js';
+import { testSettings } from '../support/settings.js';
+
+function configError(settings: Record<string, string | undefined>): string {
+  try {
+    loadConfig(settings);
+  } catch (error) {
+    if (isBrokerError(error)) {
+      expect(error.code).toBe('ConfigInvalid');
+      return error.message;
+    }
+    throw error;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration', () => {
+  it('loads a complete set of settings, applies policy defaults, and freezes the result', () => {
+    const config = loadConfig(testSettings());
+    expect(config.azure.subscriptionId).toBe('00000000-0000-4000-8000-000000000001');
+    expect(config.rotation.gatewayTokenMaxAgeMs).toBe(30 * 86_400_000);
+    expect(config.sas.lifetimeMs).toBe(7 * 86_400_000);
+    expect(config.telegram.approverIds).toEqual(['1001', '1002']);
+    expect(config.storage).toEqual({
+      kind: 'connection-string',
+      connectionString: 'UseDevelopmentStorage=true',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.telegram.approverIds)).toBe(true);
+    expect(() => {
+      (config.azure as { location: string }).location = 'eastus';
+    }).toThrow();
+  });
+
+  it('names a missing setting and what it expects', () => {
+    expect(configError(testSettings({ AZURE_SUBSCRIPTION_ID: undefined }))).toContain(
+      "AZURE_SUBSCRIPTION_ID: missing; expected the subscription GUID that holds the slugs' resource groups",
+    );
+  });
+
+  it('lists every bad setting at once', () => {
+    const message = configError(
+      testSettings({ AZURE_LOCATION: 'West Europe', TELEGRAM_APPROVER_IDS: 'alice,bob', SAS_LIFETIME: '9d' }),
+    );
+    expect(message).toContain('AZURE_LOCATION: expected an Azure region name');
+    expect(message).toContain('TELEGRAM_APPROVER_IDS: expected a comma-separated list of Telegram user ids');
+    expect(message).toContain('SAS_LIFETIME: "9d" is longer than the allowed maximum (7d)');
+  });
+
+  it('refuses a Telegram bot token given as a value instead of a Key Vault reference, without echoing it', () => {
+    const token = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1';
+    const message = configError(testSettings({ TELEGRAM_BOT_TOKEN_REF: token }));
+    expect(message).toContain('TELEGRAM_BOT_TOKEN_REF: expected a Key Vault secret URI');
+    expect(message).not.toContain(token);
+  });
+
+  it('refuses malformed durations, schedules and versions with the expected form', () => {
+    const message = configError(
+      testSettings({
+        ROTATION_GATEWAY_TOKEN_MAX_AGE: 'a month',
+        ROTATION_SWEEP_SCHEDULE: '0 3 * * *',
+        OPENCLAW_DEFAULT_VERSION: 'latest',
+      }),
+    );
+    expect(message).toContain(
+      'ROTATION_GATEWAY_TOKEN_MAX_AGE: expected a duration such as 30d, got "a month"',
+    );
+    expect(message).toContain('ROTATION_SWEEP_SCHEDULE: expected a six-field NCRONTAB schedule');
+    expect(message).toContain('OPENCLAW_DEFAULT_VERSION: expected an OpenClaw calendar version');
+  });
+
+  it('uses an identity-based storage connection when only the account name is set', () => {
+    const config = loadConfig(
+      testSettings({ AzureWebJobsStorage: undefined, AzureWebJobsStorage__accountName: 'stclawbroker' }),
+    );
+    expect(config.storage).toMatchObject({
+      kind: 'identity',
+      queueServiceUri: 'https://stclawbroker.queue.core.windows.net',
+    });
+  });
+
+  it('requires a storage connection of one kind or the other', () => {
+    expect(configError(testSettings({ AzureWebJobsStorage: undefined }))).toContain(
+      'AzureWebJobsStorage: missing',
+    );
+  });
+
+  it('requires the client id and secret together for the client-secret credential', () => {
+    expect(configError(testSettings({ AZURE_CREDENTIAL: 'client-secret' }))).toContain(
+      'AZURE_CLIENT_ID / AZURE_CLIENT_SECRET',
+    );
+  });
+});
