@@ -2,21 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseLifecycleRequest } from '../../shared/requests/parseLifecycleRequest.js';
 import { JSON_SCHEMA_PATH, renderJsonSchema } from '../../shared/requests/writeJsonSchema.js';
+import { aRequest } from '../support/requests.js';
 
 const MAX = 49_152;
-
-export function aRequest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    requestId: 'req-0001',
-    op: 'provision',
-    slug: 'acme',
-    params: {},
-    requestedBy: { kind: 'operator', id: 'alice@example.com' },
-    requestedAt: '2026-11-22T08:00:00Z',
-    ...overrides,
-  };
-}
 
 function parse(value: unknown) {
   return parseLifecycleRequest(typeof value === 'string' ? value : JSON.stringify(value), MAX);

@@ -1,0 +1,94 @@
+/**
+ * A small client for the broker's HTTP API, used by the CLI. Errors from the API arrive as
+ * problem+json and are thrown as ApiError with the broker's stable code.
+ */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface BrokerApiOptions {
+  baseUrl: string;
+  /** Function key for authLevel "function" endpoints (x-functions-key). */
+  key?: string | undefined;
+  fetch?: typeof fetch;
+}
+
+export class BrokerApi {
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: BrokerApiOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  submit(body: { op: string; slug: string; params?: Record<string, unknown>; requestId?: string }) {
+    return this.call<{ requestId: string; status: string; statusUrl: string }>('POST', '/api/requests', body);
+  }
+
+  request(requestId: string) {
+    return this.call<Record<string, unknown> & { status: string; requestId: string }>(
+      'GET',
+      `/api/requests/${encodeURIComponent(requestId)}`,
+    );
+  }
+
+  environments() {
+    return this.call<{ environments: Record<string, unknown>[] }>('GET', '/api/environments');
+  }
+
+  environment(slug: string) {
+    return this.call<Record<string, unknown>>('GET', `/api/environments/${encodeURIComponent(slug)}`);
+  }
+
+  rejected(limit: number) {
+    return this.call<{ rejected: Record<string, unknown>[] }>('GET', `/api/rejected?limit=${limit}`);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path, this.options.baseUrl);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (this.options.key) headers['x-functions-key'] = this.options.key;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new ApiError(
+        0,
+        'Unreachable',
+        `cannot reach the broker at ${this.options.baseUrl}: ${(error as Error).message}`,
+      );
+    }
+    const text = await response.text();
+    let payload: unknown;
+    try {
+      payload = text ? JSON.parse(text) : undefined;
+    } catch {
+      payload = undefined;
+    }
+    if (!response.ok) {
+      const problem = (payload ?? {}) as { code?: string; detail?: string; errors?: unknown };
+      throw new ApiError(
+        response.status,
+        problem.code ?? `Http${response.status}`,
+        problem.detail ??
+          (response.status === 401
+            ? 'unauthorised: set --key or CLAW_BROKER_KEY'
+            : `HTTP ${response.status}`),
+        problem.errors,
+      );
+    }
+    return payload as T;
+  }
+}
