@@ -1,3 +1,5 @@
+import type { RequestView } from '../shared/intake/requestView.js';
+
 /**
  * A small client for the broker's HTTP API, used by the CLI. Errors from the API arrive as
  * problem+json and are thrown as ApiError with the broker's stable code.
@@ -33,10 +35,7 @@ export class BrokerApi {
   }
 
   request(requestId: string) {
-    return this.call<Record<string, unknown> & { status: string; requestId: string }>(
-      'GET',
-      `/api/requests/${encodeURIComponent(requestId)}`,
-    );
+    return this.call<RequestView>('GET', `/api/requests/${encodeURIComponent(requestId)}`);
   }
 
   environments() {

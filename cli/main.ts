@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ApiError, BrokerApi } from './brokerApi.js';
 import { LIFECYCLE_OPS } from '../shared/requests/lifecycleRequest.js';
+import type { RequestView } from '../shared/intake/requestView.js';
 
 /**
  * `claw-broker`: the operator's command line over the broker's HTTP API.
@@ -113,7 +114,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const env = await api().environment(slug);
       print(env, () =>
         Object.entries(env)
-          .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+          .map(([k, v]) => `${k}: ${show(v)}`)
           .join('\n'),
       );
     });
@@ -134,10 +135,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
     });
 
-  async function follow(
-    requestId: string,
-    pollMs: number,
-  ): Promise<Record<string, unknown> & { status: string }> {
+  async function follow(requestId: string, pollMs: number): Promise<RequestView> {
     let last = '';
     for (;;) {
       const view = await api().request(requestId);
@@ -181,31 +179,33 @@ function collectParam(value: string, previous: Record<string, unknown>): Record<
   return { ...previous, [key]: parsed };
 }
 
-function describeProgress(view: Record<string, unknown>): string {
-  const status = String(view['status']);
-  if (status === 'queued')
-    return `queued${view['queuePosition'] ? ` (position ${String(view['queuePosition'])})` : ''}`;
-  if (status === 'running' || status === 'awaiting-approval') {
-    const progress = view['progress'] as { done: number; total: number } | undefined;
-    const step = view['step'] ? `: ${String(view['step'])}` : '';
-    return `${status}${step}${progress ? ` [${progress.done}/${progress.total}]` : ''}`;
+function describeProgress(view: RequestView): string {
+  if (view.status === 'queued')
+    return `queued${view.queuePosition ? ` (position ${view.queuePosition})` : ''}`;
+  if (view.status === 'running' || view.status === 'awaiting-approval') {
+    const step = view.step ? `: ${view.step}` : '';
+    return `${view.status}${step}${view.progress ? ` [${view.progress.done}/${view.progress.total}]` : ''}`;
   }
-  return `${status}${view['reason'] ? `: ${String(view['reason'])}` : view['summary'] ? `: ${String(view['summary'])}` : ''}`;
+  const why = view.reason ?? view.summary;
+  return `${view.status}${why ? `: ${why}` : ''}`;
 }
 
-function describeRequest(view: Record<string, unknown>): string {
+function describeRequest(view: RequestView): string {
   return [
-    `${String(view['requestId'])}  ${String(view['op'])} ${String(view['slug'])}`,
+    `${view.requestId}  ${view.op} ${view.slug}`,
     describeProgress(view),
-    `accepted ${String(view['acceptedAt'])}${view['finishedAt'] ? `, finished ${String(view['finishedAt'])}` : ''}`,
+    `accepted ${view.acceptedAt}${view.finishedAt ? `, finished ${view.finishedAt}` : ''}`,
   ].join('\n');
 }
 
+/** A value as one line of human output. */
+function show(value: unknown): string {
+  if (value === undefined || value === null) return '-';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function table(headers: string[], rows: unknown[][]): string {
-  const cells = [
-    headers,
-    ...rows.map((row) => row.map((cell) => (cell === undefined || cell === null ? '-' : String(cell)))),
-  ];
+  const cells = [headers, ...rows.map((row) => row.map(show))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
     .map((row) =>
