@@ -1,0 +1,91 @@
+// claw-broker's own deployment (azd-compatible): the Function App that runs the broker, its
+// storage (identity-based, no shared keys), its Key Vault (RBAC), its telemetry, and the role
+// assignments it needs to create and manage the per-slug footprints in this subscription.
+targetScope = 'subscription'
+
+@description('Name of the azd environment; used to name the broker resource group.')
+@minLength(1)
+@maxLength(32)
+param environmentName string
+
+@description('Azure region of the broker resources.')
+param location string
+
+@description('Entra tenant GUID.')
+param tenantId string = tenant().tenantId
+
+@description('Object id of the shire-admins group (operators of the service).')
+param adminGroupId string
+
+@description('Telegram user ids allowed to approve, comma-separated.')
+param telegramApproverIds string
+
+@description('Telegram chat id of the admin chat.')
+param telegramAdminChatId string
+
+@description('ARM resource ID of the container registry the gateways pull from.')
+param imageRegistryId string
+
+@description('Image repository of the OpenClaw gateway in that registry.')
+param imageRepository string
+
+@description('Default OpenClaw version for new environments (calendar version).')
+param openclawDefaultVersion string
+
+var tags = { 'azd-env-name': environmentName, 'managed-by': 'claw-broker' }
+var suffix = uniqueString(subscription().id, environmentName)
+
+resource brokerGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-claw-broker-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module broker 'modules/broker.bicep' = {
+  name: 'claw-broker'
+  scope: brokerGroup
+  params: {
+    location: location
+    tags: tags
+    suffix: suffix
+    tenantId: tenantId
+    adminGroupId: adminGroupId
+    telegramApproverIds: telegramApproverIds
+    telegramAdminChatId: telegramAdminChatId
+    imageRegistryId: imageRegistryId
+    imageRepository: imageRepository
+    openclawDefaultVersion: openclawDefaultVersion
+  }
+}
+
+// The broker creates claw-<slug> resource groups and assigns roles inside them, so it needs
+// Contributor and Role Based Access Control Administrator (constrained to the roles it grants:
+// AcrPull, Key Vault Secrets User) on the subscription.
+var contributorRoleId = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
+var rbacAdministratorRoleId = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
+var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+
+resource brokerContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, broker.outputs.principalId, contributorRoleId)
+  properties: {
+    principalId: broker.outputs.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributorRoleId)
+  }
+}
+
+resource brokerRbacAdministrator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, broker.outputs.principalId, rbacAdministratorRoleId)
+  properties: {
+    principalId: broker.outputs.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacAdministratorRoleId)
+    conditionVersion: '2.0'
+    condition: '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${acrPullRoleId}, ${keyVaultSecretsUserRoleId}})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${acrPullRoleId}, ${keyVaultSecretsUserRoleId}}))'
+  }
+}
+
+output AZURE_FUNCTION_APP_NAME string = broker.outputs.functionAppName
+output BROKER_KEY_VAULT_URI string = broker.outputs.keyVaultUri
+output BROKER_API_URL string = broker.outputs.apiUrl

@@ -1,0 +1,172 @@
+// The broker's resource group contents. Identity-based connections only: the storage account
+// refuses shared keys and the Function App reaches storage and Key Vault with its managed identity.
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object
+
+@description('Deterministic suffix for globally unique names.')
+param suffix string
+
+@description('Entra tenant GUID.')
+param tenantId string
+
+@description('Object id of the shire-admins group.')
+param adminGroupId string
+
+@description('Telegram user ids allowed to approve, comma-separated.')
+param telegramApproverIds string
+
+@description('Telegram chat id of the admin chat.')
+param telegramAdminChatId string
+
+@description('ARM resource ID of the gateway image registry.')
+param imageRegistryId string
+
+@description('Gateway image repository.')
+param imageRepository string
+
+@description('Default OpenClaw version.')
+param openclawDefaultVersion string
+
+var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+var deploymentContainer = 'deployments'
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-claw-broker-${suffix}'
+  location: location
+  tags: tags
+  properties: { sku: { name: 'PerGB2018' }, retentionInDays: 30 }
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-claw-broker-${suffix}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: { Application_Type: 'web', WorkspaceResourceId: logs.id, DisableLocalAuth: true }
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'stclawbroker${take(suffix, 10)}'
+  location: location
+  tags: tags
+  sku: { name: 'Standard_ZRS' }
+  kind: 'StorageV2'
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+  }
+
+  resource blobs 'blobServices' = {
+    name: 'default'
+    resource deployments 'containers' = { name: deploymentContainer }
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: 'kv-clawbrk-${take(suffix, 10)}'
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-claw-broker-${suffix}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: 'func-claw-broker-${suffix}'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'broker' })
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainer}'
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      // One instance keeps the fleet's ARM write rate inside the subscription's throttle; the
+      // orchestrations fan out within it.
+      scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
+      runtime: { name: 'node', version: '22' }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      appSettings: [
+        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+        { name: 'DURABLE_TASK_HUB', value: 'clawbroker' }
+        { name: 'AZURE_SUBSCRIPTION_ID', value: subscription().subscriptionId }
+        { name: 'AZURE_LOCATION', value: location }
+        { name: 'AZURE_TENANT_ID', value: tenantId }
+        { name: 'AZURE_CREDENTIAL', value: 'managed-identity' }
+        { name: 'BROKER_KEY_VAULT_URI', value: vault.properties.vaultUri }
+        { name: 'NAME_SALT', value: suffix }
+        { name: 'IMAGE_REGISTRY_ID', value: imageRegistryId }
+        { name: 'IMAGE_REPOSITORY', value: imageRepository }
+        { name: 'ENTRA_ADMIN_GROUP_ID', value: adminGroupId }
+        { name: 'TELEGRAM_APPROVER_IDS', value: telegramApproverIds }
+        { name: 'TELEGRAM_ADMIN_CHAT_ID', value: telegramAdminChatId }
+        { name: 'TELEGRAM_BOT_TOKEN_REF', value: '${vault.properties.vaultUri}secrets/telegram-bot-token' }
+        { name: 'TELEGRAM_WEBHOOK_SECRET_REF', value: '${vault.properties.vaultUri}secrets/telegram-webhook-secret' }
+        { name: 'OPENCLAW_DEFAULT_VERSION', value: openclawDefaultVersion }
+      ]
+    }
+  }
+}
+
+resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in [storageBlobDataOwner, storageQueueDataContributor, storageTableDataContributor]: {
+    name: guid(storage.id, functionApp.id, role)
+    scope: storage
+    properties: {
+      principalId: functionApp.identity.principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    }
+  }
+]
+
+resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, functionApp.id, keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+  }
+}
+
+@description('Principal id of the broker identity.')
+output principalId string = functionApp.identity.principalId
+output functionAppName string = functionApp.name
+output keyVaultUri string = vault.properties.vaultUri
+output apiUrl string = 'https://${functionApp.properties.defaultHostName}/api'
