@@ -31,6 +31,12 @@ export interface SimSurface {
   readonly name: string;
   /** Path prefix the surface owns, e.g. "/telegram/"; "/" for ARM at the root. */
   readonly prefix: string;
+  /**
+   * Optional finer claim for surfaces that share a prefix (ARM and the token service both live at
+   * "/"): the server attributes a request to the first surface whose prefix matches and whose
+   * `claims` (when present) returns true, for faults, throttling and the request log.
+   */
+  claims?(url: URL): boolean;
   /** Answers the request, or returns undefined to let the next surface try. */
   handle(req: SimRequest): Promise<SimResponse | undefined>;
   /** The surface's whole state as JSON-serialisable data, for the admin endpoint. */

@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import type { ControllableSimClock } from '../clock.js';
+import type { IdentityDirectory } from '../identity.js';
+import type { KeyVaultStore } from '../keyVaultStore.js';
+import { findBuiltInRole, type BuiltInRole } from './roles.js';
+import { resourceGroupOf, sameId, scopeCovers } from './resourcePath.js';
+
+/** A resource as stored: `body` is what GET returns; `hidden` holds provider-private data. */
+export interface StoredResource {
+  id: string;
+  type: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  body: Record<string, unknown>;
+  hidden: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed';
+
+/** A long-running operation; it settles when simulated time reaches `readyAt`. */
+export interface ArmOperation {
+  id: string;
+  namespace: string;
+  location: string;
+  resourceId: string;
+  kind: 'put' | 'delete' | 'action';
+  status: OperationStatus;
+  startedAt: number;
+  readyAt: number;
+  endedAt?: number;
+  /** Set when the operation is planned to fail (fault or provider decision). */
+  failure?: { code: string; message: string };
+  /** Applies the outcome to the state; runs once, when the operation settles. */
+  settle: (succeeded: boolean) => void;
+  /** What the Location URL answers once settled successfully (default: 200 with no body). */
+  result?: () => { status: number; body?: unknown };
+}
+
+export interface RoleAssignment {
+  id: string;
+  name: string;
+  scope: string;
+  roleDefinitionId: string;
+  principalId: string;
+  principalType: string;
+  createdAt: number;
+  createdBy: string;
+  description?: string;
+}
+
+export interface SoftDeletedVault {
+  name: string;
+  location: string;
+  vaultId: string;
+  deletionDate: number;
+  scheduledPurgeDate: number;
+  purgeProtectionEnabled: boolean;
+  tags: Record<string, string>;
+  resource: StoredResource;
+}
+
+export interface SoftDeletedWorkspace {
+  name: string;
+  workspaceId: string;
+  resourceGroup: string;
+  deletedAt: number;
+  reservedUntil: number;
+  resource: StoredResource;
+}
+
+/** What the OpenClaw stand-in (and tests) hear about container apps. */
+export interface ContainerAppEvent {
+  kind: 'revisionCreated' | 'revisionRestarted' | 'revisionActivated' | 'revisionDeactivated' | 'appDeleted';
+  /** ARM id of the container app. */
+  appId: string;
+  revisionName?: string;
+}
+
+export interface ArmStateOptions {
+  subscriptionId: string;
+  subscriptionName: string;
+  tenantId: string;
+  /** How long after its creation a principal can be named in a role assignment (simulated ms). */
+  principalPropagationMs: number;
+  /** How long a role assignment takes before Key Vault and Storage data planes honour it. */
+  dataPlanePropagationMs: number;
+  /** Default duration of asynchronous provisioning (simulated ms). */
+  provisioningMs: number;
+}
+
+/**
+ * Everything ARM knows: resources, operations, role assignments and soft-deleted names. Reads by
+ * other surfaces go through `getResource`, `listResources` and `listContainerApps`, which return
+ * copies; container app changes are announced through `onContainerAppEvent`.
+ */
+export class ArmState {
+  readonly resources = new Map<string, StoredResource>();
+  readonly operations = new Map<string, ArmOperation>();
+  readonly roleAssignments = new Map<string, RoleAssignment>();
+  readonly deletedVaults = new Map<string, SoftDeletedVault>();
+  readonly deletedWorkspaces = new Map<string, SoftDeletedWorkspace>();
+  private readonly listeners = new Set<(event: ContainerAppEvent) => void>();
+
+  constructor(
+    readonly options: ArmStateOptions,
+    readonly clock: ControllableSimClock,
+    readonly identity: IdentityDirectory,
+    readonly keyVault: KeyVaultStore,
+  ) {}
+
+  get subscriptionId(): string {
+    return this.options.subscriptionId;
+  }
+
+  // ---- read-only accessors for other surfaces -------------------------------------------
+
+  /** A copy of the resource as GET returns it, or undefined. */
+  getResource(id: string): Record<string, unknown> | undefined {
+    this.tick();
+    const resource = this.resources.get(id.toLowerCase());
+    return resource ? structuredClone(resource.body) : undefined;
+  }
+
+  /** Copies of all resources of a type (e.g. "Microsoft.App/containerApps"), optionally under a scope. */
+  listResources(type?: string, scope?: string): Record<string, unknown>[] {
+    this.tick();
+    return this.find(type, scope).map((resource) => structuredClone(resource.body));
+  }
+
+  listContainerApps(): Record<string, unknown>[] {
+    return this.listResources('Microsoft.App/containerApps');
+  }
+
+  /** Subscribes to container app revision events; returns the unsubscribe function. */
+  onContainerAppEvent(listener: (event: ContainerAppEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: ContainerAppEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure must not break ARM; the listener owns its errors.
+      }
+    }
+  }
+
+  // ---- store ----------------------------------------------------------------------------
+
+  get(id: string): StoredResource | undefined {
+    return this.resources.get(id.toLowerCase());
+  }
+
+  put(resource: StoredResource): void {
+    this.resources.set(resource.id.toLowerCase(), resource);
+  }
+
+  remove(id: string): void {
+    this.resources.delete(id.toLowerCase());
+  }
+
+  find(type?: string, scope?: string): StoredResource[] {
+    return [...this.resources.values()].filter(
+      (resource) =>
+        (type === undefined || sameId(resource.type, type)) &&
+        (scope === undefined || scopeCovers(scope, resource.id)),
+    );
+  }
+
+  resourceGroupExists(name: string): boolean {
+    return this.get(`/subscriptions/${this.subscriptionId}/resourceGroups/${name}`) !== undefined;
+  }
+
+  // ---- long-running operations ----------------------------------------------------------
+
+  startOperation(
+    input: Omit<ArmOperation, 'id' | 'status' | 'startedAt' | 'readyAt'> & { durationMs?: number },
+  ): ArmOperation {
+    const now = this.clock.now();
+    const operation: ArmOperation = {
+      ...input,
+      id: randomUUID(),
+      status: 'InProgress',
+      startedAt: now,
+      readyAt: now + (input.durationMs ?? this.options.provisioningMs),
+    };
+    this.operations.set(operation.id, operation);
+    return operation;
+  }
+
+  /**
+   * Settles what simulated time has made due: operations, expired soft-deleted vaults and
+   * workspace name reservations. Called on every request and by the real-time ticker.
+   */
+  tick(): void {
+    const now = this.clock.now();
+    const due = [...this.operations.values()]
+      .filter((operation) => operation.status === 'InProgress' && operation.readyAt <= now)
+      .sort((a, b) => a.readyAt - b.readyAt);
+    for (const operation of due) {
+      const succeeded = operation.failure === undefined;
+      operation.status = succeeded ? 'Succeeded' : 'Failed';
+      operation.endedAt = Math.max(operation.readyAt, operation.startedAt);
+      operation.settle(succeeded);
+    }
+    for (const [key, vault] of this.deletedVaults) {
+      if (vault.scheduledPurgeDate <= now) {
+        this.deletedVaults.delete(key);
+        this.keyVault.dropVault(vault.name);
+      }
+    }
+    for (const [key, workspace] of this.deletedWorkspaces) {
+      if (workspace.reservedUntil <= now) this.deletedWorkspaces.delete(key);
+    }
+  }
+
+  // ---- role assignments -----------------------------------------------------------------
+
+  /** Role assignments of a principal that cover `scope`, honoured by data planes after `minAgeMs`. */
+  rolesAt(principalId: string, scope: string, minAgeMs = 0): BuiltInRole[] {
+    const now = this.clock.now();
+    const roles: BuiltInRole[] = [];
+    for (const assignment of this.roleAssignments.values()) {
+      if (assignment.principalId !== principalId) continue;
+      if (!scopeCovers(assignment.scope, scope)) continue;
+      if (now - assignment.createdAt < minAgeMs) continue;
+      const role = findBuiltInRole(assignment.roleDefinitionId);
+      if (role) roles.push(role);
+    }
+    return roles;
+  }
+
+  /** Removes role assignments whose scope lies inside `scope` (the scope was deleted). */
+  removeAssignmentsUnder(scope: string): void {
+    for (const [key, assignment] of this.roleAssignments) {
+      if (scopeCovers(scope, assignment.scope)) this.roleAssignments.delete(key);
+    }
+  }
+
+  snapshot(): unknown {
+    this.tick();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      subscriptionId: this.subscriptionId,
+      resourceGroups: this.find('Microsoft.Resources/resourceGroups').map((group) => group.body),
+      resources: [...this.resources.values()]
+        .filter((resource) => resource.type !== 'Microsoft.Resources/resourceGroups')
+        .map((resource) => ({ ...resource.body, resourceGroup: resourceGroupOf(resource.id) })),
+      operations: [...this.operations.values()].map((operation) => ({
+        id: operation.id,
+        kind: operation.kind,
+        resourceId: operation.resourceId,
+        status: operation.status,
+        startedAt: iso(operation.startedAt),
+        readyAt: iso(operation.readyAt),
+        failure: operation.failure,
+      })),
+      roleAssignments: [...this.roleAssignments.values()].map((assignment) => ({
+        ...assignment,
+        createdAt: iso(assignment.createdAt),
+        roleName: findBuiltInRole(assignment.roleDefinitionId)?.roleName,
+      })),
+      deletedVaults: [...this.deletedVaults.values()].map((vault) => ({
+        name: vault.name,
+        vaultId: vault.vaultId,
+        deletionDate: iso(vault.deletionDate),
+        scheduledPurgeDate: iso(vault.scheduledPurgeDate),
+      })),
+      deletedWorkspaces: [...this.deletedWorkspaces.values()].map((workspace) => ({
+        name: workspace.name,
+        workspaceId: workspace.workspaceId,
+        reservedUntil: iso(workspace.reservedUntil),
+      })),
+    };
+  }
+}

@@ -1,0 +1,6 @@
+import { keyVaultProvider } from './keyVault.js';
+import { managedIdentityProvider } from './managedIdentity.js';
+import type { ProviderModule } from './resourceType.js';
+
+/** The resource providers of the broker's footprint. */
+export const defaultProviders: ProviderModule[] = [managedIdentityProvider, keyVaultProvider];

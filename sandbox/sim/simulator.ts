@@ -1,0 +1,439 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createAdminSurface } from './admin.js';
+import { ArmState } from './arm/armState.js';
+import { createArmSurface } from './arm/armSurface.js';
+import { grantRole } from './arm/authorization.js';
+import { defaultProviders } from './arm/providers.js';
+import type { ArmContext, SimEndpoints } from './arm/resourceType.js';
+import { createSimulatorCertificate } from './certificate.js';
+import { createSimClock, type ControllableSimClock, type SimClockOptions } from './clock.js';
+import { FaultRegistry, type Fault, type FaultSpec } from './faults.js';
+import { createIdentitySurface, decodeAccessToken, IdentityDirectory } from './identity.js';
+import { createKeyVaultDataPlane } from './keyVaultDataPlane.js';
+import { KeyVaultStore } from './keyVaultStore.js';
+import { RequestLog, type RequestLogEntry } from './requestLog.js';
+import { SimHttpError, type SimRequest, type SimResponse, type SimSurface } from './surface.js';
+import { ArmThrottle, type ThrottleClass, type ThrottleOptions } from './throttle.js';
+import { BlobStore, createBlobDataPlane } from './blobDataPlane.js';
+
+/** What surface factories receive: the simulator's shared state, before the server listens. */
+export interface SimulatorContext {
+  clock: ControllableSimClock;
+  arm: ArmState;
+  identity: IdentityDirectory;
+  faults: FaultRegistry;
+  /** The main listener's base URL; valid once startSimulator has resolved. */
+  baseUrl(): string;
+}
+
+export type SurfaceInput = SimSurface | ((context: SimulatorContext) => SimSurface);
+
+export interface StartSimulatorOptions {
+  /** Extra surfaces (Telegram, Graph, OpenClaw, ...), or factories receiving the shared context. */
+  surfaces?: SurfaceInput[];
+  /** Port of the main listener; 0 (default) picks a free one. */
+  port?: number;
+  clock?: SimClockOptions;
+  tenantId?: string;
+  subscriptionId?: string;
+  subscriptionName?: string;
+  /** The broker's service principal; it gets Owner on the subscription. */
+  broker?: { clientId?: string; clientSecret?: string; objectId?: string; displayName?: string };
+  /** ARM throttling; false disables it. Defaults to Azure's limits. */
+  throttle?: false | ThrottleOptions;
+  /** Simulated seconds before a new principal can be named in a role assignment without principalType. */
+  principalPropagationSeconds?: number;
+  /** Simulated seconds before Key Vault / Storage data planes honour a new role assignment (default 30). */
+  dataPlanePropagationSeconds?: number;
+  /** Simulated seconds asynchronous provisioning takes (default 0: done at the first poll). */
+  provisioningSeconds?: number;
+  /** Random source for fault probabilities; Math.random when omitted. */
+  random?: () => number;
+}
+
+export interface SimulatorAdmin {
+  snapshot(): Record<string, unknown>;
+  requests(afterSeq?: number): RequestLogEntry[];
+  addFault(spec: FaultSpec): Fault;
+  removeFault(id: string): boolean;
+  clearFaults(): void;
+  faults(): Fault[];
+  /** Moves simulated time forward and settles what became due. */
+  advance(milliseconds: number): void;
+}
+
+export interface Simulator {
+  /** Base URL of the main listener, e.g. https://127.0.0.1:43123 (no trailing slash). */
+  url: string;
+  caCertPem: string;
+  tenantId: string;
+  subscriptionId: string;
+  broker: { clientId: string; clientSecret: string; objectId: string; tenantId: string };
+  clock: ControllableSimClock;
+  arm: ArmState;
+  identity: IdentityDirectory;
+  keyVault: KeyVaultStore;
+  blob: BlobStore;
+  faults: FaultRegistry;
+  state: SimulatorContext;
+  admin: SimulatorAdmin;
+  /** Grants a built-in role directly (no ARM call), e.g. to seed fixtures. */
+  grantRole(principalId: string, roleName: string, scope: string, options?: { createdAt?: number }): void;
+  /** Adds a surface after start. */
+  mount(surface: SimSurface): void;
+  stop(): Promise<void>;
+}
+
+const defaults = {
+  tenantId: '72f9a8b1-0c2d-4e5f-8a9b-0c1d2e3f4a5b',
+  subscriptionId: '3c1b6f4e-2a7d-4b8e-9c0f-1a2b3c4d5e6f',
+  brokerClientId: '5b2e8c1a-7d3f-4a6b-9e0c-2f1d3a4b5c6d',
+  brokerObjectId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+};
+
+/**
+ * Starts the Azure simulator: one HTTPS listener on 127.0.0.1 for ARM, the token service, admin and
+ * mounted surfaces; one listener per Key Vault (its vaultUri) and one for blob storage, all with a
+ * certificate made now. Every request is parsed once, logged, checked against faults and (for ARM)
+ * throttled, then offered to the surfaces by prefix.
+ */
+export async function startSimulator(options: StartSimulatorOptions = {}): Promise<Simulator> {
+  const certificate = await createSimulatorCertificate();
+  const clock = createSimClock(options.clock);
+  const tenantId = options.tenantId ?? defaults.tenantId;
+  const subscriptionId = options.subscriptionId ?? defaults.subscriptionId;
+  let baseUrl = '';
+  const identity = new IdentityDirectory(tenantId, clock, () => baseUrl);
+  const keyVault = new KeyVaultStore();
+  const arm = new ArmState(
+    {
+      subscriptionId,
+      subscriptionName: options.subscriptionName ?? 'claw-broker simulated subscription',
+      tenantId,
+      principalPropagationMs: (options.principalPropagationSeconds ?? 0) * 1000,
+      dataPlanePropagationMs: (options.dataPlanePropagationSeconds ?? 30) * 1000,
+      provisioningMs: (options.provisioningSeconds ?? 0) * 1000,
+    },
+    clock,
+    identity,
+    keyVault,
+  );
+  const faults = new FaultRegistry(options.random);
+  const log = new RequestLog();
+  const throttle = options.throttle === false ? undefined : new ArmThrottle(options.throttle ?? {});
+  const blob = new BlobStore();
+
+  const servers: Server[] = [];
+  const vaultListeners = new Map<string, Promise<string>>();
+  const hanging = new Set<ServerResponse>();
+  let blobBase = '';
+
+  const listen = async (rewritePrefix: string | undefined, port = 0): Promise<string> => {
+    const server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, (req, res) => {
+      void handle(req, res, rewritePrefix);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  const endpoints: SimEndpoints = {
+    get baseUrl() {
+      return baseUrl;
+    },
+    vaultUri(vaultName: string) {
+      const key = vaultName.toLowerCase();
+      let pending = vaultListeners.get(key);
+      if (!pending) {
+        pending = listen(`/keyvault/${key}`).then((url) => `${url}/`);
+        vaultListeners.set(key, pending);
+      }
+      return pending;
+    },
+    blobEndpoint: (account: string) => `${blobBase}/${account}/`,
+  };
+  const ctx: ArmContext = { state: arm, faults, endpoints };
+  const context: SimulatorContext = { clock, arm, identity, faults, baseUrl: () => baseUrl };
+
+  const surfaces: SimSurface[] = [];
+  const mount = (surface: SimSurface) => surfaces.push(surface);
+  const snapshot = () => Object.fromEntries(surfaces.map((surface) => [surface.name, surface.snapshot()]));
+  mount(
+    createAdminSurface({
+      clock,
+      faults,
+      log,
+      snapshot,
+      settle: () => arm.tick(),
+    }),
+  );
+  for (const input of options.surfaces ?? []) mount(typeof input === 'function' ? input(context) : input);
+  mount(createKeyVaultDataPlane({ state: arm, identity, faults, baseUrl: () => baseUrl }));
+  mount(createBlobDataPlane({ state: arm, identity, faults, store: blob }));
+  mount(createIdentitySurface(identity, () => baseUrl));
+  mount(createArmSurface({ ctx, identity, providers: defaultProviders }));
+
+  const candidates = (url: URL): SimSurface[] =>
+    surfaces
+      .map((surface, index) => ({ surface, index }))
+      .filter(({ surface }) => url.pathname.startsWith(surface.prefix) && (surface.claims?.(url) ?? true))
+      .sort((a, b) => b.surface.prefix.length - a.surface.prefix.length || a.index - b.index)
+      .map(({ surface }) => surface);
+
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rewritePrefix: string | undefined,
+  ): Promise<void> {
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(`${rewritePrefix ?? ''}${req.url ?? '/'}`, baseUrl || 'https://127.0.0.1');
+    const simRequest: SimRequest = {
+      method,
+      url,
+      headers: req.headers,
+      body,
+      json<T>(): T {
+        try {
+          return JSON.parse(body.length === 0 ? 'null' : body.toString('utf8')) as T;
+        } catch {
+          throw new SimHttpError(400, {
+            error: { code: 'InvalidRequestContent', message: 'The request content was not valid JSON.' },
+          });
+        }
+      },
+    };
+    const owners = candidates(url);
+    const surfaceName = owners[0]?.name ?? 'none';
+    const token =
+      typeof req.headers.authorization === 'string'
+        ? decodeAccessToken(req.headers.authorization.replace(/^bearer\s+/i, ''))
+        : undefined;
+    const entry: Omit<RequestLogEntry, 'seq'> = {
+      at: clock.isoNow(),
+      method,
+      path: url.pathname,
+      status: 0,
+      latencyMs: 0,
+      surface: surfaceName,
+      ...(url.searchParams.get('api-version') ? { apiVersion: url.searchParams.get('api-version')! } : {}),
+      ...(token ? { principal: token.oid } : {}),
+    };
+    const finish = (status: number, extra: Partial<RequestLogEntry> = {}) => {
+      if (surfaceName === 'admin') return;
+      log.append({
+        ...entry,
+        ...extra,
+        status,
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+      });
+    };
+
+    let response: SimResponse | undefined;
+    try {
+      if (surfaceName !== 'admin') {
+        const fault = faults.match(['http', 'reset', 'timeout'], {
+          surface: surfaceName,
+          method,
+          path: url.pathname,
+        });
+        if (fault?.kind === 'reset') {
+          finish(0, { fault: fault.id });
+          req.socket.destroy();
+          return;
+        }
+        if (fault?.kind === 'timeout') {
+          hanging.add(res);
+          res.once('close', () => {
+            hanging.delete(res);
+            finish(0, { fault: fault.id });
+          });
+          return;
+        }
+        if (fault?.kind === 'http') {
+          const retryAfter =
+            fault.retryAfterSeconds ?? (fault.status === 429 || fault.status === 503 ? 1 : undefined);
+          send(res, method, {
+            status: fault.status,
+            headers: {
+              'x-ms-request-id': randomUUID(),
+              ...(retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : {}),
+            },
+            body: fault.body ?? {
+              error: {
+                code: fault.code ?? defaultFaultCode(fault.status),
+                message: fault.message ?? `Injected fault ${fault.id}.`,
+              },
+            },
+          });
+          finish(fault.status, { fault: fault.id });
+          return;
+        }
+      }
+      let rateHeaders: Record<string, string> = {};
+      if (surfaceName === 'arm' && throttle) {
+        const kind: ThrottleClass =
+          method === 'GET' || method === 'HEAD' ? 'read' : method === 'DELETE' ? 'delete' : 'write';
+        const decision = throttle.take(token?.oid ?? 'anonymous', kind);
+        const header = `x-ms-ratelimit-remaining-subscription-${kind}s`;
+        if (!decision.allowed) {
+          send(res, method, {
+            status: 429,
+            headers: {
+              'Retry-After': String(decision.retryAfterSeconds),
+              [header]: '0',
+              'x-ms-request-id': randomUUID(),
+            },
+            body: {
+              error: {
+                code: 'TooManyRequests',
+                message: `The request is being throttled as the limit has been reached for operation type - ${kind === 'read' ? 'Read' : kind === 'write' ? 'Write' : 'Delete'}. For more information, see - https://aka.ms/ARMThrottling`,
+              },
+            },
+          });
+          finish(429, { throttled: true });
+          return;
+        }
+        rateHeaders = {
+          [header]: String(decision.remaining),
+          [`x-ms-ratelimit-remaining-subscription-global-${kind}s`]: String(decision.remaining),
+        };
+      }
+      for (const surface of owners) {
+        response = await surface.handle(simRequest);
+        if (response) break;
+      }
+      response ??= {
+        status: 404,
+        body: {
+          error: { code: 'NotFound', message: `No simulated service answers ${method} ${url.pathname}.` },
+        },
+      };
+      response = { ...response, headers: { ...rateHeaders, ...response.headers } };
+    } catch (error) {
+      if (error instanceof SimHttpError) {
+        response = { status: error.status, headers: error.headers, body: error.body };
+      } else {
+        console.error('[simulator] unhandled error', error);
+        response = {
+          status: 500,
+          body: {
+            error: {
+              code: 'InternalServerError',
+              message: error instanceof Error ? error.message : String(error),
+            },
+          },
+        };
+      }
+    }
+    send(res, method, response);
+    finish(response.status);
+  }
+
+  baseUrl = await listen(undefined, options.port ?? 0);
+  blobBase = await listen('/blob');
+
+  const broker = {
+    clientId: options.broker?.clientId ?? defaults.brokerClientId,
+    clientSecret: options.broker?.clientSecret ?? `sim-secret-${randomUUID()}`,
+    objectId: options.broker?.objectId ?? defaults.brokerObjectId,
+    tenantId,
+  };
+  identity.register({
+    objectId: broker.objectId,
+    appId: broker.clientId,
+    displayName: options.broker?.displayName ?? 'claw-broker',
+    clientSecret: broker.clientSecret,
+    createdAt: clock.now() - 24 * 3600 * 1000,
+  });
+  grantRole(
+    ctx,
+    broker.objectId,
+    'Owner',
+    `/subscriptions/${subscriptionId}`,
+    clock.now() - 24 * 3600 * 1000,
+  );
+
+  const ticker = clock.mode === 'real' ? setInterval(() => arm.tick(), 1000) : undefined;
+  ticker?.unref();
+
+  const admin: SimulatorAdmin = {
+    snapshot,
+    requests: (afterSeq) => log.list(afterSeq),
+    addFault: (spec) => faults.add(spec),
+    removeFault: (id) => faults.remove(id),
+    clearFaults: () => faults.clear(),
+    faults: () => faults.list(),
+    advance(milliseconds) {
+      clock.advance(milliseconds);
+      arm.tick();
+    },
+  };
+
+  return {
+    url: baseUrl,
+    caCertPem: certificate.certPem,
+    tenantId,
+    subscriptionId,
+    broker,
+    clock,
+    arm,
+    identity,
+    keyVault,
+    blob,
+    faults,
+    state: context,
+    admin,
+    grantRole(principalId, roleName, scope, grantOptions) {
+      grantRole(ctx, principalId, roleName, scope, grantOptions?.createdAt);
+    },
+    mount,
+    async stop() {
+      if (ticker) clearInterval(ticker);
+      for (const res of hanging) res.destroy();
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeAllConnections();
+            }),
+        ),
+      );
+    },
+  };
+}
+
+function defaultFaultCode(status: number): string {
+  if (status === 429) return 'TooManyRequests';
+  if (status === 503) return 'ServiceUnavailable';
+  if (status === 500) return 'InternalServerError';
+  return 'InjectedFault';
+}
+
+function send(res: ServerResponse, method: string, response: SimResponse): void {
+  if (res.destroyed || res.headersSent) return;
+  const headers: Record<string, string> = { ...response.headers };
+  let payload: Buffer | undefined;
+  if (response.body !== undefined && response.body !== null) {
+    if (Buffer.isBuffer(response.body)) payload = response.body;
+    else if (typeof response.body === 'string') payload = Buffer.from(response.body);
+    else {
+      payload = Buffer.from(JSON.stringify(response.body));
+      if (!Object.keys(headers).some((key) => key.toLowerCase() === 'content-type'))
+        headers['Content-Type'] = 'application/json; charset=utf-8';
+    }
+  }
+  headers['Content-Length'] = String(payload?.length ?? 0);
+  res.writeHead(response.status, headers);
+  res.end(method === 'HEAD' ? undefined : payload);
+}
