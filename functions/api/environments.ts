@@ -8,7 +8,7 @@ import { services } from '../services.js';
 import { json, problem, problemFromError } from './problem.js';
 
 /** GET /api/environments: every slug's registry record. */
-async function listEnvironments(
+export async function listEnvironments(
   _request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
@@ -22,7 +22,10 @@ async function listEnvironments(
 }
 
 /** GET /api/environments/{slug}: one slug's registry record. */
-async function getEnvironment(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function getEnvironment(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   try {
     const slug = request.params['slug'] ?? '';
     const check = checkSlug(slug);

@@ -6,7 +6,10 @@ import { services } from '../services.js';
 import { json, problem, problemFromError } from './problem.js';
 
 /** GET /api/rejected?limit=N: messages the intake refused, newest first, with their reasons. */
-async function listRejected(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function listRejected(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   try {
     const limitText = request.query.get('limit') ?? '100';
     const limit = Number(limitText);
@@ -24,7 +27,10 @@ async function listRejected(request: HttpRequest, context: InvocationContext): P
 }
 
 /** GET /api/rejected/{id}: one rejected message with its whole original text. */
-async function getRejected(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function getRejected(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   try {
     const id = request.params['id'] ?? '';
     if (!/^[0-9]{13}-[A-Za-z0-9-]{1,128}$/.test(id))

@@ -31,7 +31,10 @@ const submitBodySchema = z
  * intake. Answers 202 with the requestId and a status URL. Re-posting the same requestId answers
  * with the existing request; the same requestId with different content is a 409.
  */
-async function submitRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function submitRequest(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   try {
     const { config, requests, storage } = services();
     const text = await request.text();
@@ -79,9 +82,12 @@ async function submitRequest(request: HttpRequest, context: InvocationContext): 
         { statusUrl },
       );
     }
-    if (!outcome.record.admitted) {
+    // Enqueue unless an earlier POST of this request already did; a crash between the send and
+    // the mark only means a second message, which the intake recognises as a duplicate.
+    if (!outcome.record.admitted && !outcome.record.enqueued) {
       const queue = await storage.queue(StorageNames.lifecycleQueue);
       await queue.sendMessage(JSON.stringify(parsed.request));
+      await requests.update(parsed.request.requestId, { enqueued: true });
     }
     createLogger(context).info('request submitted', {
       requestId: parsed.request.requestId,
@@ -101,7 +107,10 @@ async function submitRequest(request: HttpRequest, context: InvocationContext): 
 }
 
 /** GET /api/requests/{requestId}: queued (with position), running (step), or the outcome. */
-async function getRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function getRequest(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   try {
     const requestId = request.params['requestId'] ?? '';
     if (!REQUEST_ID_PATTERN.test(requestId)) {

@@ -30,6 +30,8 @@ export interface RequestRecord {
   acceptedAt: string;
   /** True once the request holds its place in the slug's queue. */
   admitted: boolean;
+  /** True once the HTTP API has put the request on the intake queue. */
+  enqueued?: boolean | undefined;
   instanceId?: string | undefined;
   startedAt?: string | undefined;
   finishedAt?: string | undefined;
@@ -48,6 +50,7 @@ interface RequestEntity {
   contentHash: string;
   acceptedAt: string;
   admitted: boolean;
+  enqueued?: boolean;
   instanceId?: string;
   startedAt?: string;
   finishedAt?: string;
@@ -243,6 +246,7 @@ function fromEntity(entity: RequestEntity): RequestRecord {
     contentHash: entity.contentHash,
     acceptedAt: entity.acceptedAt,
     admitted: entity.admitted,
+    enqueued: entity.enqueued,
     instanceId: entity.instanceId,
     startedAt: entity.startedAt,
     finishedAt: entity.finishedAt,
