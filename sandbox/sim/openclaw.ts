@@ -1,0 +1,525 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { parseJson5 } from './openclaw-json5.js';
+import { OPENCLAW_CONFIG_SCHEMAS, schemaFor, type OpenClawConfigSchema } from './openclaw-schema.js';
+import type { SimClock, SimRequest, SimResponse, SimSurface } from './surface.js';
+
+export {
+  OPENCLAW_CONFIG_SCHEMAS,
+  compareCalendarVersions,
+  type OpenClawConfigSchema,
+} from './openclaw-schema.js';
+
+/** What the core knows about one running container app (from ARM state and its file share). */
+export interface OpenClawAppState {
+  /** `ghcr.io/openclaw/openclaw:<version>`, optionally with `@sha256:<digest>`. */
+  image: string;
+  /** Environment values; Key Vault references are passed to resolveSecret. */
+  env: Record<string, string>;
+  /** The rendered openclaw.json (JSON5 or JSON); undefined when the share has none. */
+  configJson?: string;
+  running: boolean;
+}
+
+export interface OpenClawSurfaceOptions {
+  clock: SimClock;
+  getApp(appName: string): OpenClawAppState | undefined;
+  /**
+   * Resolves an env value that is a secret reference (`secretref:<name>` or
+   * `@Microsoft.KeyVault(...)`) to its value, or undefined when it cannot be resolved.
+   */
+  resolveSecret?(ref: string): string | undefined;
+  /** App names for the snapshot; without it the snapshot lists apps the surface has seen. */
+  listApps?(): string[];
+  /** The version of a digest-only image reference, if the core knows it. */
+  versionOfImage?(image: string): string | undefined;
+  /** Per-version config schemas; defaults to OPENCLAW_CONFIG_SCHEMAS. */
+  schemas?: Readonly<Record<string, OpenClawConfigSchema>>;
+  /** How long a pairing request waits, in sim time; OpenClaw's own is 5 minutes. */
+  pairingTtlMs?: number;
+}
+
+/** A browser's pending pairing request, shaped like OpenClaw's DevicePairingPendingRequest. */
+export interface PendingPairingRequest {
+  requestId: string;
+  deviceId: string;
+  publicKey: string;
+  displayName?: string;
+  platform?: string;
+  clientId?: string;
+  role?: string;
+  roles?: string[];
+  scopes?: string[];
+  remoteIp?: string;
+  isRepair: boolean;
+  ts: number;
+}
+
+export interface PairedDevice {
+  deviceId: string;
+  publicKey: string;
+  displayName?: string;
+  platform?: string;
+  clientId?: string;
+  role?: string;
+  roles?: string[];
+  scopes?: string[];
+  approvedScopes?: string[];
+  remoteIp?: string;
+  /** Token metadata only, as OpenClaw's own listing shows it; never token values. */
+  tokens: Array<{ role: string; scopes: string[]; createdAtMs: number }>;
+  createdAtMs: number;
+  approvedAtMs: number;
+}
+
+export type PairingRequestOptions = Partial<
+  Pick<
+    PendingPairingRequest,
+    'deviceId' | 'displayName' | 'platform' | 'clientId' | 'role' | 'scopes' | 'remoteIp'
+  >
+>;
+
+export interface OpenClawReadiness {
+  version?: string;
+  /** The schema version the config was checked against. */
+  schemaVersion?: string;
+  ready: boolean;
+  reasons: string[];
+}
+
+export interface OpenClawSurface extends SimSurface {
+  /** A browser asks to pair with the app's gateway: a pending request with a random UUID id. */
+  requestPairing(appName: string, request?: PairingRequestOptions): PendingPairingRequest;
+  /** The app's pending (unexpired) and paired devices. */
+  pairings(appName: string): { pending: PendingPairingRequest[]; paired: PairedDevice[] };
+  /** Whether the app's gateway would be ready, and every reason it is not. */
+  readiness(appName: string): OpenClawReadiness | undefined;
+}
+
+const DEFAULT_PAIRING_TTL_MS = 5 * 60 * 1000;
+const IMAGE = /^ghcr\.io\/openclaw\/openclaw(?::([A-Za-z0-9._-]+))?(?:@(sha256:[0-9a-f]{64}))?$/;
+const SECRET_REFERENCE = /^(secretref:|@Microsoft\.KeyVault\()/;
+const GATEWAY_TOKEN_ENV = 'OPENCLAW_GATEWAY_TOKEN';
+const GATEWAY_TOKEN = /^[0-9a-f]{64,}$/i;
+const BIND_MODES = ['auto', 'lan', 'loopback', 'custom', 'tailnet'];
+const AUTH_MODES = ['none', 'token', 'password', 'trusted-proxy'];
+const DANGEROUS_FLAGS = [
+  'allowInsecureAuth',
+  'dangerouslyDisableDeviceAuth',
+  'dangerouslyAllowHostHeaderOriginFallback',
+] as const;
+const CONTROL_UI_PAGE =
+  '<!doctype html><html><head><title>OpenClaw Control</title></head><body><openclaw-app></openclaw-app></body></html>';
+
+type Json = Record<string, unknown>;
+
+interface Evaluation extends OpenClawReadiness {
+  /** The token the gateway accepts, when it would start. */
+  gatewayToken?: string;
+}
+
+interface AppPairings {
+  pending: Map<string, PendingPairingRequest>;
+  paired: Map<string, PairedDevice>;
+}
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Replaces `${VAR}` in every string of the config, as OpenClaw does; records variables that are missing. */
+function substituteEnv(
+  value: unknown,
+  env: Record<string, string>,
+  path: string,
+  missing: string[],
+): unknown {
+  if (typeof value === 'string') {
+    const before = missing.length;
+    const substituted = value.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (whole, name: string) => {
+      const resolved = env[name];
+      if (resolved === undefined) {
+        missing.push(`${path}: missing env var ${name}`);
+        return whole;
+      }
+      return resolved;
+    });
+    // A string with an unresolved variable has no usable value.
+    return missing.length > before ? undefined : substituted;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${path}[${i}]`, missing));
+  if (isObject(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        substituteEnv(item, env, path ? `${path}.${key}` : key, missing),
+      ]),
+    );
+  }
+  return value;
+}
+
+function unknownKeys(section: unknown, known: readonly string[], path: string, version: string): string[] {
+  if (!isObject(section)) return [];
+  return Object.keys(section)
+    .filter((key) => !known.includes(key))
+    .map((key) => `${path ? `${path}.` : ''}${key}: unknown config key for openclaw ${version}`);
+}
+
+/**
+ * Creates the stand-in for each container app's OpenClaw gateway at `/openclaw/<app>/...`.
+ * Readiness is computed from the app's real state on every request; pairing requests are the only
+ * state the surface keeps. Tokens never appear in responses other than the caller's own, nor in
+ * the snapshot.
+ */
+export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClawSurface {
+  const clock = options.clock;
+  const schemas = options.schemas ?? OPENCLAW_CONFIG_SCHEMAS;
+  const pairingTtl = options.pairingTtlMs ?? DEFAULT_PAIRING_TTL_MS;
+  const pairingsByApp = new Map<string, AppPairings>();
+  const seenApps = new Set<string>();
+
+  function resolveEnv(env: Record<string, string>, reasons: string[]): Record<string, string> {
+    const resolved: Record<string, string> = {};
+    for (const [name, value] of Object.entries(env)) {
+      if (!SECRET_REFERENCE.test(value)) {
+        resolved[name] = value;
+        continue;
+      }
+      const secret = options.resolveSecret?.(value);
+      if (secret === undefined) reasons.push(`env ${name}: secret reference could not be resolved`);
+      else resolved[name] = secret;
+    }
+    return resolved;
+  }
+
+  function versionOf(image: string): string | undefined {
+    const match = IMAGE.exec(image);
+    if (!match) return undefined;
+    return match[1] ?? options.versionOfImage?.(image);
+  }
+
+  function evaluate(app: OpenClawAppState): Evaluation {
+    const reasons: string[] = [];
+    const version = versionOf(app.image);
+    if (!IMAGE.test(app.image)) reasons.push(`image: ${app.image} is not ghcr.io/openclaw/openclaw`);
+    else if (version === undefined) reasons.push('image: the version of the image is unknown');
+    const known = version === undefined ? undefined : schemaFor(version, schemas);
+    if (version !== undefined && !known)
+      reasons.push(`image: openclaw ${version} is not a version the simulator knows`);
+
+    const env = resolveEnv(app.env, reasons);
+    const envToken = env[GATEWAY_TOKEN_ENV];
+    if (envToken === undefined) reasons.push(`${GATEWAY_TOKEN_ENV}: missing`);
+    else if (!GATEWAY_TOKEN.test(envToken)) {
+      reasons.push(`${GATEWAY_TOKEN_ENV}: must be at least 64 hex characters (32 random bytes)`);
+    }
+
+    let config: Json | undefined;
+    if (app.configJson === undefined) {
+      reasons.push('openclaw.json: missing');
+    } else {
+      try {
+        const parsed = parseJson5(app.configJson);
+        if (isObject(parsed)) config = parsed;
+        else reasons.push('openclaw.json: the top level must be an object');
+      } catch (err) {
+        reasons.push(`openclaw.json: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+
+    let gatewayToken: string | undefined;
+    if (config) {
+      const missingEnv: string[] = [];
+      config = substituteEnv(config, env, '', missingEnv) as Json;
+      reasons.push(...missingEnv);
+      const gateway = isObject(config['gateway']) ? config['gateway'] : {};
+      const controlUi = isObject(gateway['controlUi']) ? gateway['controlUi'] : {};
+      const auth = isObject(gateway['auth']) ? gateway['auth'] : {};
+      if (known && version !== undefined) {
+        reasons.push(
+          ...unknownKeys(config, known.schema.topLevel, '', version),
+          ...unknownKeys(gateway, known.schema.gateway, 'gateway', version),
+          ...unknownKeys(controlUi, known.schema.controlUi, 'gateway.controlUi', version),
+          ...unknownKeys(auth, known.schema.auth, 'gateway.auth', version),
+        );
+      }
+
+      const bind = gateway['bind'] ?? 'loopback';
+      if (typeof bind !== 'string' || !BIND_MODES.includes(bind)) {
+        reasons.push(`gateway.bind: must be one of ${BIND_MODES.join(', ')}`);
+      }
+      const configToken = typeof auth['token'] === 'string' ? auth['token'] : undefined;
+      const password = typeof auth['password'] === 'string' ? auth['password'] : undefined;
+      gatewayToken = configToken ?? envToken;
+      const mode = auth['mode'] ?? (gatewayToken ? 'token' : password ? 'password' : 'none');
+      if (typeof mode !== 'string' || !AUTH_MODES.includes(mode)) {
+        reasons.push(`gateway.auth.mode: must be one of ${AUTH_MODES.join(', ')}`);
+      }
+      if (configToken !== undefined && configToken !== envToken && !GATEWAY_TOKEN.test(configToken)) {
+        reasons.push('gateway.auth.token: must be at least 64 hex characters (32 random bytes)');
+      }
+      if (bind !== 'loopback') {
+        const hasAuth =
+          (mode === 'token' && Boolean(gatewayToken)) ||
+          (mode === 'password' && Boolean(password)) ||
+          mode === 'trusted-proxy';
+        if (!hasAuth)
+          reasons.push(
+            `gateway.auth: a non-loopback bind (gateway.bind=${JSON.stringify(bind)}) requires auth`,
+          );
+        const origins = controlUi['allowedOrigins'];
+        if (!Array.isArray(origins) || origins.length === 0) {
+          reasons.push(
+            `gateway.controlUi.allowedOrigins: required for a non-loopback bind (gateway.bind=${JSON.stringify(bind)})`,
+          );
+        }
+      }
+      for (const flag of DANGEROUS_FLAGS) {
+        if (controlUi[flag] === true) reasons.push(`gateway.controlUi.${flag}: dangerous flag is on`);
+      }
+    }
+
+    return {
+      ...(version !== undefined ? { version } : {}),
+      ...(known ? { schemaVersion: known.schemaVersion } : {}),
+      ready: reasons.length === 0,
+      reasons,
+      ...(reasons.length === 0 && gatewayToken !== undefined ? { gatewayToken } : {}),
+    };
+  }
+
+  function pairingsOf(appName: string): AppPairings {
+    let state = pairingsByApp.get(appName);
+    if (!state) {
+      state = { pending: new Map(), paired: new Map() };
+      pairingsByApp.set(appName, state);
+    }
+    for (const [id, request] of state.pending) {
+      if (clock.now() - request.ts > pairingTtl) state.pending.delete(id);
+    }
+    return state;
+  }
+
+  function listPairings(appName: string) {
+    const state = pairingsOf(appName);
+    return {
+      pending: [...state.pending.values()].sort((a, b) => b.ts - a.ts).map((r) => structuredClone(r)),
+      paired: [...state.paired.values()]
+        .sort((a, b) => b.approvedAtMs - a.approvedAtMs)
+        .map((d) => structuredClone(d)),
+    };
+  }
+
+  function approve(
+    appName: string,
+    requestId: string,
+  ): { requestId: string; device: PairedDevice } | undefined {
+    const state = pairingsOf(appName);
+    const pending = state.pending.get(requestId);
+    if (!pending) return undefined;
+    const now = clock.now();
+    const existing = state.paired.get(pending.deviceId);
+    const role = pending.role;
+    const device: PairedDevice = {
+      deviceId: pending.deviceId,
+      publicKey: pending.publicKey,
+      ...(pending.displayName !== undefined ? { displayName: pending.displayName } : {}),
+      ...(pending.platform !== undefined ? { platform: pending.platform } : {}),
+      ...(pending.clientId !== undefined ? { clientId: pending.clientId } : {}),
+      ...(role !== undefined ? { role, roles: [role] } : {}),
+      ...(pending.scopes ? { scopes: [...pending.scopes], approvedScopes: [...pending.scopes] } : {}),
+      ...(pending.remoteIp !== undefined ? { remoteIp: pending.remoteIp } : {}),
+      tokens: role ? [{ role, scopes: [...(pending.scopes ?? [])], createdAtMs: now }] : [],
+      createdAtMs: existing?.createdAtMs ?? now,
+      approvedAtMs: now,
+    };
+    state.pending.delete(requestId);
+    state.paired.set(device.deviceId, device);
+    return { requestId, device: structuredClone(device) };
+  }
+
+  // ---- HTTP ----
+
+  function json(status: number, body: unknown, version?: string): SimResponse {
+    return {
+      status,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        ...(version ? { 'x-openclaw-version': version } : {}),
+      },
+      body,
+    };
+  }
+
+  function rpcError(
+    status: number,
+    code: string,
+    message: string,
+    id: unknown,
+    version?: string,
+  ): SimResponse {
+    return json(
+      status,
+      { ...(id !== undefined ? { id } : {}), ok: false, error: { code, message } },
+      version,
+    );
+  }
+
+  function bearer(req: SimRequest): string | undefined {
+    const header = req.headers.authorization;
+    return header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+  }
+
+  function sameToken(presented: string | undefined, expected: string | undefined): boolean {
+    if (presented === undefined || expected === undefined) return false;
+    const digest = (value: string) => createHash('sha256').update(value).digest();
+    return timingSafeEqual(digest(presented), digest(expected));
+  }
+
+  function rpc(req: SimRequest, appName: string, evaluation: Evaluation): SimResponse {
+    const version = evaluation.version;
+    let body: Json;
+    try {
+      const parsed: unknown = JSON.parse(req.body.toString('utf8'));
+      if (!isObject(parsed)) throw new Error('not an object');
+      body = parsed;
+    } catch {
+      return rpcError(400, 'INVALID_REQUEST', 'invalid request body', undefined, version);
+    }
+    const id = body['id'];
+    if (!sameToken(bearer(req), evaluation.gatewayToken)) {
+      return rpcError(401, 'UNAUTHORIZED', 'gateway token missing or invalid', id, version);
+    }
+    const params = isObject(body['params']) ? body['params'] : {};
+    const requestId = params['requestId'];
+    const answer = (payload: unknown) =>
+      json(200, { ...(id !== undefined ? { id } : {}), ok: true, payload }, version);
+    switch (body['method']) {
+      case 'device.pair.list':
+        return answer(listPairings(appName));
+      case 'device.pair.approve':
+      case 'device.pair.reject': {
+        if (typeof requestId !== 'string' || requestId === '') {
+          return rpcError(400, 'INVALID_REQUEST', 'requestId required', id, version);
+        }
+        if (body['method'] === 'device.pair.approve') {
+          const approved = approve(appName, requestId);
+          return approved
+            ? answer(approved)
+            : rpcError(400, 'INVALID_REQUEST', 'unknown requestId', id, version);
+        }
+        const state = pairingsOf(appName);
+        const pending = state.pending.get(requestId);
+        if (!pending) return rpcError(400, 'INVALID_REQUEST', 'unknown requestId', id, version);
+        state.pending.delete(requestId);
+        return answer({ requestId, deviceId: pending.deviceId });
+      }
+      default:
+        return rpcError(400, 'INVALID_REQUEST', `unknown method: ${String(body['method'])}`, id, version);
+    }
+  }
+
+  async function handle(req: SimRequest): Promise<SimResponse | undefined> {
+    const match = /^\/openclaw\/([^/]+)(\/.*)?$/.exec(req.url.pathname);
+    const appName = match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
+    if (appName === undefined) return json(404, { error: 'no such app' });
+    const app = options.getApp(appName);
+    if (!app) return json(404, { error: `no such app: ${appName}` });
+    seenApps.add(appName);
+    if (!app.running) return json(503, { ok: false, error: 'not running' });
+
+    const evaluation = evaluate(app);
+    const version = evaluation.version;
+    const path = match?.[2] ?? '/';
+    const method = req.method.toUpperCase();
+    if (method === 'GET' && path === '/healthz') return json(200, { ok: true, status: 'live' }, version);
+    if (method === 'GET' && path === '/readyz') {
+      return evaluation.ready
+        ? json(200, { ready: true }, version)
+        : json(503, { ready: false, reason: evaluation.reasons[0], reasons: evaluation.reasons }, version);
+    }
+    if (method === 'GET' && path === '/version')
+      return json(200, { version: version ?? null, image: app.image }, version);
+    if (path === '/rpc') {
+      if (method !== 'POST') return rpcError(405, 'INVALID_REQUEST', 'use POST', undefined, version);
+      if (!evaluation.ready) {
+        return rpcError(
+          503,
+          'UNAVAILABLE',
+          `gateway is not ready: ${evaluation.reasons[0] ?? ''}`,
+          undefined,
+          version,
+        );
+      }
+      return rpc(req, appName, evaluation);
+    }
+    // The control UI is a single-page app: any other GET gets its page with 200, as OpenClaw's does.
+    if (method === 'GET') {
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'text/html; charset=utf-8',
+          ...(version ? { 'x-openclaw-version': version } : {}),
+        },
+        body: CONTROL_UI_PAGE,
+      };
+    }
+    return json(404, { error: 'Not Found' }, version);
+  }
+
+  function readiness(appName: string): OpenClawReadiness | undefined {
+    const app = options.getApp(appName);
+    if (!app) return undefined;
+    const { gatewayToken: _token, ...view } = evaluate(app);
+    return view;
+  }
+
+  return {
+    name: 'openclaw',
+    prefix: '/openclaw/',
+    handle,
+
+    snapshot() {
+      const names = new Set([...(options.listApps?.() ?? []), ...seenApps, ...pairingsByApp.keys()]);
+      return {
+        apps: [...names].sort().flatMap((name) => {
+          const app = options.getApp(name);
+          if (!app) return [];
+          return [
+            { name, image: app.image, running: app.running, ...readiness(name), ...listPairings(name) },
+          ];
+        }),
+      };
+    },
+
+    requestPairing(appName, request = {}) {
+      if (!options.getApp(appName)) throw new Error(`no such app: ${appName}`);
+      seenApps.add(appName);
+      const state = pairingsOf(appName);
+      const publicKey = randomBytes(32).toString('base64url');
+      const deviceId = request.deviceId ?? createHash('sha256').update(publicKey).digest('hex');
+      for (const [id, existing] of state.pending) {
+        if (existing.deviceId === deviceId) state.pending.delete(id);
+      }
+      const role = request.role ?? 'operator';
+      const pending: PendingPairingRequest = {
+        requestId: randomUUID(),
+        deviceId,
+        publicKey,
+        displayName: request.displayName ?? 'Browser',
+        platform: request.platform ?? 'web',
+        clientId: request.clientId ?? 'openclaw-control-ui',
+        role,
+        roles: [role],
+        scopes: request.scopes ?? ['operator.read', 'operator.write'],
+        ...(request.remoteIp !== undefined ? { remoteIp: request.remoteIp } : {}),
+        isRepair: state.paired.has(deviceId),
+        ts: clock.now(),
+      };
+      state.pending.set(pending.requestId, pending);
+      return structuredClone(pending);
+    },
+
+    pairings: listPairings,
+    readiness,
+  };
+}
