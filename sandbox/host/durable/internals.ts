@@ -1,0 +1,152 @@
+/**
+ * The durable-functions 3.5.0 internals the host relies on, in one place. test/host/pinnedInternals
+ * .test.ts fails loudly if any of them moves. durable-functions is pinned to exactly 3.5.0.
+ *
+ * Why internals at all: the Durable extension decides the sequence number of every task by replaying
+ * the orchestrator's actions into the Durable Task Framework. The library assigns the same numbers
+ * (TaskOrchestrationExecutor.trackOpenTask); reading them from the executor after a replay lets the
+ * host write history the library will match, including the retry timers and long-timer segments the
+ * library tracks without emitting an action, instead of re-deriving the numbering in parallel.
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+export const PINNED_DURABLE_FUNCTIONS_VERSION = '3.5.0';
+
+/** Separates the error message from the serialized state in OrchestrationFailureError messages. */
+export const OUT_OF_PROC_DATA_LABEL = '\n\n$OutOfProcData$:';
+
+/** ReplaySchema.V3: nested WhenAll/WhenAny actions and long timers; no entity locks (V4). */
+export const REPLAY_SCHEMA_V3 = 2;
+
+export const ActionTypeValue = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+  WaitForExternalEvent: 6,
+  CallEntity: 7,
+  CallHttp: 8,
+  SignalEntity: 9,
+  WhenAny: 11,
+  WhenAll: 12,
+  LockEntities: 13,
+  ReleaseEntities: 14,
+} as const;
+
+/** Actions that take a step in the history (compared one by one by the determinism check). */
+export const REPLAY_SCHEDULE_TYPES: ReadonlySet<number> = new Set([
+  ActionTypeValue.CallActivity,
+  ActionTypeValue.CallActivityWithRetry,
+  ActionTypeValue.CallSubOrchestrator,
+  ActionTypeValue.CallSubOrchestratorWithRetry,
+  ActionTypeValue.CreateTimer,
+  ActionTypeValue.CallEntity,
+  ActionTypeValue.CallHttp,
+  ActionTypeValue.SignalEntity,
+]);
+
+export interface RetryOptionsLike {
+  firstRetryIntervalInMilliseconds: number;
+  maxNumberOfAttempts: number;
+  backoffCoefficient?: number;
+  maxRetryIntervalInMilliseconds?: number;
+  retryTimeoutInMilliseconds?: number;
+}
+
+export interface ActionLike {
+  actionType: number;
+  functionName?: string;
+  input?: unknown;
+  instanceId?: string;
+  version?: string;
+  fireAt?: Date;
+  isCanceled?: boolean;
+  retryOptions?: RetryOptionsLike;
+  externalEventName?: string;
+  compoundActions?: ActionLike[];
+}
+
+export interface TaskLike {
+  id: number | string | false;
+  parent?: TaskLike;
+  readonly actionObj: ActionLike | 'noOp' | undefined;
+}
+
+export interface RetryableTaskLike extends TaskLike {
+  isWaitingOnTimer: boolean;
+  attemptNumber: number;
+  retryOptions: RetryOptionsLike;
+  readonly actionObj: ActionLike;
+}
+
+export interface LongTimerTaskLike extends TaskLike {
+  readonly isCanceled: boolean;
+  readonly actionObj: ActionLike;
+  children: TaskLike[];
+}
+
+export interface ExecutorLike {
+  openTasks: Record<string, TaskLike>;
+  sequenceNumber: number;
+  willContinueAsNew: boolean;
+}
+
+interface TaskModule {
+  NoOpTask: abstract new (...args: never[]) => TaskLike;
+  RetryableTask: abstract new (...args: never[]) => RetryableTaskLike;
+  LongTimerTask: abstract new (...args: never[]) => LongTimerTaskLike;
+  DFTimerTask: abstract new (...args: never[]) => TaskLike;
+  AtomicTask: abstract new (...args: never[]) => TaskLike;
+}
+
+const tasks = require('durable-functions/lib/src/task/index.js') as TaskModule;
+
+export function isNoOpTask(task: TaskLike): boolean {
+  return task instanceof tasks.NoOpTask;
+}
+
+export function isRetryableTask(task: TaskLike | undefined): task is RetryableTaskLike {
+  return task instanceof tasks.RetryableTask;
+}
+
+export function isLongTimerTask(task: TaskLike | undefined): task is LongTimerTaskLike {
+  return task instanceof tasks.LongTimerTask;
+}
+
+export function isTimerTask(task: TaskLike): boolean {
+  return task instanceof tasks.DFTimerTask;
+}
+
+/** The executor durable-functions attached to the InvocationContext during the replay. */
+export function executorOf(context: unknown): ExecutorLike | undefined {
+  const df = (context as { df?: { taskOrchestratorExecutor?: ExecutorLike } }).df;
+  return df?.taskOrchestratorExecutor;
+}
+
+/** Flattens the returned actions (schema V3 nests WhenAll/WhenAny) in scheduling order, once each. */
+export function flattenActions(actions: unknown): ActionLike[] {
+  const seen = new Set<ActionLike>();
+  const flat: ActionLike[] = [];
+  const visit = (action: ActionLike) => {
+    if (action.actionType === ActionTypeValue.WhenAll || action.actionType === ActionTypeValue.WhenAny) {
+      for (const child of action.compoundActions ?? []) visit(child);
+      return;
+    }
+    if (seen.has(action)) return;
+    seen.add(action);
+    flat.push(action);
+  };
+  for (const group of Array.isArray(actions) ? (actions as unknown[]) : []) {
+    for (const action of Array.isArray(group) ? (group as ActionLike[]) : []) visit(action);
+  }
+  return flat;
+}
+
+export function actionTypeName(type: number): string {
+  const entry = Object.entries(ActionTypeValue).find(([, value]) => value === type);
+  return entry ? entry[0] : `Action(${type})`;
+}
