@@ -20,6 +20,7 @@ export function testSettings(
     TELEGRAM_WEBHOOK_SECRET_REF: 'https://kv-claw-broker.vault.azure.net/secrets/telegram-webhook-secret',
     OPENCLAW_DEFAULT_VERSION: '2026.9.6',
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    DURABLE_TASK_HUB: 'clawbrokertest',
     ...overrides,
   };
 }
