@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { generate } from 'selfsigned';
 
 export interface SimulatorCertificate {
@@ -13,7 +14,10 @@ export interface SimulatorCertificate {
 export async function createSimulatorCertificate(): Promise<SimulatorCertificate> {
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + 30 * 24 * 3600 * 1000);
-  const pems = await generate([{ name: 'commonName', value: 'claw-broker simulator' }], {
+  // A unique subject per certificate: a process that trusts several simulators (one per test
+  // file section) holds several self-signed CAs, and OpenSSL looks issuers up by subject name.
+  const commonName = `claw-broker simulator ${randomBytes(6).toString('hex')}`;
+  const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',

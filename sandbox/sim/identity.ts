@@ -189,6 +189,7 @@ export function createIdentitySurface(directory: IdentityDirectory, baseUrl: () 
   return {
     name: 'identity',
     prefix: '/',
+    claims: (url) => /^\/[^/]+\/(oauth2\/|v2\.0\/\.well-known\/|discovery\/)/i.test(url.pathname),
     async handle(req: SimRequest): Promise<SimResponse | undefined> {
       const segments = req.url.pathname.split('/').filter(Boolean);
       const [tenant, ...rest] = segments;

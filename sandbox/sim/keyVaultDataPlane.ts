@@ -25,7 +25,7 @@ function kvError(
 ): SimHttpError {
   return new SimHttpError(
     status,
-    { error: { code, message, ...(innerCode ? { innerError: { code: innerCode } } : {}) } },
+    { error: { code, message, ...(innerCode ? { innererror: { code: innerCode } } : {}) } },
     headers,
   );
 }

@@ -196,7 +196,10 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(`${rewritePrefix ?? ''}${req.url ?? '/'}`, baseUrl || 'https://127.0.0.1');
+    // ARM clients join "{scope}" paths that start with a slash onto the host ("//subscriptions/..."),
+    // which URL parsing would read as a host name; ARM collapses the slashes, and so does this.
+    const rawPath = (req.url ?? '/').replace(/^\/{2,}/, '/');
+    const url = new URL(`${rewritePrefix ?? ''}${rawPath}`, baseUrl || 'https://127.0.0.1');
     const simRequest: SimRequest = {
       method,
       url,

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTrustedSimulator, type TrustedSimulator } from './simFixture.js';
+
+describe("the simulator's ARM errors have ARM's shape and codes", () => {
+  let t: TrustedSimulator;
+  let token: string;
+  const arm = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${t.sim.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return {
+      status: response.status,
+      body: (await response.json().catch(() => undefined)) as
+        { error?: { code: string; message: string } } | undefined,
+    };
+  };
+  const sub = () => `/subscriptions/${t.sim.subscriptionId}`;
+
+  beforeAll(async () => {
+    t = await startTrustedSimulator();
+    token = (await t.credential.getToken(`${t.sim.url}/.default`)).token;
+    await arm('PUT', `${sub()}/resourcegroups/claw-errors?api-version=2025-04-01`, {
+      location: 'westeurope',
+    });
+  });
+  afterAll(async () => {
+    await t.sim.stop();
+  });
+
+  it('refuses an unknown api-version on resource groups with InvalidApiVersionParameter', async () => {
+    const response = await arm('GET', `${sub()}/resourcegroups/claw-errors?api-version=2099-01-01`);
+    expect(response.status).toBe(400);
+    expect(response.body?.error?.code).toBe('InvalidApiVersionParameter');
+  });
+
+  it('refuses an unknown api-version on a provider type with NoRegisteredProviderFound', async () => {
+    const response = await arm(
+      'GET',
+      `${sub()}/resourceGroups/claw-errors/providers/Microsoft.KeyVault/vaults/kv-x?api-version=2099-01-01`,
+    );
+    expect(response.status).toBe(400);
+    expect(response.body?.error?.code).toBe('NoRegisteredProviderFound');
+    expect(response.body?.error?.message).toContain('2026-02-01');
+  });
+
+  it('refuses a request without api-version with MissingApiVersionParameter', async () => {
+    expect((await arm('GET', `${sub()}/resourcegroups/claw-errors`)).body?.error?.code).toBe(
+      'MissingApiVersionParameter',
+    );
+  });
+
+  it('refuses a PUT without location with LocationRequired', async () => {
+    const response = await arm(
+      'PUT',
+      `${sub()}/resourceGroups/claw-errors/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-x?api-version=2024-11-30`,
+      {},
+    );
+    expect(response).toMatchObject({ status: 400, body: { error: { code: 'LocationRequired' } } });
+  });
+
+  it('answers ResourceGroupNotFound for a resource in a missing group and ResourceNotFound for a missing resource', async () => {
+    expect(
+      (
+        await arm(
+          'GET',
+          `${sub()}/resourceGroups/claw-nope/providers/Microsoft.KeyVault/vaults/kv-x?api-version=2026-02-01`,
+        )
+      ).body?.error?.code,
+    ).toBe('ResourceGroupNotFound');
+    expect(
+      (
+        await arm(
+          'GET',
+          `${sub()}/resourceGroups/claw-errors/providers/Microsoft.KeyVault/vaults/kv-x?api-version=2026-02-01`,
+        )
+      ).status,
+    ).toBe(404);
+  });
+
+  it('answers 401 without a token and with a token for another audience', async () => {
+    const anonymous = await fetch(`${t.sim.url}${sub()}/resourcegroups?api-version=2025-04-01`);
+    expect(anonymous.status).toBe(401);
+    const vaultToken = (await t.credential.getToken('https://vault.azure.net/.default')).token;
+    const wrongAudience = await fetch(`${t.sim.url}${sub()}/resourcegroups?api-version=2025-04-01`, {
+      headers: { authorization: `Bearer ${vaultToken}` },
+    });
+    expect(((await wrongAudience.json()) as { error: { code: string } }).error.code).toBe(
+      'InvalidAuthenticationTokenAudience',
+    );
+  });
+});
