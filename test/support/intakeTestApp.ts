@@ -5,7 +5,7 @@
  * Every other operation is left unregistered, as it is in this build.
  */
 import * as df from 'durable-functions';
-import type { OrchestrationContext } from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { Orchestrations } from '../../shared/functionNames.js';
 import type { LifecycleRequest } from '../../shared/requests/lifecycleRequest.js';
 import type { OperationResult } from '../../shared/intake/runnerContracts.js';
@@ -23,17 +23,22 @@ df.app.activity(TEST_STEP_ACTIVITY, {
   },
 });
 
-function* heldOperation(context: OrchestrationContext): Generator<unknown, OperationResult, unknown> {
+const heldOperation: OrchestrationHandler = function* (context: OrchestrationContext) {
   const request = context.df.getInput<LifecycleRequest>();
   context.df.setCustomStatus({ step: 'starting', done: 0, total: 2 });
   yield context.df.callActivity(TEST_STEP_ACTIVITY, { requestId: request.requestId, phase: 'start' });
   context.df.setCustomStatus({ step: 'waiting for release', done: 1, total: 2 });
-  const decision = (yield context.df.waitForExternalEvent(TEST_RELEASE_EVENT)) as { outcome?: string } | undefined;
+  const decision = (yield context.df.waitForExternalEvent(TEST_RELEASE_EVENT)) as
+    { outcome?: string } | undefined;
   yield context.df.callActivity(TEST_STEP_ACTIVITY, { requestId: request.requestId, phase: 'end' });
   if (decision?.outcome === 'fail') throw new Error(`operation for ${request.slug} failed as the test asked`);
-  if (decision?.outcome === 'reject') return { outcome: 'rejected', reason: 'rejected by the test' };
-  return { outcome: 'succeeded', summary: `done for ${request.slug}` };
-}
+  if (decision?.outcome === 'reject') {
+    const rejected: OperationResult = { outcome: 'rejected', reason: 'rejected by the test' };
+    return rejected;
+  }
+  const result: OperationResult = { outcome: 'succeeded', summary: `done for ${request.slug}` };
+  return result;
+};
 
 df.app.orchestration(Orchestrations.provision, heldOperation);
 df.app.orchestration(Orchestrations.renewSas, heldOperation);

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/main.js';
+import { startBrokerOnHost, type BrokerOnHost } from '../support/brokerHost.js';
+
+/** The claw-broker CLI against the broker running on the local host. */
+let broker: BrokerOnHost;
+
+beforeAll(async () => {
+  broker = await startBrokerOnHost();
+});
+
+afterAll(async () => {
+  await broker?.stop();
+});
+
+async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--url', broker.host.baseUrl, '--key', broker.host.functionKey, ...args], {
+    out: (text) => out.push(text),
+    err: (text) => err.push(text),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 25))),
+    env: {},
+  });
+  return { code, out, err };
+}
+
+describe('the claw-broker CLI', () => {
+  it('submits a request and follows it step by step with --wait until it succeeds', async () => {
+    const running = cli(
+      'request',
+      'provision',
+      'cli-alpha',
+      '--request-id',
+      'cli-1',
+      '--param',
+      'channels=["telegram"]',
+      '--wait',
+    );
+    await broker.release('cli-1');
+    const { code, out } = await running;
+    expect(code).toBe(0);
+    expect(out[0]).toBe('cli-1 submitted (provision cli-alpha)');
+    expect(out).toContain('running: waiting for release [1/2]');
+    expect(out.at(-1)).toBe('succeeded: done for cli-alpha');
+  });
+
+  it('exits 1 when a waited-for request fails, with the reason on the last line', async () => {
+    const running = cli('request', 'provision', 'cli-beta', '--request-id', 'cli-2', '--wait');
+    await broker.release('cli-2', 'fail');
+    const { code, out } = await running;
+    expect(code).toBe(1);
+    expect(out.at(-1)).toMatch(/^failed: .*failed as the test asked/);
+  });
+
+  it('prints JSON for scripts', async () => {
+    const { code, out } = await cli('--json', 'status', 'cli-1');
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join('\n'))).toMatchObject({
+      requestId: 'cli-1',
+      status: 'succeeded',
+      op: 'provision',
+      slug: 'cli-alpha',
+    });
+  });
+
+  it('explains a refused request with its code and each problem, and exits 1', async () => {
+    const { code, err } = await cli('request', 'provision', 'Not-Valid');
+    expect(code).toBe(1);
+    expect(err[0]).toMatch(/^error: RequestSchemaViolation: /);
+    expect(err.some((line) => line.startsWith('  - slug: '))).toBe(true);
+  });
+
+  it('refuses a parameter that is not key=value before calling the broker', async () => {
+    const { code, err } = await cli('request', 'provision', 'cli-gamma', '--param', 'novalue');
+    expect(code).not.toBe(0);
+    expect(err.join('\n')).toContain('expected key=value, got "novalue"');
+  });
+
+  it('reports an unknown request as not found and exits 1', async () => {
+    const { code, err } = await cli('status', 'no-such-request');
+    expect(code).toBe(1);
+    expect(err[0]).toBe('error: NotFound: no request with id no-such-request');
+  });
+
+  it('lists environments and rejected messages as tables', async () => {
+    await broker.host.enqueue('lifecycle-requests', '{"broken":');
+    await broker.host.waitForIdle();
+    const rejected = await cli('rejected');
+    expect(rejected.code).toBe(0);
+    expect(rejected.out[0]).toMatch(/^RECEIVED\s+CODE\s+REQUEST\s+REASON/);
+    expect(rejected.out.join('\n')).toContain('RequestInvalidJson');
+    const envs = await cli('envs');
+    expect(envs.code).toBe(0);
+  });
+
+  it('says where it tried when the broker cannot be reached', async () => {
+    const code = await runCli(['--url', 'http://127.0.0.1:9', 'envs'], {
+      out: () => undefined,
+      err: (text) => expect(text).toContain('cannot reach the broker at http://127.0.0.1:9'),
+      sleep: async () => undefined,
+      env: {},
+    });
+    expect(code).toBe(1);
+  });
+});
