@@ -694,12 +694,16 @@ export class DurableEngine {
         }
         break;
       case 'ContinueAsNew': {
-        // History restarts; events that arrive from now on belong to the new generation.
+        // History restarts now: results of the old execution no longer match the execution id, and
+        // events that arrive from now on belong to the new generation.
         const executionId = randomUUID();
         doc.outbox.push({
           type: 'message',
           message: this.#startMessage(doc.instanceId, executionId, doc.name, completion.input, doc.parent),
         });
+        doc.executionId = executionId;
+        doc.input = completion.input;
+        doc.history = [];
         doc.runtimeStatus = 'Running';
         break;
       }
@@ -804,11 +808,13 @@ export class DurableEngine {
       const at = message.indexOf(OUT_OF_PROC_DATA_LABEL);
       if (at < 0) return { kind: 'failed', message, stack };
       const state = parseJson(message.slice(at + OUT_OF_PROC_DATA_LABEL.length)) as
-        { customStatus?: unknown; failureDetails?: FailureDetailsWire } | undefined;
+        { customStatus?: unknown; failureDetails?: FailureDetailsWire; error?: string } | undefined;
+      // durable-functions 3.5.0 builds OrchestrationFailureError from `orchestratorReturned` (a
+      // boolean), so the text before the label reads "false"; the real message is state.error.
       return {
         kind: 'failed',
-        message: message.slice(0, at),
-        stack,
+        message: state?.error ?? message.slice(0, at),
+        stack: state?.failureDetails?.StackTrace,
         customStatus: state?.customStatus,
         failureDetails: state?.failureDetails,
       };
