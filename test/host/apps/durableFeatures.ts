@@ -49,7 +49,7 @@ df.app.orchestration('approval', function* (context: OrchestrationContext) {
   const winner = (yield context.df.Task.any([decision, timeout])) as Task;
   if (winner === decision) {
     timeout.cancel();
-    return { decision: decision.result as unknown, decidedAt: context.df.currentUtcDateTime.toISOString() };
+    return { decision: decision.result, decidedAt: context.df.currentUtcDateTime.toISOString() };
   }
   return { decision: 'rejected: no decision before the deadline' };
 });
