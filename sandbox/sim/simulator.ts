@@ -158,7 +158,7 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     },
     blobEndpoint: (account: string) => `${blobBase}/${account}/`,
   };
-  const ctx: ArmContext = { state: arm, faults, endpoints };
+  const ctx: ArmContext = { state: arm, faults, endpoints, blobs: blob };
   const context: SimulatorContext = { clock, arm, identity, faults, baseUrl: () => baseUrl };
 
   const surfaces: SimSurface[] = [];

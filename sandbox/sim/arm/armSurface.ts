@@ -842,7 +842,11 @@ class ArmRouter {
       updatedAt: now,
     };
     const properties = body['properties'] as Record<string, unknown>;
-    const mode = isPatch ? (spec.patchMode ?? 'sync') : spec.putMode;
+    const mode = isPatch
+      ? (spec.patchMode ?? 'sync')
+      : existing && spec.syncWhenExisting
+        ? 'sync'
+        : spec.putMode;
     const created = !existing;
     if (mode === 'sync') {
       properties['provisioningState'] = 'Succeeded';
@@ -857,6 +861,7 @@ class ArmRouter {
       location: stringOf(body, 'location', 'westeurope'),
       resourceId: stored.id,
       kind: 'put',
+      ...(built.failure ? { failure: built.failure } : {}),
       ...this.plannedOutcome(input.req),
       settle: (succeeded) => {
         const current = state.get(stored.id);
@@ -865,6 +870,7 @@ class ArmRouter {
           ? 'Succeeded'
           : 'Failed';
         if (succeeded) spec.onProvisioned?.(current, this.ctx, previous);
+        else spec.onFailed?.(current, this.ctx);
       },
       result: () => ({ status: 200, body: state.get(stored.id)?.body }),
     });

@@ -1,6 +1,11 @@
 import { keyVaultProvider } from './keyVault.js';
 import { managedIdentityProvider } from './managedIdentity.js';
 import type { ProviderModule } from './resourceType.js';
+import { storageProvider } from './storage.js';
 
 /** The resource providers of the broker's footprint. */
-export const defaultProviders: ProviderModule[] = [managedIdentityProvider, keyVaultProvider];
+export const defaultProviders: ProviderModule[] = [
+  managedIdentityProvider,
+  keyVaultProvider,
+  storageProvider,
+];

@@ -1,3 +1,4 @@
+import type { BlobStore } from '../blobDataPlane.js';
 import type { FaultRegistry } from '../faults.js';
 import type { Principal } from '../identity.js';
 import type { SimRequest, SimResponse } from '../surface.js';
@@ -17,6 +18,7 @@ export interface ArmContext {
   state: ArmState;
   faults: FaultRegistry;
   endpoints: SimEndpoints;
+  blobs: BlobStore;
 }
 
 export interface PutInput {
@@ -42,6 +44,8 @@ export interface BuiltResource {
   extra?: Record<string, unknown>;
   /** Provider-private data kept with the resource (never returned). */
   hidden?: Record<string, unknown>;
+  /** Makes the asynchronous operation end Failed (e.g. an unresolvable Key Vault reference). */
+  failure?: { code: string; message: string };
 }
 
 export interface ActionInput {
@@ -73,6 +77,8 @@ export interface ResourceTypeSpec {
    * 202 plus Location and no body.
    */
   putMode: 'sync' | 'body' | 'asyncOperation' | 'location';
+  /** Answer a PUT on an existing resource synchronously (Storage does). */
+  syncWhenExisting?: boolean;
   /** How a PATCH answers; `sync` when omitted. */
   patchMode?: 'sync' | 'asyncOperation';
   /** `sync` 200; `location` 202 + Location; `asyncOperation` 202 + Location + Azure-AsyncOperation. */
@@ -82,6 +88,8 @@ export interface ResourceTypeSpec {
   build(input: PutInput): Promise<BuiltResource> | BuiltResource;
   /** After a PUT or PATCH reached its final successful state. */
   onProvisioned?(resource: StoredResource, ctx: ArmContext, previous: StoredResource | undefined): void;
+  /** After an asynchronous PUT or PATCH ended Failed. */
+  onFailed?(resource: StoredResource, ctx: ArmContext): void;
   /** Before a delete is accepted; throw an ArmError to refuse it. */
   beforeDelete?(resource: StoredResource, ctx: ArmContext): void;
   /** After the resource left the store (own delete or its resource group's). */
