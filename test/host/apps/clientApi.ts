@@ -13,11 +13,15 @@ app.http('startOrchestration', {
   handler: async (request: HttpRequest, context: InvocationContext) => {
     const client = df.getClient(context);
     const text = await request.text();
-    const instanceId = await client.startNew(request.params['name']!, {
-      instanceId: request.params['instanceId'],
-      input: text === '' ? undefined : (JSON.parse(text) as unknown),
-    });
-    return client.createCheckStatusResponse(request, instanceId);
+    try {
+      const instanceId = await client.startNew(request.params['name']!, {
+        instanceId: request.params['instanceId'],
+        input: text === '' ? undefined : (JSON.parse(text) as unknown),
+      });
+      return client.createCheckStatusResponse(request, instanceId);
+    } catch (error) {
+      return { status: 500, jsonBody: { message: (error as Error).message } };
+    }
   },
 });
 
