@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
-import {
-  InvocationContext,
-  type EffectiveFunctionOptions,
-  type FunctionInput,
-  type FunctionOutput,
+import type {
+  EffectiveFunctionOptions,
+  FunctionInput,
+  FunctionOutput,
+  InvocationContext as InvocationContextType,
 } from '@azure/functions';
+import { InvocationContext } from './azureFunctions.js';
 import { registeredHooks, type CoreBinding, type FunctionRegistration } from './coreShim.js';
 import type { HostLogLevel, HostLogger } from './logger.js';
 
@@ -21,7 +22,7 @@ export interface InvokeOptions {
 
 export interface InvocationOutcome {
   result: unknown;
-  context: InvocationContext;
+  context: InvocationContextType;
 }
 
 export function isTriggerType(type: string): boolean {

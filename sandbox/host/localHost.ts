@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, type Cookie } from '@azure/functions';
+import type { Cookie } from '@azure/functions';
+import { HttpRequest, HttpResponse } from './azureFunctions.js';
 import { QueueClient } from '@azure/storage-queue';
 import { ManualClock, SystemClock, type HostClock } from './clock.js';
 import {
