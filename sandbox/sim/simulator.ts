@@ -6,6 +6,7 @@ import { createAdminSurface } from './admin.js';
 import { ArmState } from './arm/armState.js';
 import { createArmSurface } from './arm/armSurface.js';
 import { grantRole } from './arm/authorization.js';
+import { containerAppRuntime, type ContainerAppRuntime } from './arm/containerApps.js';
 import { defaultProviders } from './arm/providers.js';
 import type { ArmContext, SimEndpoints } from './arm/resourceType.js';
 import { createSimulatorCertificate } from './certificate.js';
@@ -80,6 +81,11 @@ export interface Simulator {
   faults: FaultRegistry;
   state: SimulatorContext;
   admin: SimulatorAdmin;
+  /**
+   * The running view of a container app (by ARM id or name): image, env with secret references
+   * resolved to the values the app holds, active revision and its running/health state.
+   */
+  containerApp(idOrName: string): ContainerAppRuntime | undefined;
   /** Grants a built-in role directly (no ARM call), e.g. to seed fixtures. */
   grantRole(principalId: string, roleName: string, scope: string, options?: { createdAt?: number }): void;
   /** Adds a surface after start. */
@@ -396,6 +402,7 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     faults,
     state: context,
     admin,
+    containerApp: (idOrName) => containerAppRuntime(ctx, idOrName),
     grantRole(principalId, roleName, scope, grantOptions) {
       grantRole(ctx, principalId, roleName, scope, grantOptions?.createdAt);
     },

@@ -852,7 +852,7 @@ class ArmRouter {
       properties['provisioningState'] = 'Succeeded';
       state.put(stored);
       spec.onProvisioned?.(stored, this.ctx, previous);
-      return { status: created ? 201 : 200, body: stored.body };
+      return { status: created ? (spec.createdStatus ?? 201) : 200, body: stored.body };
     }
     properties['provisioningState'] = spec.runningState ?? 'Accepted';
     state.put(stored);

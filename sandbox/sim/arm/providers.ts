@@ -1,5 +1,7 @@
+import { containerAppsProvider } from './containerApps.js';
 import { keyVaultProvider } from './keyVault.js';
 import { managedIdentityProvider } from './managedIdentity.js';
+import { applicationInsightsProvider, operationalInsightsProvider } from './monitoring.js';
 import type { ProviderModule } from './resourceType.js';
 import { storageProvider } from './storage.js';
 
@@ -8,4 +10,7 @@ export const defaultProviders: ProviderModule[] = [
   managedIdentityProvider,
   keyVaultProvider,
   storageProvider,
+  operationalInsightsProvider,
+  applicationInsightsProvider,
+  containerAppsProvider,
 ];

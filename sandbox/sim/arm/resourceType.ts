@@ -77,6 +77,8 @@ export interface ResourceTypeSpec {
    * 202 plus Location and no body.
    */
   putMode: 'sync' | 'body' | 'asyncOperation' | 'location';
+  /** Status of a synchronous create: 201 unless the provider answers 200 (Container Apps children). */
+  createdStatus?: 200 | 201;
   /** Answer a PUT on an existing resource synchronously (Storage does). */
   syncWhenExisting?: boolean;
   /** How a PATCH answers; `sync` when omitted. */
