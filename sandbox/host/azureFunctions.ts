@@ -5,9 +5,10 @@
  * interop hides that). Loading the module with require gives the same instance the app uses.
  */
 import { createRequire } from 'node:module';
+import type * as AzureFunctions from '@azure/functions';
 
 const require = createRequire(import.meta.url);
-const azureFunctions = require('@azure/functions') as typeof import('@azure/functions');
+const azureFunctions = require('@azure/functions') as typeof AzureFunctions;
 
 export const InvocationContext = azureFunctions.InvocationContext;
 export const HttpRequest = azureFunctions.HttpRequest;
