@@ -195,15 +195,13 @@ describe('GET /api/requests/{requestId}', () => {
 
 describe('GET /api/environments', () => {
   it('lists registry records without storage etags, and answers 404 / 400 for one slug', async () => {
-    await services
-      .services()
-      .registry.update('listed', () => ({
-        slug: 'listed',
-        state: 'ready',
-        incarnation: 1,
-        owners: [],
-        secretAges: {},
-      }));
+    await services.services().registry.update('listed', () => ({
+      slug: 'listed',
+      state: 'ready',
+      incarnation: 1,
+      owners: [],
+      secretAges: {},
+    }));
     const list = bodyOf(await environments.listEnvironments(get('/api/environments', {}), context()));
     const listed = (list['environments'] as Record<string, unknown>[]).find((e) => e['slug'] === 'listed');
     expect(listed).toMatchObject({ state: 'ready', incarnation: 1 });
