@@ -28,6 +28,8 @@ export interface SimulatorContext {
   faults: FaultRegistry;
   /** The main listener's base URL; valid once startSimulator has resolved. */
   baseUrl(): string;
+  /** The running view of a container app by ARM id or name (see Simulator.containerApp). */
+  containerApp(idOrName: string): ContainerAppRuntime | undefined;
 }
 
 export type SurfaceInput = SimSurface | ((context: SimulatorContext) => SimSurface);
@@ -165,7 +167,14 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     blobEndpoint: (account: string) => `${blobBase}/${account}/`,
   };
   const ctx: ArmContext = { state: arm, faults, endpoints, blobs: blob };
-  const context: SimulatorContext = { clock, arm, identity, faults, baseUrl: () => baseUrl };
+  const context: SimulatorContext = {
+    clock,
+    arm,
+    identity,
+    faults,
+    baseUrl: () => baseUrl,
+    containerApp: (idOrName) => containerAppRuntime(ctx, idOrName),
+  };
 
   const surfaces: SimSurface[] = [];
   const mount = (surface: SimSurface) => surfaces.push(surface);
@@ -230,7 +239,7 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     const entry: Omit<RequestLogEntry, 'seq'> = {
       at: clock.isoNow(),
       method,
-      path: url.pathname,
+      path: redactPath(owners[0], url.pathname),
       status: 0,
       latencyMs: 0,
       surface: surfaceName,
@@ -421,6 +430,12 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
       );
     },
   };
+}
+
+/** Paths in the request log never carry secrets: bot tokens are masked, surfaces may mask more. */
+function redactPath(surface: SimSurface | undefined, path: string): string {
+  const masked = path.replace(/\/bot(\d+):[^/]+/g, '/bot$1:***');
+  return surface?.redactPath ? surface.redactPath(masked) : masked;
 }
 
 function defaultFaultCode(status: number): string {

@@ -37,6 +37,11 @@ export interface SimSurface {
    * `claims` (when present) returns true, for faults, throttling and the request log.
    */
   claims?(url: URL): boolean;
+  /**
+   * Optional: the path as the request log may show it, for surfaces that carry secrets in paths.
+   * The server also always masks Telegram-style bot tokens (`/bot<id>:<secret>/`).
+   */
+  redactPath?(path: string): string;
   /** Answers the request, or returns undefined to let the next surface try. */
   handle(req: SimRequest): Promise<SimResponse | undefined>;
   /** The surface's whole state as JSON-serialisable data, for the admin endpoint. */

@@ -67,11 +67,14 @@ export interface ContainerAppRuntime {
   volumes: unknown[];
 }
 
+/** The part of the ARM context the runtime view needs: state only, so other surfaces can use it. */
+export type StateContext = Pick<ArmContext, 'state'>;
+
 const revisionsOf = (app: StoredResource) => app.hidden['revisions'] as Revision[];
 const secretsOf = (app: StoredResource) => app.hidden['secrets'] as ResolvedSecret[];
 
 function principalForIdentity(
-  ctx: ArmContext,
+  ctx: StateContext,
   app: StoredResource | undefined,
   identity: string | undefined,
   systemPrincipal: string | undefined,
@@ -84,7 +87,7 @@ function principalForIdentity(
 
 /** Fetches a Key Vault reference as the app's identity would; returns a value or an error. */
 function fetchKeyVaultSecret(
-  ctx: ArmContext,
+  ctx: StateContext,
   keyVaultUrl: string,
   principalId: string | undefined,
 ): { value: string; version: string } | { error: string } {
@@ -122,7 +125,7 @@ function fetchKeyVaultSecret(
 }
 
 /** Re-reads Key Vault references older than the refresh interval (what the platform does by itself). */
-function refreshDueSecrets(ctx: ArmContext, app: StoredResource): void {
+function refreshDueSecrets(ctx: StateContext, app: StoredResource): void {
   const now = ctx.state.clock.now();
   for (const secret of secretsOf(app)) {
     if (secret.keyVaultUrl === undefined || now - secret.fetchedAt < keyVaultRefreshMs) continue;
@@ -140,7 +143,7 @@ function refreshDueSecrets(ctx: ArmContext, app: StoredResource): void {
   }
 }
 
-function revisionRunningState(ctx: ArmContext, revision: Revision): string {
+function revisionRunningState(ctx: StateContext, revision: Revision): string {
   if (revision.provisioningState === 'Failed') return 'Failed';
   if (revision.provisioningState === 'Provisioning') return 'Activating';
   if (!revision.active) return 'Stopped';
@@ -149,13 +152,17 @@ function revisionRunningState(ctx: ArmContext, revision: Revision): string {
   return 'Running';
 }
 
-function revisionHealth(ctx: ArmContext, revision: Revision): string {
+function revisionHealth(ctx: StateContext, revision: Revision): string {
   if (revision.provisioningState === 'Failed') return 'Unhealthy';
   const running = revisionRunningState(ctx, revision);
   return running === 'Running' ? 'Healthy' : 'None';
 }
 
-function revisionResource(ctx: ArmContext, app: StoredResource, revision: Revision): Record<string, unknown> {
+function revisionResource(
+  ctx: StateContext,
+  app: StoredResource,
+  revision: Revision,
+): Record<string, unknown> {
   const fqdn = stringOf(recordOf(app.body['properties']), 'latestRevisionFqdn');
   return {
     id: `${app.id}/revisions/${revision.name}`,
@@ -181,7 +188,7 @@ function latestOf(app: StoredResource): Revision | undefined {
 }
 
 /** The runtime view of one container app (by ARM id or by name), or undefined. */
-export function containerAppRuntime(ctx: ArmContext, idOrName: string): ContainerAppRuntime | undefined {
+export function containerAppRuntime(ctx: StateContext, idOrName: string): ContainerAppRuntime | undefined {
   ctx.state.tick();
   const app =
     ctx.state.get(idOrName) ??

@@ -1,0 +1,124 @@
+import { FileShareStore } from './fileShareStore.js';
+import { createGraphSurface, type GraphSurfaceOptions } from './graph.js';
+import { createOpenClawSurface, type OpenClawSurface, type OpenClawSurfaceOptions } from './openclaw.js';
+import { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
+import type { SimSurface } from './surface.js';
+import { createTelegramSurface, type TelegramSurfaceOptions } from './telegram.js';
+
+export { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
+export { trustSimulatorCertificate } from './trustSimulatorCertificate.js';
+export type { FaultSpec } from './faults.js';
+
+/** The audience the Graph stand-in accepts besides the simulator's own /graph URL. */
+export const graphAudience = 'https://graph.microsoft.com';
+
+export interface FullSimulatorOptions extends StartSimulatorOptions {
+  /** Mounts the Telegram Bot API at /telegram/ when given. */
+  telegram?: Omit<TelegramSurfaceOptions, 'clock'>;
+  /** Microsoft Graph at /graph/v1.0/; tokens are checked against the simulator's tenant. */
+  graph?: Omit<GraphSurfaceOptions, 'clock' | 'tenantId' | 'verifyToken'>;
+  /** The OpenClaw gateway stand-in at /openclaw/{app}/, fed from Container Apps state. */
+  openclaw?: Omit<OpenClawSurfaceOptions, 'clock' | 'getApp' | 'listApps'>;
+}
+
+export interface FullSimulator extends Simulator {
+  telegram?: SimSurface;
+  graph: SimSurface;
+  openclaw: OpenClawSurface;
+  /** Files on Azure Files shares (programmatic only), read by the OpenClaw stand-in. */
+  files: FileShareStore;
+}
+
+/**
+ * Starts the whole simulator: the Azure core plus Telegram, Graph and the OpenClaw gateway
+ * stand-in. OpenClaw sees each container app as the platform runs it: image, env with Key Vault
+ * references resolved to the values the app holds, running state, and openclaw.json from the share
+ * mounted at the state dir.
+ */
+export async function startFullSimulator(options: FullSimulatorOptions = {}): Promise<FullSimulator> {
+  const files = new FileShareStore();
+  let graph: SimSurface | undefined;
+  let openclaw: OpenClawSurface | undefined;
+  let telegram: SimSurface | undefined;
+  const sim = await startSimulator({
+    ...options,
+    surfaces: [
+      ...(options.surfaces ?? []),
+      (context) => {
+        graph = createGraphSurface({
+          ...options.graph,
+          clock: context.clock,
+          tenantId: context.identity.tenantId,
+          verifyToken: (authorization) => {
+            const result = context.identity.authenticate({ authorization });
+            if (!result) return undefined;
+            const audience = result.claims.aud.replace(/\/+$/, '');
+            return audience === graphAudience || audience === `${context.baseUrl()}/graph`
+              ? { id: result.principal.objectId }
+              : undefined;
+          },
+        });
+        return graph;
+      },
+      (context) => {
+        openclaw = createOpenClawSurface({
+          ...options.openclaw,
+          clock: context.clock,
+          listApps: () => context.arm.listContainerApps().map((app) => String(app['name'])),
+          getApp: (appName) => {
+            const runtime = context.containerApp(appName);
+            if (!runtime) return undefined;
+            const configJson = readMountedConfig(
+              context.arm,
+              runtime.id,
+              runtime.env['OPENCLAW_STATE_DIR'] ?? '/home/node/.openclaw',
+              files,
+            );
+            return {
+              image: runtime.image,
+              env: runtime.env,
+              running: runtime.running,
+              ...(configJson !== undefined ? { configJson } : {}),
+            };
+          },
+        });
+        return openclaw;
+      },
+      ...(options.telegram
+        ? [
+            (context: { clock: Simulator['clock'] }) => {
+              telegram = createTelegramSurface({ ...options.telegram!, clock: context.clock });
+              return telegram;
+            },
+          ]
+        : []),
+    ],
+  });
+  return { ...sim, graph: graph!, openclaw: openclaw!, files, ...(telegram ? { telegram } : {}) };
+}
+
+/** Finds the Azure Files share mounted at `stateDir` in the app and reads openclaw.json from it. */
+function readMountedConfig(
+  arm: Simulator['arm'],
+  appId: string,
+  stateDir: string,
+  files: FileShareStore,
+): string | undefined {
+  const app = arm.getResource(appId);
+  const properties = (app?.['properties'] ?? {}) as Record<string, unknown>;
+  const template = (properties['template'] ?? {}) as {
+    volumes?: { name?: string; storageName?: string }[];
+    containers?: { volumeMounts?: { volumeName?: string; mountPath?: string }[] }[];
+  };
+  const mount = template.containers?.[0]?.volumeMounts?.find((candidate) => candidate.mountPath === stateDir);
+  const volume = template.volumes?.find((candidate) => candidate.name === mount?.volumeName);
+  const environmentId =
+    typeof properties['managedEnvironmentId'] === 'string' ? properties['managedEnvironmentId'] : undefined;
+  if (!volume?.storageName || !environmentId) return undefined;
+  const storage = arm.getResource(`${environmentId}/storages/${volume.storageName}`);
+  const azureFile = (
+    (storage?.['properties'] ?? {}) as { azureFile?: { accountName?: string; shareName?: string } }
+  ).azureFile;
+  if (!azureFile?.accountName || !azureFile.shareName) return undefined;
+  return files.read(azureFile.accountName, azureFile.shareName, 'openclaw.json');
+}
