@@ -102,14 +102,10 @@ describe('the durable-functions internals the local host relies on', () => {
     expect(isTimerTask(timer)).toBe(true);
     expect(isLongTimerTask(timer.parent)).toBe(true);
     expect(isRetryableTask(activity.parent)).toBe(true);
-    const retryable = activity.parent as {
-      isWaitingOnTimer: unknown;
-      attemptNumber: unknown;
-      retryOptions: unknown;
-    };
-    expect(retryable.isWaitingOnTimer).toBe(false);
-    expect(retryable.attemptNumber).toBe(1);
-    expect(retryable.retryOptions).toMatchObject({
+    const retryable = activity.parent as unknown as Record<string, unknown>;
+    expect(retryable['isWaitingOnTimer']).toBe(false);
+    expect(retryable['attemptNumber']).toBe(1);
+    expect(retryable['retryOptions']).toMatchObject({
       firstRetryIntervalInMilliseconds: 1000,
       maxNumberOfAttempts: 2,
     });
