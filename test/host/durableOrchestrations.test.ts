@@ -189,6 +189,17 @@ describe('orchestrations replayed by durable-functions on the local host', () =>
     expect(status.output).toEqual(['a', 'b', 'c']);
   });
 
+  it('holds continueAsNew until a losing timer that was not cancelled fires', async () => {
+    await start(host, 'raceThenContinueAsNew', 'held-generation', 0);
+    await host.waitForIdle();
+    await raiseEvent(host, 'held-generation', 'Next', null);
+    await host.waitForIdle();
+    const generations = () => new Set(host.timeline('held-generation').map((entry) => entry.generation)).size;
+    expect(generations()).toBe(1);
+    await clock.advance(HOUR);
+    expect(generations()).toBe(2);
+  });
+
   it('fails a non-deterministic orchestrator loudly, naming the orchestration and the step', async () => {
     await start(host, 'shapeShifter', 'shifty');
     await raiseEvent(host, 'shifty', 'Continue', null);

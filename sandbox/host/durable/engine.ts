@@ -614,7 +614,14 @@ export class DurableEngine {
         this.#log('error', nonDeterminism);
         completion = { status: 'Failed', message: nonDeterminism, details: '{}' };
       } else if (replay.state.isDone && continueAsNew) {
-        completion = { status: 'ContinueAsNew', input: serializeProcessedInput(continueAsNew.input) };
+        // Like DTFx, a timer neither fired nor cancelled holds the new generation back until it fires.
+        const held = this.#planScheduling(doc, full, replay.executor, replay.actions, now);
+        if (!held.problem && held.pendingTimers > 0) {
+          plan = held;
+          completion = { status: 'Running' };
+        } else {
+          completion = { status: 'ContinueAsNew', input: serializeProcessedInput(continueAsNew.input) };
+        }
       } else {
         plan = this.#planScheduling(doc, full, replay.executor, replay.actions, now);
         if (plan.problem) {

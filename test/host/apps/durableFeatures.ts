@@ -143,3 +143,12 @@ df.app.orchestration('unhandledFailure', function* (context: OrchestrationContex
   yield context.df.callActivity('explode', 'nobody catches this');
   return 'unreachable';
 });
+
+df.app.orchestration('raceThenContinueAsNew', function* (context: OrchestrationContext) {
+  const round = context.df.getInput<number>();
+  if (round >= 2) return round;
+  const deadline = new Date(context.df.currentUtcDateTime.getTime() + 60 * 60 * 1000);
+  yield context.df.Task.any([context.df.waitForExternalEvent('Next'), context.df.createTimer(deadline)]);
+  context.df.continueAsNew(round + 1);
+  return undefined;
+});
