@@ -37,3 +37,24 @@ describe('the simulator core', () => {
     expect(names).toContain('claw-alpha');
   });
 });
+
+describe('the simulator in real-time mode (the sandbox)', () => {
+  let t: TrustedSimulator;
+  beforeAll(async () => {
+    t = await startTrustedSimulator({ clock: { mode: 'real' }, provisioningSeconds: 0.2 });
+  });
+  afterAll(async () => {
+    await t.sim.stop();
+  });
+
+  it('finishes provisioning as wall-clock time passes, without anyone advancing the clock', async () => {
+    const client = new ResourceManagementClient(t.credential, t.sim.subscriptionId, t.armOptions);
+    await client.resourceGroups.createOrUpdate('claw-real', { location: 'westeurope' });
+    const poller = await client.resourceGroups.beginDelete('claw-real', { updateIntervalInMs: 50 });
+    await poller.pollUntilDone();
+    const polls = t.sim.admin.requests().filter((entry) => /operationresults/i.test(entry.path));
+    expect(polls.at(-1)?.status).toBe(200);
+    expect(t.sim.admin.requests().find((entry) => entry.method === 'DELETE')?.status).toBe(202);
+    expect(t.sim.clock.mode).toBe('real');
+  });
+});
