@@ -18,5 +18,15 @@ export type { HostLogEntry, HostLogLevel, HostLogger } from './logger.js';
 export { registeredFunctions, installFunctionsCoreShim } from './coreShim.js';
 export type { FunctionRegistration } from './coreShim.js';
 export { instanceIdProblem } from './durable/engine.js';
+export { MemoryDurableStore } from './durable/store.js';
+export type { DurableStore, StoreSnapshot } from './durable/store.js';
 export { eventTypeName, EventType } from './durable/types.js';
-export type { HistoryEvent, InstanceStatusJson, RuntimeStatus, TimelineEntry } from './durable/types.js';
+export type {
+  HistoryEvent,
+  InboxMessage,
+  InstanceDoc,
+  InstanceStatusJson,
+  RuntimeStatus,
+  TimelineEntry,
+  WorkItem,
+} from './durable/types.js';

@@ -36,8 +36,11 @@ export interface LocalHostOptions {
   app: () => Promise<unknown>;
   /** App settings, applied to process.env before the app loads (as the Functions host does). */
   settings?: Record<string, string>;
-  /** Durable state: in memory (fast unit tests) or an Azure Storage account (survives restarts). */
-  storage?: 'memory' | { connectionString: string };
+  /**
+   * Durable state: in memory (fast unit tests), an Azure Storage account (survives restarts), or any
+   * DurableStore (e.g. a fault-injecting one in tests).
+   */
+  storage?: 'memory' | { connectionString: string } | DurableStore;
   clock?: HostClock;
   /** Default 7071; 0 picks a free port. */
   port?: number;
@@ -206,10 +209,13 @@ class LocalHostImpl implements LocalHost {
       );
     }
 
+    const storage = this.#options.storage;
     const store: DurableStore =
-      this.#options.storage === undefined || this.#options.storage === 'memory'
+      storage === undefined || storage === 'memory'
         ? new MemoryDurableStore()
-        : await BlobDurableStore.open(this.#options.storage.connectionString, this.taskHub);
+        : 'connectionString' in storage
+          ? await BlobDurableStore.open(storage.connectionString, this.taskHub)
+          : storage;
     const durable = this.#options.durable ?? {};
     this.#engine = new DurableEngine({
       store,
