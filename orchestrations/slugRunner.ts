@@ -56,9 +56,19 @@ export const slugRunnerOrchestration: OrchestrationHandler = function* (context:
       requestId: next.requestId,
       finishedAt: context.df.currentUtcDateTime.toISOString(),
       outcome: 'failed',
-      reason: error instanceof Error ? error.message : String(error),
+      reason: failureReason(error),
     };
   }
   yield context.df.callActivity(Activities.finishRequest, finish);
   context.df.continueAsNew(input);
 };
+
+/**
+ * The reason a failed operation reports: the failure's first line. Durable Functions appends the
+ * failure details (a JSON payload or a stack trace) after a newline; those stay in the instance's
+ * history for diagnosis and out of the request status.
+ */
+function failureReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]?.trim() || message;
+}
