@@ -162,6 +162,21 @@ describe('orchestrations replayed by durable-functions on the local host', () =>
     expect(host.getStatus('parent-child')?.runtimeStatus).toBe('Failed');
   });
 
+  it('retries a failed sub-orchestration after the retry interval', async () => {
+    await start(host, 'retrySubOrchestration', 'sub-retry');
+    await host.waitForIdle();
+    expect(attempts.get('child')).toBe(1);
+    expect(host.getStatus('sub-retry:0')?.runtimeStatus).toBe('Failed');
+    await clock.advance(5000);
+    const status = await host.waitForInstance('sub-retry');
+    expect(status.output).toBe('succeeded on attempt 2');
+    const children = host
+      .history('sub-retry')
+      .filter((event) => event.EventType === EventType.SubOrchestrationInstanceCreated)
+      .map((event) => event.InstanceId);
+    expect(children).toEqual(['sub-retry:0', 'sub-retry:2']);
+  });
+
   it('fails an orchestration whose error is not caught and keeps its custom status', async () => {
     await start(host, 'unhandledFailure', 'unhandled');
     const status = await host.waitForInstance('unhandled');

@@ -2,7 +2,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../sandbox/azurite.js';
 import { ManualClock, startLocalHost, type LocalHost } from '../../sandbox/host/index.js';
-import { hookLog, processed, timerFirings } from './apps/triggers.js';
+import { hookLog, lifecycle, processed, timerFirings } from './apps/triggers.js';
 
 const hostJson = {
   version: '2.0',
@@ -71,6 +71,10 @@ describe('HTTP, queue and timer triggers on the local host', () => {
     expect((await fetch(url, { headers: { 'x-functions-key': host.functionKey } })).status).toBe(401);
     const ok = await fetch(url, { headers: { 'x-functions-key': host.masterKey } });
     expect(await ok.text()).toBe('admin ok');
+  });
+
+  it('runs appStart hooks once when the host starts', () => {
+    expect(lifecycle).toEqual(['appStart']);
   });
 
   it('runs preInvocation and postInvocation hooks around each invocation', async () => {

@@ -152,3 +152,18 @@ df.app.orchestration('raceThenContinueAsNew', function* (context: OrchestrationC
   context.df.continueAsNew(round + 1);
   return undefined;
 });
+
+df.app.orchestration('flakyChild', function* (context: OrchestrationContext) {
+  return (yield context.df.callActivity(
+    'flaky',
+    context.df.getInput<{ key: string; failures: number }>(),
+  )) as string;
+});
+
+df.app.orchestration('retrySubOrchestration', function* (context: OrchestrationContext) {
+  const retry = new df.RetryOptions(5000, 3);
+  return (yield context.df.callSubOrchestratorWithRetry('flakyChild', retry, {
+    key: 'child',
+    failures: 1,
+  })) as string;
+});

@@ -18,9 +18,13 @@ export interface ProcessedMessage {
 export const processed: ProcessedMessage[] = [];
 export const timerFirings: { timer: Timer }[] = [];
 export const hookLog: string[] = [];
+export const lifecycle: string[] = [];
 
 const workQueue = output.storageQueue({ queueName: '%WORK_QUEUE%', connection: 'AzureWebJobsStorage' });
 
+app.hook.appStart(() => {
+  lifecycle.push('appStart');
+});
 app.hook.preInvocation((context) => {
   hookLog.push(`pre:${context.invocationContext.functionName}`);
 });
