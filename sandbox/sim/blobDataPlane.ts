@@ -45,6 +45,26 @@ interface BlobAccount {
   delegationKeys: IssuedDelegationKey[];
 }
 
+/** BlobStore as the state file holds it; blob content is base64. */
+export type BlobStoreData = Array<
+  [
+    string,
+    {
+      delegationKeys: IssuedDelegationKey[];
+      containers: Array<
+        [
+          string,
+          {
+            name: string;
+            created: number;
+            blobs: Array<[string, Omit<StoredBlob, 'content'> & { content: string }]>;
+          },
+        ]
+      >;
+    },
+  ]
+>;
+
 /** Containers, blobs and issued user-delegation keys of every simulated storage account. */
 export class BlobStore {
   private readonly accounts = new Map<string, BlobAccount>();
@@ -79,6 +99,52 @@ export class BlobStore {
   /** A blob as stored, for tests and other surfaces. */
   getBlob(account: string, container: string, blob: string): StoredBlob | undefined {
     return this.accounts.get(account)?.containers.get(container)?.blobs.get(blob);
+  }
+
+  /** Every account with its containers, blobs (content as base64) and delegation keys. */
+  exportState(): BlobStoreData {
+    return [...this.accounts].map(([name, account]) => [
+      name,
+      {
+        delegationKeys: account.delegationKeys.map((key) => ({ ...key })),
+        containers: [...account.containers].map(([containerKey, container]) => [
+          containerKey,
+          {
+            name: container.name,
+            created: container.created,
+            blobs: [...container.blobs].map(([blobKey, blob]) => [
+              blobKey,
+              { ...blob, content: blob.content.toString('base64') },
+            ]),
+          },
+        ]),
+      },
+    ]);
+  }
+
+  /** Replaces all accounts with saved data. */
+  importState(data: BlobStoreData): void {
+    this.accounts.clear();
+    for (const [name, account] of data) {
+      this.accounts.set(name, {
+        delegationKeys: account.delegationKeys.map((key) => ({ ...key })),
+        containers: new Map(
+          account.containers.map(([containerKey, container]) => [
+            containerKey,
+            {
+              name: container.name,
+              created: container.created,
+              blobs: new Map(
+                container.blobs.map(([blobKey, blob]) => [
+                  blobKey,
+                  { ...blob, content: Buffer.from(blob.content, 'base64') },
+                ]),
+              ),
+            },
+          ]),
+        ),
+      });
+    }
   }
 
   snapshot(): unknown {

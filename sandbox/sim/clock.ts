@@ -15,6 +15,8 @@ export interface ControllableSimClock extends SimClock {
   advance(milliseconds: number): number;
   /** The current simulated time as an ISO 8601 string. */
   isoNow(): string;
+  /** How far `advance` has moved the clock in total, in milliseconds. */
+  advancedMs(): number;
 }
 
 /**
@@ -32,6 +34,7 @@ export function createSimClock(options: SimClockOptions = {}): ControllableSimCl
     mode,
     now,
     isoNow: () => new Date(now()).toISOString(),
+    advancedMs: () => advanced,
     advance(milliseconds: number) {
       if (!Number.isFinite(milliseconds) || milliseconds < 0) {
         throw new RangeError(`The clock only moves forward; got ${String(milliseconds)} ms.`);

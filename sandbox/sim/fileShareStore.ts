@@ -22,6 +22,17 @@ export class FileShareStore {
     this.files.delete(FileShareStore.key(account, share, path));
   }
 
+  /** Every file with its content, for the state file. */
+  exportState(): [string, string][] {
+    return [...this.files];
+  }
+
+  /** Replaces all files with saved data. */
+  importState(data: [string, string][]): void {
+    this.files.clear();
+    for (const [key, content] of data) this.files.set(key, content);
+  }
+
   /** Paths and sizes only. */
   snapshot(): unknown {
     return [...this.files].map(([key, content]) => ({ path: key, length: content.length }));

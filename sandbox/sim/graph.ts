@@ -133,6 +133,17 @@ type DirectoryObject =
 
 type Json = Record<string, unknown>;
 
+/** The Graph surface as the state file holds it (password credential hashes included). */
+interface GraphStateData {
+  passwordCredentialsForbidden: boolean;
+  applications: StoredApplication[];
+  deletedApplications: StoredApplication[];
+  servicePrincipals: StoredServicePrincipal[];
+  groups: StoredGroup[];
+  users: StoredUser[];
+  members: [string, string[]][];
+}
+
 class GraphError extends Error {
   constructor(
     readonly status: number,
@@ -971,6 +982,41 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         groups: [...groups.values()].map((g) => ({ ...g, memberIds: [...(members.get(g.id) ?? [])] })),
         users: [...users.values()].map((u) => ({ ...u })),
       };
+    },
+
+    exportState(): GraphStateData {
+      return structuredClone({
+        passwordCredentialsForbidden,
+        applications: [...applications.values()],
+        deletedApplications: [...deletedApplications.values()],
+        servicePrincipals: [...servicePrincipals.values()],
+        groups: [...groups.values()],
+        users: [...users.values()],
+        members: [...members].map(([groupId, ids]) => [groupId, [...ids]]),
+      });
+    },
+
+    importState(state) {
+      const data = state as GraphStateData;
+      const refill = <V extends { id: string }>(map: Map<string, V>, values: V[]) => {
+        map.clear();
+        for (const value of values) map.set(value.id, value);
+      };
+      passwordCredentialsForbidden = data.passwordCredentialsForbidden;
+      refill(applications, data.applications);
+      refill(deletedApplications, data.deletedApplications);
+      refill(servicePrincipals, data.servicePrincipals);
+      refill(groups, data.groups);
+      refill(users, data.users);
+      members.clear();
+      for (const [groupId, ids] of data.members) members.set(groupId, new Set(ids));
+      // Users given as options exist whatever the saved state says (seed groups were saved).
+      for (const user of options.users ?? []) {
+        const known = [...users.values()].some(
+          (u) => u.id === user.id || u.userPrincipalName === user.userPrincipalName,
+        );
+        if (!known) addUser(user);
+      }
     },
 
     setPasswordCredentialsForbidden(forbidden) {

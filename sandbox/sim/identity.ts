@@ -30,6 +30,13 @@ export interface RegisterPrincipalOptions {
   createdAt?: number;
 }
 
+/** IdentityDirectory as the state file holds it. */
+export interface IdentityDirectoryData {
+  principals: Principal[];
+  /** Client secrets by appId. */
+  secrets: [string, string][];
+}
+
 /** Claims of a simulator access token; the server trusts them only for registered principals. */
 export interface AccessTokenClaims {
   aud: string;
@@ -139,6 +146,19 @@ export class IdentityDirectory {
     if (claims === undefined || claims.tid !== this.tenantId) return undefined;
     const principal = this.principals.get(claims.oid);
     return principal === undefined ? undefined : { principal, claims };
+  }
+
+  /** Principals and client secrets (by appId), for the state file. */
+  exportState(): IdentityDirectoryData {
+    return structuredClone({ principals: this.list(), secrets: [...this.secrets] });
+  }
+
+  /** Replaces all principals and secrets with saved data. */
+  importState(data: IdentityDirectoryData): void {
+    this.principals.clear();
+    this.secrets.clear();
+    for (const principal of data.principals) this.principals.set(principal.objectId, { ...principal });
+    for (const [appId, secret] of data.secrets) this.secrets.set(appId, secret);
   }
 
   snapshot(): unknown {

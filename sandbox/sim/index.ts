@@ -8,6 +8,7 @@ import { createTelegramSurface, type TelegramSurfaceOptions } from './telegram.j
 export { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
 export { trustSimulatorCertificate } from './trustSimulatorCertificate.js';
 export type { FaultSpec } from './faults.js';
+export { stateFileFormat, stateFileVersion, type SimulatorStateFile } from './persistence.js';
 
 /** The audience the Graph stand-in accepts besides the simulator's own /graph URL. */
 export const graphAudience = 'https://graph.microsoft.com';
@@ -42,6 +43,14 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
   let telegram: SimSurface | undefined;
   const sim = await startSimulator({
     ...options,
+    stateParts: [
+      ...(options.stateParts ?? []),
+      {
+        name: 'files',
+        exportState: () => files.exportState(),
+        importState: (state) => files.importState(state as [string, string][]),
+      },
+    ],
     surfaces: [
       ...(options.surfaces ?? []),
       (context) => {

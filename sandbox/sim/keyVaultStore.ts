@@ -28,6 +28,11 @@ export interface VaultData {
   secrets: Map<string, SecretRecord>;
 }
 
+/** KeyVaultStore as the state file holds it: vaults by key, each with its secrets by key. */
+export type KeyVaultStoreData = Array<
+  [string, Omit<VaultData, 'secrets'> & { secrets: [string, SecretRecord][] }]
+>;
+
 /**
  * Secret data of every vault, shared by the ARM provider (which creates, soft-deletes and purges
  * vaults), the Key Vault data plane and Container Apps (which resolves Key Vault references).
@@ -65,6 +70,19 @@ export class KeyVaultStore {
   /** A new 32-hex-character version id, like Key Vault's. */
   static newVersionId(): string {
     return randomBytes(16).toString('hex');
+  }
+
+  /** Every vault with every secret version and value, for the state file. */
+  exportState(): KeyVaultStoreData {
+    return structuredClone(
+      [...this.vaults].map(([key, vault]) => [key, { ...vault, secrets: [...vault.secrets] }]),
+    );
+  }
+
+  /** Replaces all vaults with saved data. */
+  importState(data: KeyVaultStoreData): void {
+    this.vaults.clear();
+    for (const [key, vault] of data) this.vaults.set(key, { ...vault, secrets: new Map(vault.secrets) });
   }
 
   /** Metadata only: values never leave through snapshots. */

@@ -122,6 +122,12 @@ interface AppPairings {
   paired: Map<string, PairedDevice>;
 }
 
+/** The OpenClaw stand-in as the state file holds it: pairings by app, and the apps it has seen. */
+interface OpenClawStateData {
+  pairings: [string, { pending: PendingPairingRequest[]; paired: PairedDevice[] }][];
+  seenApps: string[];
+}
+
 const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -489,6 +495,29 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
           ];
         }),
       };
+    },
+
+    exportState(): OpenClawStateData {
+      return structuredClone({
+        pairings: [...pairingsByApp].map(([appName, state]) => [
+          appName,
+          { pending: [...state.pending.values()], paired: [...state.paired.values()] },
+        ]),
+        seenApps: [...seenApps],
+      });
+    },
+
+    importState(state) {
+      const data = state as OpenClawStateData;
+      pairingsByApp.clear();
+      for (const [appName, { pending, paired }] of data.pairings) {
+        pairingsByApp.set(appName, {
+          pending: new Map(pending.map((request) => [request.requestId, request])),
+          paired: new Map(paired.map((device) => [device.deviceId, device])),
+        });
+      }
+      seenApps.clear();
+      for (const appName of data.seenApps) seenApps.add(appName);
     },
 
     requestPairing(appName, request = {}) {

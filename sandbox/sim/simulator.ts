@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,14 +9,28 @@ import { grantRole } from './arm/authorization.js';
 import { containerAppRuntime, type ContainerAppRuntime } from './arm/containerApps.js';
 import { defaultProviders } from './arm/providers.js';
 import type { ArmContext, SimEndpoints } from './arm/resourceType.js';
-import { createSimulatorCertificate } from './certificate.js';
+import { createSimulatorCertificate, type SimulatorCertificate } from './certificate.js';
 import { createSimClock, type ControllableSimClock, type SimClockOptions } from './clock.js';
 import { FaultRegistry, type Fault, type FaultSpec } from './faults.js';
 import { createIdentitySurface, decodeAccessToken, IdentityDirectory } from './identity.js';
 import { createKeyVaultDataPlane } from './keyVaultDataPlane.js';
 import { KeyVaultStore } from './keyVaultStore.js';
+import {
+  loadStateFile,
+  moveStateFileAside,
+  StateFileWriter,
+  stateFileFormat,
+  stateFileVersion,
+  type SimulatorStateFile,
+} from './persistence.js';
 import { RequestLog, type RequestLogEntry } from './requestLog.js';
-import { SimHttpError, type SimRequest, type SimResponse, type SimSurface } from './surface.js';
+import {
+  SimHttpError,
+  type PersistentPart,
+  type SimRequest,
+  type SimResponse,
+  type SimSurface,
+} from './surface.js';
 import { ArmThrottle, type ThrottleClass, type ThrottleOptions } from './throttle.js';
 import { BlobStore, createBlobDataPlane } from './blobDataPlane.js';
 
@@ -55,6 +69,19 @@ export interface StartSimulatorOptions {
   provisioningSeconds?: number;
   /** Random source for fault probabilities; Math.random when omitted. */
   random?: () => number;
+  /**
+   * Keeps the simulated world in this JSON file (see README, "Persistence"): restored at start when
+   * the file exists, saved after requests (at most once per `stateSaveIntervalMs`) and at stop.
+   */
+  statePath?: string;
+  /** Ignores an existing state file: a fresh world, which then overwrites the file. */
+  resetState?: boolean;
+  /** The least time between two saves, in wall-clock ms (default 1000). */
+  stateSaveIntervalMs?: number;
+  /** Receives persistence messages (restored, fresh start, bad file moved aside, failed save); console.warn when omitted. */
+  onStateMessage?: (message: string) => void;
+  /** State the file keeps besides the surfaces' (e.g. the file share store), by unique name. */
+  stateParts?: PersistentPart[];
 }
 
 export interface SimulatorAdmin {
@@ -92,6 +119,9 @@ export interface Simulator {
   grantRole(principalId: string, roleName: string, scope: string, options?: { createdAt?: number }): void;
   /** Adds a surface after start. */
   mount(surface: SimSurface): void;
+  /** The state file: its path (when `statePath` was given), whether this start restored from it, and a save-now. */
+  persistence: { path?: string; restored: boolean; save(): Promise<void> };
+  /** Stops every listener, then saves the state file one last time (when there is one). */
   stop(): Promise<void>;
 }
 
@@ -102,17 +132,96 @@ const defaults = {
   brokerObjectId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
 };
 
+/** A state file that parsed but could not be applied: the file is moved aside and the world starts fresh. */
+class StateRestoreError extends Error {
+  override name = 'StateRestoreError';
+}
+
 /**
  * Starts the Azure simulator: one HTTPS listener on 127.0.0.1 for ARM, the token service, admin and
  * mounted surfaces; one listener per Key Vault (its vaultUri) and one for blob storage, all with a
  * certificate made now. Every request is parsed once, logged, checked against faults and (for ARM)
  * throttled, then offered to the surfaces by prefix.
+ *
+ * With `statePath`, the world is restored from that file when it exists (same certificate, ports,
+ * clock, principals, resources, secrets, blobs and surface state). A file that cannot be read or
+ * applied is renamed to `<file>.corrupt-<time>` and the world starts fresh, with a message saying so.
  */
 export async function startSimulator(options: StartSimulatorOptions = {}): Promise<Simulator> {
-  const certificate = await createSimulatorCertificate();
-  const clock = createSimClock(options.clock);
-  const tenantId = options.tenantId ?? defaults.tenantId;
-  const subscriptionId = options.subscriptionId ?? defaults.subscriptionId;
+  const log = options.onStateMessage ?? ((message: string) => console.warn(`[simulator] ${message}`));
+  const path = options.statePath;
+  let saved: SimulatorStateFile | undefined;
+  if (path !== undefined && options.resetState) {
+    log(`reset: starting a fresh simulated world; ${path} will be overwritten`);
+  } else if (path !== undefined) {
+    const load = await loadStateFile(path);
+    if (load.kind === 'missing') {
+      log(`no state file at ${path}: starting a fresh simulated world, saved there from now on`);
+    } else if (load.kind === 'corrupt') {
+      const moved = await moveStateFileAside(path);
+      log(`the state file ${path} ${load.reason}; moved it to ${moved} and started a fresh simulated world`);
+    } else {
+      saved = load.state;
+    }
+  }
+  try {
+    return await launch(options, saved, log);
+  } catch (error) {
+    if (!(error instanceof StateRestoreError) || path === undefined) throw error;
+    const moved = await moveStateFileAside(path);
+    log(
+      `the state file ${path} could not be restored (${error.message}); moved it to ${moved} and started a fresh simulated world`,
+    );
+    return launch(options, undefined, log);
+  }
+}
+
+/** The saved certificate while it has more than a day left; otherwise a new one. */
+async function restoreCertificate(
+  saved: SimulatorStateFile | undefined,
+  log: (message: string) => void,
+): Promise<SimulatorCertificate> {
+  if (saved) {
+    try {
+      const validTo = Date.parse(new X509Certificate(saved.certificate.certPem).validTo);
+      if (validTo - Date.now() > 24 * 3600 * 1000) return saved.certificate;
+      log(
+        'the saved certificate expires within a day: made a new one (clients must trust the new caCertPem)',
+      );
+    } catch (error) {
+      throw new StateRestoreError(`its certificate is unreadable: ${(error as Error).message}`);
+    }
+  }
+  return createSimulatorCertificate();
+}
+
+async function launch(
+  options: StartSimulatorOptions,
+  saved: SimulatorStateFile | undefined,
+  report: (message: string) => void,
+): Promise<Simulator> {
+  const statePath = options.statePath;
+  const certificate = await restoreCertificate(saved, report);
+  // Manual time resumes where it stopped. Real time keeps its offset from the wall clock, so the
+  // simulator agrees with clients that sign with the wall clock (SAS start and expiry).
+  const clock = createSimClock(
+    saved
+      ? {
+          ...options.clock,
+          startAt:
+            (options.clock?.mode ?? 'manual') === 'real'
+              ? Math.max(saved.clock.now, Date.now() + (saved.clock.now - saved.clock.wallAt))
+              : saved.clock.now,
+        }
+      : options.clock,
+  );
+  const tenantId = options.tenantId ?? saved?.tenantId ?? defaults.tenantId;
+  const subscriptionId = options.subscriptionId ?? saved?.subscriptionId ?? defaults.subscriptionId;
+  if (saved && (saved.tenantId !== tenantId || saved.subscriptionId !== subscriptionId)) {
+    throw new Error(
+      `The state file ${statePath ?? ''} holds tenant ${saved.tenantId} and subscription ${saved.subscriptionId}, but the options ask for tenant ${tenantId} and subscription ${subscriptionId}. Use another state file, or resetState.`,
+    );
+  }
   let baseUrl = '';
   const identity = new IdentityDirectory(tenantId, clock, () => baseUrl);
   const keyVault = new KeyVaultStore();
@@ -136,12 +245,15 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
 
   const servers: Server[] = [];
   const vaultListeners = new Map<string, Promise<string>>();
+  /** Ports of the Key Vault listeners by lower-case vault name, for the state file. */
+  const vaultPorts = new Map<string, number>();
+  let writer: StateFileWriter | undefined;
   const hanging = new Set<ServerResponse>();
   let blobBase = '';
 
   const listen = async (rewritePrefix: string | undefined, port = 0): Promise<string> => {
     const server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, (req, res) => {
-      void handle(req, res, rewritePrefix);
+      void handle(req, res, rewritePrefix).finally(() => writer?.schedule());
     });
     servers.push(server);
     await new Promise<void>((resolve, reject) => {
@@ -159,7 +271,10 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
       const key = vaultName.toLowerCase();
       let pending = vaultListeners.get(key);
       if (!pending) {
-        pending = listen(`/keyvault/${key}`).then((url) => `${url}/`);
+        pending = listen(`/keyvault/${key}`).then((url) => {
+          vaultPorts.set(key, Number(new URL(url).port));
+          return `${url}/`;
+        });
         vaultListeners.set(key, pending);
       }
       return pending;
@@ -193,6 +308,35 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
   mount(createBlobDataPlane({ state: arm, identity, faults, store: blob }));
   mount(createIdentitySurface(identity, () => baseUrl));
   mount(createArmSurface({ ctx, identity, providers: defaultProviders }));
+  const stateParts = (): PersistentPart[] => [
+    ...surfaces.flatMap((surface) =>
+      surface.exportState && surface.importState
+        ? [
+            {
+              name: surface.name,
+              exportState: () => surface.exportState!(),
+              importState: (state: unknown) => surface.importState!(state),
+            },
+          ]
+        : [],
+    ),
+    ...(options.stateParts ?? []),
+  ];
+
+  if (saved) {
+    // After the ARM surface exists: restored operations get their settle functions from it.
+    try {
+      identity.importState(saved.core.identity);
+      keyVault.importState(saved.core.keyVault);
+      blob.importState(saved.core.blob);
+      arm.importState(saved.core.arm);
+      for (const part of stateParts()) {
+        if (saved.parts[part.name] !== undefined) part.importState(saved.parts[part.name]);
+      }
+    } catch (error) {
+      throw new StateRestoreError(`its content does not fit: ${(error as Error).message}`);
+    }
+  }
 
   const candidates = (url: URL): SimSurface[] =>
     surfaces
@@ -357,29 +501,122 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     finish(response.status);
   }
 
-  baseUrl = await listen(undefined, options.port ?? 0);
-  blobBase = await listen('/blob');
+  const closeServers = () =>
+    Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+  /** Listens on a port the state file names; a taken port is an error that says what to do. */
+  const listenOn = async (rewritePrefix: string | undefined, port: number, what: string) => {
+    try {
+      return await listen(rewritePrefix, port);
+    } catch (error) {
+      await closeServers();
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      throw new Error(
+        `Port ${port} (${what}) is in use${saved ? `; the state file ${statePath ?? ''} needs it, because clients keep the URLs built on it` : ''}. Stop whatever listens there${saved ? ', or start with resetState (npm run sandbox -- --reset)' : ''}.`,
+        { cause: error },
+      );
+    }
+  };
 
+  // An explicit port wins over the saved one; 0 or none means the saved one, else any free port.
+  const mainPort = options.port || saved?.ports.main || 0;
+  if (saved && mainPort !== saved.ports.main) {
+    report(`the main listener moves from port ${saved.ports.main} (saved) to ${mainPort} (options)`);
+  }
+  baseUrl = await listenOn(undefined, mainPort, 'the main listener');
+  blobBase = await listenOn('/blob', saved?.ports.blob ?? 0, 'the blob listener');
+  for (const [vault, port] of Object.entries(saved?.ports.vaults ?? {})) {
+    const url = await listenOn(`/keyvault/${vault}`, port, `the Key Vault listener of ${vault}`);
+    vaultPorts.set(vault, port);
+    vaultListeners.set(vault, Promise.resolve(`${url}/`));
+  }
+
+  // A restored world keeps its broker (same client id and secret) unless the options name another.
   const broker = {
-    clientId: options.broker?.clientId ?? defaults.brokerClientId,
-    clientSecret: options.broker?.clientSecret ?? `sim-secret-${randomUUID()}`,
-    objectId: options.broker?.objectId ?? defaults.brokerObjectId,
+    clientId: options.broker?.clientId ?? saved?.broker.clientId ?? defaults.brokerClientId,
+    clientSecret: options.broker?.clientSecret ?? saved?.broker.clientSecret ?? `sim-secret-${randomUUID()}`,
+    objectId: options.broker?.objectId ?? saved?.broker.objectId ?? defaults.brokerObjectId,
     tenantId,
   };
-  identity.register({
-    objectId: broker.objectId,
-    appId: broker.clientId,
-    displayName: options.broker?.displayName ?? 'claw-broker',
-    clientSecret: broker.clientSecret,
-    createdAt: clock.now() - 24 * 3600 * 1000,
-  });
-  grantRole(
-    ctx,
-    broker.objectId,
-    'Owner',
-    `/subscriptions/${subscriptionId}`,
-    clock.now() - 24 * 3600 * 1000,
-  );
+  const restoredBroker = identity.get(broker.objectId);
+  if (
+    restoredBroker?.appId !== broker.clientId ||
+    !identity.verifySecret(broker.clientId, broker.clientSecret) ||
+    (options.broker?.displayName !== undefined && restoredBroker.displayName !== options.broker.displayName)
+  ) {
+    identity.register({
+      objectId: broker.objectId,
+      appId: broker.clientId,
+      displayName: options.broker?.displayName ?? 'claw-broker',
+      clientSecret: broker.clientSecret,
+      createdAt: restoredBroker?.createdAt ?? clock.now() - 24 * 3600 * 1000,
+    });
+  }
+  if (saved?.broker.objectId !== broker.objectId) {
+    grantRole(
+      ctx,
+      broker.objectId,
+      'Owner',
+      `/subscriptions/${subscriptionId}`,
+      clock.now() - 24 * 3600 * 1000,
+    );
+  }
+
+  if (statePath !== undefined) {
+    const leftovers = saved?.parts ?? {};
+    writer = new StateFileWriter(
+      statePath,
+      () => {
+        const stable: Omit<SimulatorStateFile, 'clock' | 'savedAt'> = {
+          format: stateFileFormat,
+          version: stateFileVersion,
+          tenantId,
+          subscriptionId,
+          broker: { clientId: broker.clientId, clientSecret: broker.clientSecret, objectId: broker.objectId },
+          certificate,
+          ports: {
+            main: Number(new URL(baseUrl).port),
+            blob: Number(new URL(blobBase).port),
+            vaults: Object.fromEntries(vaultPorts),
+          },
+          core: {
+            identity: identity.exportState(),
+            arm: arm.exportState(),
+            keyVault: keyVault.exportState(),
+            blob: blob.exportState(),
+          },
+          // Parts saved by a surface that is not mounted this time are kept as they were.
+          parts: {
+            ...leftovers,
+            ...Object.fromEntries(stateParts().map((part) => [part.name, part.exportState()])),
+          },
+        };
+        const stableJson = JSON.stringify(stable);
+        const wallAt = Date.now();
+        const clockJson = JSON.stringify({ mode: clock.mode, now: clock.now(), wallAt });
+        return {
+          key: `${clock.advancedMs()}|${stableJson}`,
+          text: `${stableJson.slice(0, -1)},"clock":${clockJson},"savedAt":"${new Date(wallAt).toISOString()}"}`,
+        };
+      },
+      options.stateSaveIntervalMs ?? 1000,
+      report,
+    );
+    if (saved) {
+      report(`restored the simulated world from ${statePath} (saved ${saved.savedAt})`);
+    }
+    // Programmatic changes (sim.files, grantRole, Telegram helpers) reach the file within seconds;
+    // the writer skips the write when nothing changed.
+  }
+  const autosave = writer ? setInterval(() => writer?.schedule(), 5000) : undefined;
+  autosave?.unref();
 
   const ticker = clock.mode === 'real' ? setInterval(() => arm.tick(), 1000) : undefined;
   ticker?.unref();
@@ -394,6 +631,7 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     advance(milliseconds) {
       clock.advance(milliseconds);
       arm.tick();
+      writer?.schedule();
     },
   };
 
@@ -416,18 +654,17 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
       grantRole(ctx, principalId, roleName, scope, grantOptions?.createdAt);
     },
     mount,
+    persistence: {
+      ...(statePath !== undefined ? { path: statePath } : {}),
+      restored: saved !== undefined,
+      save: async () => writer?.save(),
+    },
     async stop() {
       if (ticker) clearInterval(ticker);
+      if (autosave) clearInterval(autosave);
       for (const res of hanging) res.destroy();
-      await Promise.all(
-        servers.map(
-          (server) =>
-            new Promise<void>((resolve) => {
-              server.close(() => resolve());
-              server.closeAllConnections();
-            }),
-        ),
-      );
+      await closeServers();
+      await writer?.close();
     },
   };
 }

@@ -46,6 +46,20 @@ export interface SimSurface {
   handle(req: SimRequest): Promise<SimResponse | undefined>;
   /** The surface's whole state as JSON-serialisable data, for the admin endpoint. */
   snapshot(): unknown;
+  /**
+   * Optional: the surface's state for the simulator's state file, secrets included (unlike
+   * `snapshot`). JSON-serialisable. Saved under the surface's name.
+   */
+  exportState?(): unknown;
+  /** Optional: replaces the surface's state with what `exportState` returned before a restart. */
+  importState?(state: unknown): void;
+}
+
+/** Something besides a surface whose state the state file keeps (e.g. the file share store). */
+export interface PersistentPart {
+  readonly name: string;
+  exportState(): unknown;
+  importState(state: unknown): void;
 }
 
 /** Thrown by a surface to answer with an error in the surface's own wire format. */

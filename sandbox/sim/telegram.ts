@@ -167,6 +167,24 @@ interface WebhookState {
 
 type Params = Record<string, unknown>;
 
+type DeliveryRecord = Omit<WebhookDelivery, 'update' | 'responseBody'> & { type: string };
+
+/** The Telegram surface as the state file holds it (the webhook's secret token included). */
+interface TelegramStateData {
+  chatInstanceSalt: string;
+  users: [number, TelegramUser][];
+  chats: [number, TelegramChat][];
+  messages: [number, [number, StoredMessage][]][];
+  lastMessageId: [number, number][];
+  outbox: OutboxEntry[];
+  callbackQueries: [string, CallbackQueryState][];
+  issuedUpdates: [number, TelegramUpdate][];
+  pendingUpdates: TelegramUpdate[];
+  deliveries: DeliveryRecord[];
+  nextUpdateId: number;
+  webhook?: WebhookState;
+}
+
 /**
  * Creates the simulated Telegram Bot API at `/telegram/bot<token>/<method>`. All state lives in
  * the returned object; time comes from `options.clock`. The bot token and the webhook secret are
@@ -184,7 +202,7 @@ export function createTelegramSurface(options: TelegramSurfaceOptions): Telegram
   };
   const clock = options.clock;
   const callbackTtl = options.callbackQueryTtlMs ?? DEFAULT_CALLBACK_QUERY_TTL_MS;
-  const chatInstanceSalt = randomBytes(16);
+  let chatInstanceSalt = randomBytes(16);
 
   const users = new Map<number, TelegramUser>();
   const chats = new Map<number, TelegramChat>();
@@ -194,7 +212,7 @@ export function createTelegramSurface(options: TelegramSurfaceOptions): Telegram
   const callbackQueries = new Map<string, CallbackQueryState>();
   const issuedUpdates = new Map<number, TelegramUpdate>();
   const pendingUpdates: TelegramUpdate[] = [];
-  const deliveries: Array<Omit<WebhookDelivery, 'update' | 'responseBody'> & { type: string }> = [];
+  const deliveries: DeliveryRecord[] = [];
   let nextUpdateId = options.firstUpdateId ?? 700_000_001;
   let webhook: WebhookState | undefined;
 
@@ -671,6 +689,49 @@ export function createTelegramSurface(options: TelegramSurfaceOptions): Telegram
         deliveries: deliveries.map((d) => ({ ...d })),
         nextUpdateId,
       };
+    },
+
+    exportState(): TelegramStateData {
+      return structuredClone({
+        chatInstanceSalt: chatInstanceSalt.toString('base64'),
+        users: [...users],
+        chats: [...chats],
+        messages: [...messages].map(([chatId, chatMessages]) => [chatId, [...chatMessages]]),
+        lastMessageId: [...lastMessageId],
+        outbox: outboxEntries,
+        callbackQueries: [...callbackQueries],
+        issuedUpdates: [...issuedUpdates],
+        pendingUpdates,
+        deliveries,
+        nextUpdateId,
+        ...(webhook ? { webhook } : {}),
+      });
+    },
+
+    importState(state) {
+      const data = state as TelegramStateData;
+      chatInstanceSalt = Buffer.from(data.chatInstanceSalt, 'base64');
+      const refill = <K, V>(map: Map<K, V>, entries: [K, V][]) => {
+        map.clear();
+        for (const [key, value] of entries) map.set(key, value);
+      };
+      refill(users, data.users);
+      refill(chats, data.chats);
+      refill(
+        messages,
+        data.messages.map(([chatId, chatMessages]) => [chatId, new Map(chatMessages)]),
+      );
+      refill(lastMessageId, data.lastMessageId);
+      refill(callbackQueries, data.callbackQueries);
+      refill(issuedUpdates, data.issuedUpdates);
+      outboxEntries.splice(0, outboxEntries.length, ...data.outbox);
+      pendingUpdates.splice(0, pendingUpdates.length, ...data.pendingUpdates);
+      deliveries.splice(0, deliveries.length, ...data.deliveries);
+      nextUpdateId = data.nextUpdateId;
+      webhook = data.webhook;
+      // Users and chats given as options exist whatever the saved state says.
+      for (const user of options.users ?? []) addUser(user);
+      for (const chat of options.chats ?? []) addChat(chat);
     },
 
     outbox: (chatId) =>

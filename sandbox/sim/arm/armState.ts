@@ -37,6 +37,37 @@ export interface ArmOperation {
   settle: (succeeded: boolean) => void;
   /** What the Location URL answers once settled successfully (default: 200 with no body). */
   result?: () => { status: number; body?: unknown };
+  /** How to rebuild `settle` and `result` after a restart (the simulator's state file). */
+  resume?: OperationResume;
+}
+
+/**
+ * The JSON-serialisable description of what an operation does when it settles. Operations are
+ * started with one, and `settle`/`result` are built from it, so an operation restored from the state
+ * file settles exactly as it would have without the restart.
+ */
+export type OperationResume =
+  | { kind: 'put'; type: string; previous?: StoredResource }
+  | { kind: 'delete'; previousState: unknown; query: string }
+  | { kind: 'groupDelete' }
+  | { kind: 'purgeVault'; vaultName: string };
+
+/** Builds `settle` and `result` for an operation on `resourceId` from its resume description. */
+export type OperationSettler = (
+  resourceId: string,
+  resume: OperationResume,
+) => Pick<ArmOperation, 'settle' | 'result'>;
+
+/** An operation as the state file holds it: everything but the functions. */
+export type PersistedOperation = Omit<ArmOperation, 'settle' | 'result'>;
+
+/** ArmState as the state file holds it. Map keys are kept as they were. */
+export interface ArmStateData {
+  resources: [string, StoredResource][];
+  operations: PersistedOperation[];
+  roleAssignments: [string, RoleAssignment][];
+  deletedVaults: [string, SoftDeletedVault][];
+  deletedWorkspaces: [string, SoftDeletedWorkspace][];
 }
 
 export interface RoleAssignment {
@@ -103,6 +134,7 @@ export class ArmState {
   readonly deletedVaults = new Map<string, SoftDeletedVault>();
   readonly deletedWorkspaces = new Map<string, SoftDeletedWorkspace>();
   private readonly listeners = new Set<(event: ContainerAppEvent) => void>();
+  private settler: OperationSettler | undefined;
 
   constructor(
     readonly options: ArmStateOptions,
@@ -178,16 +210,50 @@ export class ArmState {
 
   // ---- long-running operations ----------------------------------------------------------
 
+  /** The ARM surface registers how operations settle, so restored operations can settle too. */
+  setOperationSettler(settler: OperationSettler): void {
+    this.settler = settler;
+  }
+
+  /** `settle` and `result` for a resume description; a no-op when nobody can settle it. */
+  private settlerFor(resourceId: string, resume: OperationResume): Pick<ArmOperation, 'settle' | 'result'> {
+    if (resume.kind === 'purgeVault') {
+      return {
+        settle: (succeeded) => {
+          if (!succeeded) return;
+          this.deletedVaults.delete(resume.vaultName.toLowerCase());
+          this.keyVault.dropVault(resume.vaultName);
+        },
+      };
+    }
+    return this.settler?.(resourceId, resume) ?? { settle: () => undefined };
+  }
+
+  /**
+   * Starts a long-running operation. Give `resume` (preferred: the operation survives a restart)
+   * or a `settle` function.
+   */
   startOperation(
-    input: Omit<ArmOperation, 'id' | 'status' | 'startedAt' | 'readyAt'> & { durationMs?: number },
+    input: Omit<ArmOperation, 'id' | 'status' | 'startedAt' | 'readyAt' | 'settle'> & {
+      durationMs?: number;
+      settle?: ArmOperation['settle'];
+    },
   ): ArmOperation {
     const now = this.clock.now();
+    const { durationMs, ...rest } = input;
+    const functions = input.resume
+      ? {
+          ...this.settlerFor(input.resourceId, input.resume),
+          ...(input.settle ? { settle: input.settle } : {}),
+        }
+      : { settle: input.settle ?? (() => undefined) };
     const operation: ArmOperation = {
-      ...input,
+      ...rest,
+      ...functions,
       id: randomUUID(),
       status: 'InProgress',
       startedAt: now,
-      readyAt: now + (input.durationMs ?? this.options.provisioningMs),
+      readyAt: now + (durationMs ?? this.options.provisioningMs),
     };
     this.operations.set(operation.id, operation);
     return operation;
@@ -239,6 +305,42 @@ export class ArmState {
   removeAssignmentsUnder(scope: string): void {
     for (const [key, assignment] of this.roleAssignments) {
       if (scopeCovers(scope, assignment.scope)) this.roleAssignments.delete(key);
+    }
+  }
+
+  /** Everything ARM knows, as JSON-serialisable data for the state file. */
+  exportState(): ArmStateData {
+    return structuredClone({
+      resources: [...this.resources],
+      operations: [...this.operations.values()].map(
+        ({ settle: _settle, result: _result, ...operation }) => operation,
+      ),
+      roleAssignments: [...this.roleAssignments],
+      deletedVaults: [...this.deletedVaults],
+      deletedWorkspaces: [...this.deletedWorkspaces],
+    });
+  }
+
+  /**
+   * Replaces everything ARM knows with saved data. Operations get their `settle`/`result` back
+   * from their resume description (so call this after the ARM surface is created); one without a
+   * description settles without effect.
+   */
+  importState(data: ArmStateData): void {
+    this.resources.clear();
+    this.operations.clear();
+    this.roleAssignments.clear();
+    this.deletedVaults.clear();
+    this.deletedWorkspaces.clear();
+    for (const [key, resource] of data.resources) this.resources.set(key, resource);
+    for (const [key, assignment] of data.roleAssignments) this.roleAssignments.set(key, assignment);
+    for (const [key, vault] of data.deletedVaults) this.deletedVaults.set(key, vault);
+    for (const [key, workspace] of data.deletedWorkspaces) this.deletedWorkspaces.set(key, workspace);
+    for (const operation of data.operations) {
+      const functions = operation.resume
+        ? this.settlerFor(operation.resourceId, operation.resume)
+        : { settle: () => undefined };
+      this.operations.set(operation.id, { ...operation, ...functions });
     }
   }
 

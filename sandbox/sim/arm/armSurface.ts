@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IdentityDirectory, Principal } from '../identity.js';
 import { SimHttpError, type SimRequest, type SimResponse, type SimSurface } from '../surface.js';
 import { armError, resourceGroupNotFound, resourceNotFound } from './armErrors.js';
-import type { ArmOperation, StoredResource } from './armState.js';
+import type { ArmOperation, OperationResume, StoredResource } from './armState.js';
 import { handleAuthorization } from './authorization.js';
 import { parseResourcePath, resourceGroupId, sameId, type ResourcePath } from './resourcePath.js';
 import {
@@ -92,6 +92,59 @@ class ArmRouter {
     for (const provider of options.providers) {
       this.providers.set(provider.namespace.toLowerCase(), provider);
       for (const spec of provider.types) this.specs.set(spec.type.toLowerCase(), { spec, provider });
+    }
+    options.ctx.state.setOperationSettler((resourceId, resume) => this.settlerFor(resourceId, resume));
+  }
+
+  /**
+   * What an operation does when it settles, from its JSON description: the same for an operation
+   * started now and for one restored from the state file. The resource is looked up at settle time.
+   */
+  private settlerFor(resourceId: string, resume: OperationResume): Pick<ArmOperation, 'settle' | 'result'> {
+    const state = this.ctx.state;
+    const propertiesOf = (resource: StoredResource) => resource.body['properties'] as Record<string, unknown>;
+    switch (resume.kind) {
+      case 'groupDelete':
+        return {
+          settle: (succeeded) => {
+            const group = state.get(resourceId);
+            if (!group) return;
+            if (!succeeded) {
+              propertiesOf(group)['provisioningState'] = 'Succeeded';
+              return;
+            }
+            for (const resource of state.find(undefined, group.id)) {
+              if (resource.id !== group.id && state.get(resource.id))
+                this.removeResource(resource, new URLSearchParams());
+            }
+            state.removeAssignmentsUnder(group.id);
+            state.remove(group.id);
+          },
+        };
+      case 'delete':
+        return {
+          settle: (succeeded) => {
+            const existing = state.get(resourceId);
+            if (!existing) return;
+            if (succeeded) this.removeResource(existing, new URLSearchParams(resume.query));
+            else propertiesOf(existing)['provisioningState'] = resume.previousState;
+          },
+        };
+      case 'put': {
+        const spec = this.specs.get(resume.type.toLowerCase())?.spec;
+        return {
+          settle: (succeeded) => {
+            const current = state.get(resourceId);
+            if (!current) return;
+            propertiesOf(current)['provisioningState'] = succeeded ? 'Succeeded' : 'Failed';
+            if (succeeded) spec?.onProvisioned?.(current, this.ctx, resume.previous);
+            else spec?.onFailed?.(current, this.ctx);
+          },
+          result: () => ({ status: 200, body: state.get(resourceId)?.body }),
+        };
+      }
+      case 'purgeVault':
+        return { settle: () => undefined };
     }
   }
 
@@ -479,18 +532,7 @@ class ArmRouter {
           resourceId: existing.id,
           kind: 'delete',
           ...planned,
-          settle: (succeeded) => {
-            if (!succeeded) {
-              properties['provisioningState'] = 'Succeeded';
-              return;
-            }
-            for (const resource of state.find(undefined, existing.id)) {
-              if (resource.id !== existing.id && state.get(resource.id))
-                this.removeResource(resource, new URLSearchParams());
-            }
-            state.removeAssignmentsUnder(existing.id);
-            state.remove(existing.id);
-          },
+          resume: { kind: 'groupDelete' },
         });
         return {
           status: 202,
@@ -763,17 +805,13 @@ class ArmRouter {
         const properties = existing.body['properties'] as Record<string, unknown>;
         const previousState = properties['provisioningState'];
         properties['provisioningState'] = 'Deleting';
-        const query = new URLSearchParams(req.url.searchParams);
         const operation = state.startOperation({
           namespace: spec.type.split('/')[0]!,
           location: stringOf(existing.body, 'location', 'westeurope').replaceAll(' ', '').toLowerCase(),
           resourceId: existing.id,
           kind: 'delete',
           ...this.plannedOutcome(req),
-          settle: (succeeded) => {
-            if (succeeded) this.removeResource(existing, query);
-            else properties['provisioningState'] = previousState;
-          },
+          resume: { kind: 'delete', previousState, query: req.url.searchParams.toString() },
         });
         const headers: Record<string, string> = {
           Location: this.operationUrl(operation, 'operationResults', apiVersion),
@@ -863,16 +901,7 @@ class ArmRouter {
       kind: 'put',
       ...(built.failure ? { failure: built.failure } : {}),
       ...this.plannedOutcome(input.req),
-      settle: (succeeded) => {
-        const current = state.get(stored.id);
-        if (!current) return;
-        (current.body['properties'] as Record<string, unknown>)['provisioningState'] = succeeded
-          ? 'Succeeded'
-          : 'Failed';
-        if (succeeded) spec.onProvisioned?.(current, this.ctx, previous);
-        else spec.onFailed?.(current, this.ctx);
-      },
-      result: () => ({ status: 200, body: state.get(stored.id)?.body }),
+      resume: { kind: 'put', type: spec.type, ...(previous ? { previous } : {}) },
     });
     switch (mode) {
       case 'body':

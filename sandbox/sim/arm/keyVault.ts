@@ -218,11 +218,7 @@ export const keyVaultProvider: ProviderModule = {
           location,
           resourceId: deletedVaultResource(ctx, deleted)['id'] as string,
           kind: 'action',
-          settle: (succeeded) => {
-            if (!succeeded) return;
-            state.deletedVaults.delete(deleted.name.toLowerCase());
-            state.keyVault.dropVault(deleted.name);
-          },
+          resume: { kind: 'purgeVault', vaultName: deleted.name },
         });
         const url = `${ctx.endpoints.baseUrl}/subscriptions/${state.subscriptionId}/providers/Microsoft.KeyVault/locations/${location}/operationResults/${operation.id}?api-version=${req.url.searchParams.get('api-version') ?? ''}`;
         return { status: 202, headers: { Location: url } };
