@@ -8,3 +8,4 @@ import './slugRunner.js';
 import './api/requests.js';
 import './api/environments.js';
 import './api/rejected.js';
+import './provisionActivities.js';

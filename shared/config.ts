@@ -94,6 +94,18 @@ const settingsSchema = z.object({
     .default('https://management.azure.com'),
   MICROSOFT_GRAPH_ENDPOINT: z.url({ error: 'expected an https URL' }).default('https://graph.microsoft.com'),
   KEY_VAULT_VERIFY_CHALLENGE_RESOURCE: booleanSetting(true),
+  AZURE_LRO_POLL_INTERVAL_MS: z.coerce
+    .number({ error: 'expected a whole number of milliseconds' })
+    .int('expected a whole number of milliseconds')
+    .min(10, 'expected at least 10 ms')
+    .max(60_000, 'expected at most 60000 ms')
+    .default(2_000),
+  AZURE_MAX_RETRIES: z.coerce
+    .number({ error: 'expected a whole number of retries' })
+    .int('expected a whole number of retries')
+    .min(0, 'expected 0 or more')
+    .max(20, 'expected at most 20')
+    .default(8),
   BROKER_NAME: matching(
     /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/,
     'a short lowercase name for this broker deployment (3-32 chars)',
@@ -121,6 +133,16 @@ const settingsSchema = z.object({
     'expected an OpenClaw calendar version such as 2026.9.6',
   ),
   OPENCLAW_MIN_RELEASE_AGE: duration('a duration such as 7d', '7d'),
+  OPENCLAW_GATEWAY_URL_TEMPLATE: text('an https URL template with {fqdn} or {app}')
+    .default('https://{fqdn}')
+    .refine(
+      (value) => /^https:\/\/\S+$/.test(value) && /\{(fqdn|app)\}/.test(value),
+      'expected an https URL template with {fqdn} or {app}, such as https://{fqdn}',
+    ),
+  PROVISION_RETRY_INTERVAL: duration('a duration such as 30s', '30s'),
+  PROVISION_PROPAGATION_TIMEOUT: duration('a duration such as 30m', '30m'),
+  PROVISION_READY_POLL_INTERVAL: duration('a duration such as 10s', '10s'),
+  PROVISION_READY_TIMEOUT: duration('a duration such as 15m', '15m'),
   ROTATION_GATEWAY_TOKEN_MAX_AGE: duration('a duration such as 30d', '30d'),
   ROTATION_STORAGE_KEY_MAX_AGE: duration('a duration such as 90d', '90d'),
   ROTATION_ENTRA_SECRET_MAX_AGE: duration('a duration such as 180d', '180d'),
@@ -177,6 +199,10 @@ export interface BrokerConfig {
     readonly resourceManagerEndpoint: string;
     readonly graphEndpoint: string;
     readonly keyVaultVerifyChallengeResource: boolean;
+    /** Poll interval of long-running operations that send no Retry-After. */
+    readonly lroPollIntervalMs: number;
+    /** Retries of the SDK pipelines (throttling with Retry-After, 5xx, dropped connections). */
+    readonly maxRetries: number;
   };
   readonly brokerKeyVaultUri: string;
   readonly nameSalt: string;
@@ -189,7 +215,21 @@ export interface BrokerConfig {
     readonly webhookSecretRef: string;
     readonly apiBase: string;
   };
-  readonly openclaw: { readonly defaultVersion: string; readonly minReleaseAgeMs: number };
+  readonly openclaw: {
+    readonly defaultVersion: string;
+    readonly minReleaseAgeMs: number;
+    /** Where the broker reaches a gateway's probes: `{fqdn}` and `{app}` are substituted. */
+    readonly gatewayUrlTemplate: string;
+  };
+  readonly provisioning: {
+    /** Wait between attempts of a step that Azure answered "not yet" (propagation). */
+    readonly retryIntervalMs: number;
+    /** How long a step may keep answering "not yet" before provisioning fails. */
+    readonly propagationTimeoutMs: number;
+    readonly readyPollIntervalMs: number;
+    /** How long the gateway may take to answer /readyz after its app is deployed. */
+    readonly readyTimeoutMs: number;
+  };
   readonly rotation: {
     readonly gatewayTokenMaxAgeMs: number;
     readonly storageKeyMaxAgeMs: number;
@@ -234,6 +274,8 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       resourceManagerEndpoint: settings.AZURE_RESOURCE_MANAGER_ENDPOINT,
       graphEndpoint: settings.MICROSOFT_GRAPH_ENDPOINT,
       keyVaultVerifyChallengeResource: settings.KEY_VAULT_VERIFY_CHALLENGE_RESOURCE,
+      lroPollIntervalMs: settings.AZURE_LRO_POLL_INTERVAL_MS,
+      maxRetries: settings.AZURE_MAX_RETRIES,
     },
     brokerKeyVaultUri: settings.BROKER_KEY_VAULT_URI,
     nameSalt: settings.NAME_SALT,
@@ -249,6 +291,13 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
     openclaw: {
       defaultVersion: settings.OPENCLAW_DEFAULT_VERSION,
       minReleaseAgeMs: settings.OPENCLAW_MIN_RELEASE_AGE,
+      gatewayUrlTemplate: settings.OPENCLAW_GATEWAY_URL_TEMPLATE,
+    },
+    provisioning: {
+      retryIntervalMs: settings.PROVISION_RETRY_INTERVAL,
+      propagationTimeoutMs: settings.PROVISION_PROPAGATION_TIMEOUT,
+      readyPollIntervalMs: settings.PROVISION_READY_POLL_INTERVAL,
+      readyTimeoutMs: settings.PROVISION_READY_TIMEOUT,
     },
     rotation: {
       gatewayTokenMaxAgeMs: settings.ROTATION_GATEWAY_TOKEN_MAX_AGE,

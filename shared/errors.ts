@@ -16,6 +16,14 @@ export const ErrorCodes = {
   NotFound: 'NotFound',
   ConcurrencyConflict: 'ConcurrencyConflict',
   BadRequest: 'BadRequest',
+  /** An Azure resource of the footprint's name exists but the broker does not own it. */
+  ResourceNotOwned: 'ResourceNotOwned',
+  /** A step of an operation failed; `details` carries the step and Azure's code and message. */
+  StepFailed: 'StepFailed',
+  /** The rendered OpenClaw config failed the security audit; nothing was deployed with it. */
+  ConfigAuditFailed: 'ConfigAuditFailed',
+  /** A secret the request referenced was not in the broker's vault (and not already moved). */
+  StagedSecretMissing: 'StagedSecretMissing',
   Internal: 'Internal',
 } as const;
 

@@ -28,6 +28,27 @@ export const Activities = {
   finishRequest: 'finishRequest',
 } as const;
 
+/** The provisioning orchestration's activities: one per step, plus bookkeeping. */
+export const ProvisionActivities = {
+  prepare: 'provisionPrepare',
+  resourceGroup: 'provisionResourceGroup',
+  identity: 'provisionIdentity',
+  keyVault: 'provisionKeyVault',
+  storage: 'provisionStorage',
+  logAnalytics: 'provisionLogAnalytics',
+  roleAssignments: 'provisionRoleAssignments',
+  appInsights: 'provisionAppInsights',
+  managedEnvironment: 'provisionManagedEnvironment',
+  secrets: 'provisionSecrets',
+  entra: 'provisionEntra',
+  containerApp: 'provisionContainerApp',
+  authConfig: 'provisionAuthConfig',
+  readiness: 'provisionReadiness',
+  finish: 'provisionFinish',
+  recordFailure: 'provisionRecordFailure',
+  reportProgress: 'provisionReportProgress',
+} as const;
+
 export const Events = {
   /** Tells a slug runner that its queue may have new work. Carries no data it relies on. */
   wake: 'wake',

@@ -40,3 +40,32 @@ function createCredential(config: BrokerConfig): TokenCredential {
       );
   }
 }
+
+const principalIds = new WeakMap<TokenCredential, Promise<string>>();
+
+/**
+ * The broker's own object id in Entra, read from the `oid` claim of an ARM access token it already
+ * gets (no extra permission, no setting to keep in sync). Used to grant the broker a data-plane role
+ * (Key Vault Secrets Officer) on each slug's vault.
+ */
+export function brokerPrincipalId(
+  config: BrokerConfig,
+  credential = brokerCredential(config),
+): Promise<string> {
+  let pending = principalIds.get(credential);
+  if (!pending) {
+    pending = (async () => {
+      const endpoint = config.azure.resourceManagerEndpoint.replace(/\/+$/, '');
+      const token = await credential.getToken(`${endpoint}/.default`);
+      const payload = token?.token.split('.')[1];
+      const oid = payload
+        ? (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { oid?: unknown }).oid
+        : undefined;
+      if (typeof oid !== 'string') throw new Error("the broker's access token carries no oid claim");
+      return oid;
+    })();
+    pending.catch(() => principalIds.delete(credential));
+    principalIds.set(credential, pending);
+  }
+  return pending;
+}

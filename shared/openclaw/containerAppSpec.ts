@@ -71,8 +71,10 @@ const SECRET_FOR_ENV: Partial<Record<OpenClawEnvName, keyof ContainerAppKeyVault
   [OPENCLAW_ENV.foundryApiKey]: 'foundryApiKey',
 };
 
+// `https://<vault>.vault.azure.net/...` in Azure; any host (and port) of the vault's data plane, so
+// sovereign clouds and the simulator (`https://127.0.0.1:<port>/...`) pass, as in config.ts.
 const KEY_VAULT_SECRET_URI =
-  /^https:\/\/[a-z0-9-]{3,24}\.vault\.[a-z0-9.-]+\/secrets\/[0-9A-Za-z-]{1,127}(\/[0-9a-f]{32})?$/;
+  /^https:\/\/[a-z0-9.-]+(:\d{1,5})?\/secrets\/[0-9A-Za-z-]{1,127}(\/[0-9a-f]{32})?$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const REPOSITORY = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/;
 const LOGIN_SERVER = /^[a-z0-9.-]+$/;

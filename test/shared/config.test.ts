@@ -71,6 +71,36 @@ describe('configuration', () => {
     expect(message).toContain('OPENCLAW_DEFAULT_VERSION: expected an OpenClaw calendar version');
   });
 
+  it('defaults the provisioning policy to Azure-scale waits and the gateway URL to its public host name', () => {
+    const config = loadConfig(testSettings());
+    expect(config.provisioning).toEqual({
+      retryIntervalMs: 30_000,
+      propagationTimeoutMs: 30 * 60_000,
+      readyPollIntervalMs: 10_000,
+      readyTimeoutMs: 15 * 60_000,
+    });
+    expect(config.openclaw.gatewayUrlTemplate).toBe('https://{fqdn}');
+    expect(config.azure.lroPollIntervalMs).toBe(2_000);
+    expect(config.azure.maxRetries).toBe(8);
+  });
+
+  it('refuses a gateway URL template without a place for the app and out-of-range SDK settings', () => {
+    const message = configError(
+      testSettings({
+        OPENCLAW_GATEWAY_URL_TEMPLATE: 'https://gateway.example.com',
+        AZURE_LRO_POLL_INTERVAL_MS: '5',
+        AZURE_MAX_RETRIES: 'many',
+        PROVISION_READY_TIMEOUT: 'soon',
+      }),
+    );
+    expect(message).toContain(
+      'OPENCLAW_GATEWAY_URL_TEMPLATE: expected an https URL template with {fqdn} or {app}',
+    );
+    expect(message).toContain('AZURE_LRO_POLL_INTERVAL_MS: expected at least 10 ms');
+    expect(message).toContain('AZURE_MAX_RETRIES: expected a whole number of retries');
+    expect(message).toContain('PROVISION_READY_TIMEOUT: expected a duration such as 15m, got "soon"');
+  });
+
   it('uses an identity-based storage connection when only the account name is set', () => {
     const config = loadConfig(
       testSettings({ AzureWebJobsStorage: undefined, AzureWebJobsStorage__accountName: 'stclawbroker' }),

@@ -1,0 +1,251 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task, TimerTask } from 'durable-functions';
+import { ProvisionActivities } from '../shared/functionNames.js';
+import type { OperationProgress, OperationResult } from '../shared/intake/runnerContracts.js';
+import {
+  PROVISION_STEPS,
+  STEP_DEPENDENCIES,
+  type FinishInput,
+  type GraphStep,
+  type PrepareInput,
+  type PrepareOutput,
+  type ProvisionPlan,
+  type ProvisionRequest,
+  type ProvisionTiming,
+  type RecordFailureInput,
+  type RecordFailureOutput,
+  type ReportProgressInput,
+  type StepFacts,
+  type StepInput,
+  type StepOutcome,
+} from '../shared/provisioning/contracts.js';
+import { elapsedMs, later } from '../shared/provisioning/orchestrationTime.js';
+
+/**
+ * Retries of an activity that threw: only infrastructure failures throw (throttling that outlasted
+ * the SDK's own Retry-After handling, 5xx, dropped connections, a host that died mid-call); Azure's
+ * definitive answers come back as typed outcomes and are not retried.
+ */
+const TRANSIENT_RETRY = (() => {
+  const options = new df.RetryOptions(5_000, 4);
+  options.backoffCoefficient = 2;
+  options.maxRetryIntervalInMilliseconds = 60_000;
+  return options;
+})();
+
+const GRAPH_STEPS = Object.keys(STEP_DEPENDENCIES) as GraphStep[];
+const TOTAL = PROVISION_STEPS.length;
+
+type Change = { resource: string; action: string; fields?: readonly string[] };
+type Failure = { step: string; code: string; message: string };
+type Pending =
+  | { kind: 'step'; step: GraphStep; task: Task }
+  | { kind: 'retry'; step: GraphStep; task: TimerTask }
+  | { kind: 'progress'; task: Task };
+
+/**
+ * Provisions (or converges) one slug's footprint. Input: the validated provision request; output:
+ * an OperationResult whose summary lists what was created or repaired. Custom status is
+ * OperationProgress {step, done, total}, and the registry record shows the same.
+ *
+ * The steps form a dependency graph (STEP_DEPENDENCIES); each starts as soon as its dependencies
+ * are done, so independent resources are created in parallel and the wall time follows the
+ * critical path. Each step is an activity that is safe to run twice and answers done, not-yet or
+ * failed:
+ * - not-yet (a role or Key Vault grant still propagating, the gateway not ready): a durable timer,
+ *   then the step again, bounded by the configured propagation / readiness timeout;
+ * - failed (Azure's definitive answer, a failed long-running operation, a refused config): no new
+ *   step starts, running steps finish, and the registry records `failed` with the step; the
+ *   orchestration fails with the step, Azure's code and message and the list of what exists. A new
+ *   provision request converges from there, since every step is idempotent.
+ * Secrets never pass through here: activities exchange Key Vault secret URIs and resource facts.
+ */
+export const provisionOrchestration: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const request = context.df.getInput<ProvisionRequest>();
+  publish(context, 'prepare', 0);
+  const prepareInput: PrepareInput = { request, startedAt: context.df.currentUtcDateTime.toISOString() };
+  const prepared = (yield context.df.callActivityWithRetry(
+    ProvisionActivities.prepare,
+    TRANSIENT_RETRY,
+    prepareInput,
+  )) as PrepareOutput;
+  if (prepared.status === 'refused') {
+    const refused: OperationResult = { outcome: 'rejected', reason: prepared.reason };
+    return refused;
+  }
+  const { plan, timing } = prepared;
+
+  const facts: Partial<StepFacts> = {};
+  const changes: Change[] = [];
+  const done = new Set<GraphStep>();
+  const started = new Set<GraphStep>();
+  const firstNotYet = new Map<GraphStep, string>();
+  const lastReason = new Map<GraphStep, string>();
+  const pending: Pending[] = [];
+  let failure: Failure | undefined;
+
+  const running = () => GRAPH_STEPS.filter((step) => started.has(step) && !done.has(step));
+  const startStep = (step: GraphStep) => {
+    started.add(step);
+    const input: StepInput = { plan, facts: { ...facts } };
+    pending.push({
+      kind: 'step',
+      step,
+      task: context.df.callActivityWithRetry(ProvisionActivities[step], TRANSIENT_RETRY, input),
+    });
+  };
+  const report = () => {
+    const step = running().join(', ') || 'finish';
+    const completed = 1 + done.size;
+    publish(context, step, completed);
+    const progress: ReportProgressInput = {
+      slug: plan.slug,
+      requestId: plan.requestId,
+      step,
+      done: completed,
+      total: TOTAL,
+    };
+    pending.push({
+      kind: 'progress',
+      task: context.df.callActivity(ProvisionActivities.reportProgress, progress),
+    });
+  };
+
+  const startReady = () => {
+    for (const step of GRAPH_STEPS) {
+      if (!started.has(step) && STEP_DEPENDENCIES[step].every((dependency) => done.has(dependency))) {
+        startStep(step);
+      }
+    }
+  };
+
+  startReady();
+  report();
+  while (done.size < GRAPH_STEPS.length && !failure) {
+    const finished = yield* nextCompleted(context, pending);
+    if (finished.kind === 'progress') continue;
+    if (finished.kind === 'retry') {
+      startStep(finished.step);
+      continue;
+    }
+    const { step, task } = finished;
+    if (task.isFaulted) {
+      failure = { step, code: 'ActivityFailed', message: errorMessage(task.result) };
+      break;
+    }
+    const outcome = task.result as StepOutcome<unknown>;
+    if (outcome.status === 'failed') {
+      failure = { step, code: outcome.error.code, message: outcome.error.message };
+      break;
+    }
+    if (outcome.status === 'not-yet') {
+      const now = context.df.currentUtcDateTime;
+      const since = firstNotYet.get(step) ?? now.toISOString();
+      firstNotYet.set(step, since);
+      lastReason.set(step, outcome.reason);
+      const { interval, bound } = waitPolicy(step, timing);
+      if (elapsedMs(since, now) >= bound) {
+        failure = {
+          step,
+          code: step === 'readiness' ? 'GatewayNotReady' : 'PropagationTimeout',
+          message: `still not done after ${Math.round(bound / 1000)}s: ${outcome.reason}`,
+        };
+        break;
+      }
+      pending.push({ kind: 'retry', step, task: context.df.createTimer(later(now, interval)) });
+      continue;
+    }
+    (facts as Record<string, unknown>)[step] = outcome.value;
+    changes.push(...outcome.changes);
+    done.add(step);
+    startReady();
+    report();
+  }
+
+  if (failure) {
+    // Let steps already running finish (their resources then show in the report); drop retries.
+    for (const entry of pending) if (entry.kind === 'retry') entry.task.cancel();
+    for (const entry of pending) {
+      if (entry.kind === 'retry') continue;
+      try {
+        yield entry.task;
+      } catch {
+        // A second failure adds nothing to the report of the first.
+      }
+    }
+    publish(context, `failed at ${failure.step}`, 1 + done.size);
+    const record: RecordFailureInput = {
+      plan,
+      step: failure.step,
+      error: { code: failure.code, message: failure.message },
+      failedAt: context.df.currentUtcDateTime.toISOString(),
+    };
+    const report = (yield context.df.callActivityWithRetry(
+      ProvisionActivities.recordFailure,
+      TRANSIENT_RETRY,
+      record,
+    )) as RecordFailureOutput;
+    throw new Error(failureMessage(plan, failure, report.existing));
+  }
+
+  for (const entry of pending) yield entry.task; // progress reports still in flight
+  const finish: FinishInput = { plan, facts, finishedAt: context.df.currentUtcDateTime.toISOString() };
+  yield context.df.callActivityWithRetry(ProvisionActivities.finish, TRANSIENT_RETRY, finish);
+  publish(context, 'finish', TOTAL);
+  const result: OperationResult = { outcome: 'succeeded', summary: summarize(plan, facts, changes) };
+  return result;
+};
+
+/**
+ * Waits for the next pending task to complete and removes it from `pending`. A task that already
+ * completed is taken first: durable-functions' Task.any only hears of children that complete after
+ * it was built.
+ */
+function* nextCompleted(
+  context: OrchestrationContext,
+  pending: Pending[],
+): Generator<Task, Pending, unknown> {
+  let index = pending.findIndex((entry) => entry.task.isCompleted);
+  if (index < 0) {
+    const winner = (yield context.df.Task.any(pending.map((entry) => entry.task))) as Task;
+    index = pending.findIndex((entry) => entry.task === winner);
+  }
+  const [entry] = pending.splice(index, 1);
+  return entry!;
+}
+
+function waitPolicy(step: GraphStep, timing: ProvisionTiming): { interval: number; bound: number } {
+  return step === 'readiness'
+    ? { interval: timing.readyPollIntervalMs, bound: timing.readyTimeoutMs }
+    : { interval: timing.retryIntervalMs, bound: timing.propagationTimeoutMs };
+}
+
+function publish(context: OrchestrationContext, step: string, done: number): void {
+  const progress: OperationProgress = { step, done, total: TOTAL };
+  context.df.setCustomStatus(progress);
+}
+
+function errorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, ' ').slice(0, 600);
+}
+
+function failureMessage(plan: ProvisionPlan, failure: Failure, existing: string[]): string {
+  const what = existing.length > 0 ? existing.join(', ') : 'nothing';
+  return (
+    `provisioning ${plan.slug} failed at step ${failure.step}: ${failure.code}: ${failure.message}. ` +
+    `Existing in ${plan.names.resourceGroup}: ${what}. A new provision request resumes from here.`
+  );
+}
+
+function summarize(plan: ProvisionPlan, facts: Partial<StepFacts>, changes: Change[]): string {
+  const url = facts.containerApp ? `https://${facts.containerApp.fqdn}` : 'unknown';
+  const describe = (change: Change) =>
+    `${change.resource} ${change.action}${change.fields?.length ? ` (${change.fields.join(', ')})` : ''}`;
+  if (plan.previousState === 'ready') {
+    return changes.length === 0
+      ? `${plan.slug} converged: nothing had drifted; ready at ${url}`
+      : `${plan.slug} converged: repaired ${changes.length}: ${changes.map(describe).join('; ')}; ready at ${url}`;
+  }
+  return `${plan.slug} provisioned (OpenClaw ${plan.openclawVersion}, incarnation ${plan.incarnation}): ${changes.length} change(s): ${changes.map(describe).join('; ')}; ready at ${url}`;
+}

@@ -1,0 +1,198 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { AuthConfig, ContainerApp } from '@azure/arm-appcontainers';
+import type { AzureClients } from './azureClients.js';
+import { driftOf, driftSummary, getOrUndefined, ownershipTags, type Change, type Ensured } from './ensure.js';
+import { storageAccountKey } from './storage.js';
+import { workspaceSharedKey } from './monitoring.js';
+
+export interface ManagedEnvironmentFacts {
+  id: string;
+  /** `<unique>.<region>.azurecontainerapps.io`: apps get `<app>.<defaultDomain>`. */
+  defaultDomain: string;
+}
+
+export interface ContainerAppFacts {
+  id: string;
+  fqdn: string;
+  latestRevisionName: string;
+}
+
+/** Tag on the container app holding a hash of the rendered config files (their text is write-only). */
+export const CONFIG_HASH_TAG = 'claw-broker-config';
+
+/**
+ * The Container Apps environment, shipping its logs to the slug's Log Analytics workspace.
+ * Idempotent: read first; created when missing, log destination and tags repaired when drifted.
+ * The workspace's shared key is fetched only when writing, used in the request and dropped.
+ */
+export async function ensureManagedEnvironment(
+  azure: AzureClients,
+  input: {
+    resourceGroup: string;
+    name: string;
+    slug: string;
+    location: string;
+    workspace: { resourceGroup: string; name: string; customerId: string };
+  },
+): Promise<Ensured<ManagedEnvironmentFacts>> {
+  const tags = ownershipTags(input.slug);
+  const environments = azure.containerApps.managedEnvironments;
+  const existing = await getOrUndefined(() => environments.get(input.resourceGroup, input.name));
+  const drift = existing
+    ? driftOf(
+        {
+          tags,
+          appLogsConfiguration: {
+            destination: 'log-analytics',
+            logAnalyticsConfiguration: { customerId: input.workspace.customerId },
+          },
+        },
+        existing,
+      )
+    : [];
+  if (existing && drift.length === 0) return { value: environmentFacts(existing) };
+  const sharedKey = await workspaceSharedKey(azure, input.workspace);
+  const written = await environments.beginCreateOrUpdateAndWait(
+    input.resourceGroup,
+    input.name,
+    {
+      location: existing?.location ?? input.location,
+      tags: { ...existing?.tags, ...tags },
+      appLogsConfiguration: {
+        destination: 'log-analytics',
+        logAnalyticsConfiguration: { customerId: input.workspace.customerId, sharedKey },
+      },
+    },
+    azure.poll,
+  );
+  return {
+    value: environmentFacts(written),
+    change: existing
+      ? { resource: `Container Apps environment ${input.name}`, action: 'updated', fields: drift }
+      : { resource: `Container Apps environment ${input.name}`, action: 'created' },
+  };
+}
+
+/**
+ * Registers the state file share on the environment (read-write), so the app can mount it.
+ * Idempotent: read first; written only when missing or pointing elsewhere. The account key is
+ * write-only in ARM (never returned), fetched only when writing.
+ */
+export async function ensureEnvironmentStorage(
+  azure: AzureClients,
+  input: {
+    resourceGroup: string;
+    environmentName: string;
+    storageName: string;
+    accountName: string;
+    shareName: string;
+  },
+): Promise<Change | undefined> {
+  const storages = azure.containerApps.managedEnvironmentsStorages;
+  const desired = {
+    accountName: input.accountName,
+    shareName: input.shareName,
+    accessMode: 'ReadWrite' as const,
+  };
+  const existing = await getOrUndefined(() =>
+    storages.get(input.resourceGroup, input.environmentName, input.storageName),
+  );
+  const drift = existing ? driftOf({ properties: { azureFile: desired } }, existing) : [];
+  if (existing && drift.length === 0) return undefined;
+  const accountKey = await storageAccountKey(azure, {
+    resourceGroup: input.resourceGroup,
+    accountName: input.accountName,
+  });
+  await storages.createOrUpdate(input.resourceGroup, input.environmentName, input.storageName, {
+    properties: { azureFile: { ...desired, accountKey } },
+  });
+  const resource = `environment storage ${input.environmentName}/${input.storageName}`;
+  return existing ? { resource, action: 'updated', fields: drift } : { resource, action: 'created' };
+}
+
+/**
+ * Deploys the container app `spec` (built by buildContainerAppSpec) when the app is missing, differs
+ * from it, or its latest revision failed. Idempotent: it reads first and compares what the spec
+ * sets (secret values excluded: ARM never returns them; the rendered config files are compared by
+ * the hash in CONFIG_HASH_TAG). A failed revision is redeployed under a new revision suffix, since
+ * the same template would otherwise not make a new revision. A failed deployment surfaces as the
+ * long-running operation's error (e.g. ContainerAppSecretKeyVaultReferenceFailed while the
+ * identity's Key Vault role has not propagated).
+ */
+export async function ensureContainerApp(
+  azure: AzureClients,
+  input: { resourceGroup: string; name: string; spec: ContainerApp; configHash: string },
+): Promise<Ensured<ContainerAppFacts>> {
+  const apps = azure.containerApps.containerApps;
+  const spec: ContainerApp = {
+    ...input.spec,
+    tags: { ...input.spec.tags, [CONFIG_HASH_TAG]: input.configHash },
+  };
+  const existing = await getOrUndefined(() => apps.get(input.resourceGroup, input.name));
+  const failed = existing?.provisioningState === 'Failed';
+  const drift = existing ? driftOf(comparable(spec), existing) : [];
+  if (existing && !failed && drift.length === 0) return { value: appFacts(existing) };
+  const body: ContainerApp = failed
+    ? { ...spec, template: { ...spec.template, revisionSuffix: `r${randomBytes(3).toString('hex')}` } }
+    : spec;
+  const written = await apps.beginCreateOrUpdateAndWait(input.resourceGroup, input.name, body, azure.poll);
+  const resource = `container app ${input.name}`;
+  return {
+    value: appFacts(written),
+    change: !existing
+      ? { resource, action: 'created' }
+      : {
+          resource,
+          action: 'updated',
+          fields: failed ? ['failed revision', ...driftSummary(drift)] : driftSummary(drift),
+        },
+  };
+}
+
+/**
+ * Puts the app's built-in authentication (`authConfigs/current`). Idempotent: read first, written
+ * only when it differs from `desired` in what `desired` sets.
+ */
+export async function ensureAuthConfig(
+  azure: AzureClients,
+  input: { resourceGroup: string; appName: string; desired: AuthConfig },
+): Promise<Change | undefined> {
+  const configs = azure.containerApps.containerAppsAuthConfigs;
+  const existing = await getOrUndefined(() => configs.get(input.resourceGroup, input.appName, 'current'));
+  const drift = existing ? driftOf(input.desired, existing) : [];
+  if (existing && drift.length === 0) return undefined;
+  await configs.createOrUpdate(input.resourceGroup, input.appName, 'current', input.desired);
+  const resource = `built-in auth of ${input.appName}`;
+  return existing
+    ? { resource, action: 'updated', fields: driftSummary(drift, 3) }
+    : { resource, action: 'created' };
+}
+
+/** A short, stable hash of the rendered config texts (no secrets: they hold only `${ENV}` names). */
+export function configHash(...texts: string[]): string {
+  return createHash('sha256').update(texts.join('\u0000')).digest('hex').slice(0, 16);
+}
+
+/** The parts of a spec ARM returns as sent: everything except secret values and the location. */
+function comparable(spec: ContainerApp): unknown {
+  const { location: _location, configuration, ...rest } = spec;
+  return {
+    ...rest,
+    configuration: configuration && {
+      ...configuration,
+      secrets: configuration.secrets?.map(({ value: _value, ...secret }) => secret),
+    },
+  };
+}
+
+function environmentFacts(environment: { id?: string; defaultDomain?: string }): ManagedEnvironmentFacts {
+  return { id: environment.id!, defaultDomain: environment.defaultDomain! };
+}
+
+function appFacts(app: ContainerApp): ContainerAppFacts {
+  return {
+    id: app.id!,
+    fqdn: app.configuration?.ingress?.fqdn ?? app.latestRevisionFqdn ?? '',
+    latestRevisionName: app.latestRevisionName ?? '',
+  };
+}

@@ -1,0 +1,70 @@
+import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../openclaw/containerAppSpec.js';
+import { isNotFound } from './azureErrors.js';
+
+/** What an `ensure...` call did to bring one resource to its desired state. */
+export interface Change {
+  /** The resource's kind and name, e.g. `Key Vault kv-acme-x1y2z1`. */
+  readonly resource: string;
+  readonly action: 'created' | 'updated' | 'recovered' | 'deleted';
+  /** For updates: the settings that had drifted (paths), never their values. */
+  readonly fields?: readonly string[];
+}
+
+/** The outcome of an idempotent `ensure...`: the resource's facts, and the change if one was made. */
+export interface Ensured<T> {
+  readonly value: T;
+  /** Undefined when the resource was already as desired (no write was made). */
+  readonly change?: Change | undefined;
+}
+
+/** Reads a resource; undefined when Azure answers 404. Every ensure reads before it writes. */
+export async function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Tags on every resource the broker owns; teardown and sweeps only touch what carries them. */
+export function ownershipTags(slug: string): Record<string, string> {
+  return { [OWNERSHIP_TAGS.managedBy]: OWNERSHIP_TAG_VALUE, [OWNERSHIP_TAGS.slug]: slug };
+}
+
+/**
+ * The paths at which `actual` differs from `desired`, comparing only what `desired` specifies:
+ * Azure adds read-only fields (ids, provisioning state, defaults), which are not drift. Strings
+ * compare case-insensitively (ARM normalises enum casing and resource ids), arrays element by
+ * element with equal length, object keys case-insensitively.
+ */
+export function driftOf(desired: unknown, actual: unknown, path = ''): string[] {
+  if (desired === undefined) return [];
+  if (desired === null) return actual === null || actual === undefined ? [] : [path || '(root)'];
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(actual) || actual.length !== desired.length) return [path || '(root)'];
+    return desired.flatMap((item, index) => driftOf(item, actual[index], `${path}[${index}]`));
+  }
+  if (typeof desired === 'object') {
+    if (!actual || typeof actual !== 'object' || Array.isArray(actual)) return [path || '(root)'];
+    const actualRecord = actual as Record<string, unknown>;
+    const lowerKeys = new Map(Object.keys(actualRecord).map((key) => [key.toLowerCase(), key]));
+    return Object.entries(desired as Record<string, unknown>).flatMap(([key, value]) => {
+      const actualKey = lowerKeys.get(key.toLowerCase());
+      return driftOf(
+        value,
+        actualKey === undefined ? undefined : actualRecord[actualKey],
+        path ? `${path}.${key}` : key,
+      );
+    });
+  }
+  if (typeof desired === 'string' && typeof actual === 'string') {
+    return desired.toLowerCase() === actual.toLowerCase() ? [] : [path || '(root)'];
+  }
+  return desired === actual ? [] : [path || '(root)'];
+}
+
+/** The top-level setting names of drift paths (`template.containers[0].image` → `template`), deduplicated. */
+export function driftSummary(paths: readonly string[], depth = 2): string[] {
+  return [...new Set(paths.map((path) => path.split(/[.[]/).slice(0, depth).join('.')))];
+}

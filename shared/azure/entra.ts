@@ -1,0 +1,190 @@
+import type { TokenCredential } from '@azure/core-auth';
+
+/** Microsoft Graph's answer to a failed call: its error code and message, and the HTTP status. */
+export class GraphError extends Error {
+  override readonly name = 'GraphError';
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface EntraApplication {
+  /** Object id. */
+  id: string;
+  /** Application (client) id. */
+  appId: string;
+  displayName: string;
+  redirectUris: string[];
+  passwordCredentials: { keyId: string; displayName: string | null }[];
+}
+
+export interface EntraGroup {
+  id: string;
+  displayName: string;
+}
+
+/** Display name the broker gives the client secrets it creates, so it can find its own. */
+export const BROKER_SECRET_DISPLAY_NAME = 'claw-broker';
+
+const MAX_ATTEMPTS = 4;
+
+/**
+ * A small Microsoft Graph v1.0 client over fetch, for the Entra objects of a slug (app
+ * registration, service principal, group, client secret). The endpoint and the token scope come
+ * from configuration (`MICROSOFT_GRAPH_ENDPOINT`), like every other Azure endpoint. It retries
+ * 429/503 honouring Retry-After and other 5xx with a short back-off; other errors throw a
+ * GraphError with Graph's code. It never logs bodies: addPassword answers carry a secret.
+ *
+ * Why not @microsoft/microsoft-graph-client: it is not among the project's dependencies, and the
+ * broker needs six calls.
+ */
+export class EntraClient {
+  constructor(
+    private readonly credential: TokenCredential,
+    private readonly graphEndpoint: string,
+  ) {}
+
+  async findApplication(displayName: string): Promise<EntraApplication | undefined> {
+    const found = await this.list<RawApplication>(`/applications?$filter=${eq('displayName', displayName)}`);
+    return found[0] && applicationOf(found[0]);
+  }
+
+  async createApplication(body: ApplicationBody): Promise<EntraApplication> {
+    return applicationOf(await this.call<RawApplication>('POST', '/applications', body));
+  }
+
+  async updateApplication(id: string, body: Partial<ApplicationBody>): Promise<void> {
+    await this.call('PATCH', `/applications/${id}`, body);
+  }
+
+  async findServicePrincipal(appId: string): Promise<{ id: string } | undefined> {
+    const found = await this.list<{ id: string }>(`/servicePrincipals?$filter=${eq('appId', appId)}`);
+    return found[0];
+  }
+
+  async createServicePrincipal(appId: string): Promise<{ id: string }> {
+    return this.call<{ id: string }>('POST', '/servicePrincipals', { appId });
+  }
+
+  async findGroup(displayName: string): Promise<EntraGroup | undefined> {
+    const found = await this.list<EntraGroup>(`/groups?$filter=${eq('displayName', displayName)}`);
+    return found[0] && { id: found[0].id, displayName: found[0].displayName };
+  }
+
+  async createGroup(displayName: string, description: string): Promise<EntraGroup> {
+    const group = await this.call<EntraGroup>('POST', '/groups', {
+      displayName,
+      description,
+      mailNickname: displayName,
+      mailEnabled: false,
+      securityEnabled: true,
+    });
+    return { id: group.id, displayName: group.displayName };
+  }
+
+  /** Adds a client secret; the returned text is a secret: store it, never return or log it. */
+  async addPassword(
+    applicationId: string,
+    displayName: string,
+  ): Promise<{ keyId: string; secretText: string }> {
+    return this.call<{ keyId: string; secretText: string }>(
+      'POST',
+      `/applications/${applicationId}/addPassword`,
+      {
+        passwordCredential: { displayName },
+      },
+    );
+  }
+
+  async removePassword(applicationId: string, keyId: string): Promise<void> {
+    await this.call('POST', `/applications/${applicationId}/removePassword`, { keyId });
+  }
+
+  private async list<T>(path: string): Promise<T[]> {
+    return (await this.call<{ value: T[] }>('GET', path)).value;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = `${this.graphEndpoint.replace(/\/+$/, '')}/v1.0${path}`;
+    for (let attempt = 1; ; attempt++) {
+      const token = await this.credential.getToken(`${this.graphEndpoint.replace(/\/+$/, '')}/.default`);
+      if (!token) throw new GraphError(401, 'TokenUnavailable', 'no token for Microsoft Graph');
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: {
+            authorization: `Bearer ${token.token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      } catch (error) {
+        if (attempt < MAX_ATTEMPTS) {
+          await delay(500 * attempt);
+          continue;
+        }
+        throw error;
+      }
+      if (response.ok) {
+        const text = await response.text();
+        return (text ? JSON.parse(text) : undefined) as T;
+      }
+      const retryable = response.status === 429 || response.status >= 500;
+      if (retryable && attempt < MAX_ATTEMPTS) {
+        const retryAfter = Number(response.headers.get('retry-after'));
+        await response.arrayBuffer();
+        await delay(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 500 * 2 ** attempt);
+        continue;
+      }
+      const error = (await response.json().catch(() => ({}))) as {
+        error?: { code?: string; message?: string };
+      };
+      throw new GraphError(
+        response.status,
+        error.error?.code ?? `Http${response.status}`,
+        `Microsoft Graph ${method} ${path.split('?')[0]}: ${error.error?.message ?? response.statusText}`,
+      );
+    }
+  }
+}
+
+export interface ApplicationBody {
+  displayName: string;
+  signInAudience: 'AzureADMyOrg';
+  groupMembershipClaims: 'SecurityGroup';
+  web: { redirectUris: string[]; implicitGrantSettings: { enableIdTokenIssuance: boolean } };
+}
+
+interface RawApplication {
+  id: string;
+  appId: string;
+  displayName: string;
+  web?: { redirectUris?: string[] };
+  passwordCredentials?: { keyId: string; displayName: string | null }[];
+}
+
+function applicationOf(raw: RawApplication): EntraApplication {
+  return {
+    id: raw.id,
+    appId: raw.appId,
+    displayName: raw.displayName,
+    redirectUris: raw.web?.redirectUris ?? [],
+    passwordCredentials: (raw.passwordCredentials ?? []).map(({ keyId, displayName }) => ({
+      keyId,
+      displayName,
+    })),
+  };
+}
+
+function eq(property: string, value: string): string {
+  return encodeURIComponent(`${property} eq '${value.replace(/'/g, "''")}'`);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

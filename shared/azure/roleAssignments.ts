@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import type { AzureClients } from './azureClients.js';
+import { codeOf, statusOf } from './azureErrors.js';
+import { getOrUndefined, type Change } from './ensure.js';
+
+/** Built-in role definition ids (the same in every cloud and tenant). */
+export const BuiltInRoles = {
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
+} as const;
+
+export interface RoleGrant {
+  /** For reports: "gateway identity: Key Vault Secrets User on kv-...". */
+  readonly label: string;
+  readonly scope: string;
+  readonly roleDefinitionGuid: string;
+  readonly principalId: string;
+}
+
+export type GrantOutcome =
+  { status: 'present'; change?: Change | undefined } | { status: 'principal-not-found'; message: string };
+
+/**
+ * The assignment's name: a GUID derived from (scope, principal, role), as Bicep's
+ * `guid(scope, principalId, roleDefinitionId)` does, so every run addresses the same assignment.
+ */
+export function roleAssignmentName(
+  grant: Pick<RoleGrant, 'scope' | 'principalId' | 'roleDefinitionGuid'>,
+): string {
+  const hex = createHash('sha256')
+    .update(`${grant.scope.toLowerCase()}\n${grant.principalId.toLowerCase()}\n${grant.roleDefinitionGuid}`)
+    .digest('hex');
+  // Shaped as an RFC 4122 version-5-style GUID (ARM requires a GUID name).
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * Makes sure the principal holds the role at the scope. Idempotent: reads the deterministic
+ * assignment first and writes only when it is missing (a deleted assignment is re-created: drift).
+ * `principalType: ServicePrincipal` lets ARM accept a principal that has not replicated yet; when
+ * ARM still answers PrincipalNotFound the outcome says so, and the caller waits and retries
+ * instead of sleeping here. An equal assignment under another name (RoleAssignmentExists) counts
+ * as present.
+ */
+export async function ensureRoleAssignment(azure: AzureClients, grant: RoleGrant): Promise<GrantOutcome> {
+  const name = roleAssignmentName(grant);
+  const assignments = azure.authorization.roleAssignments;
+  const existing = await getOrUndefined(() => assignments.get(grant.scope, name));
+  if (existing) return { status: 'present' };
+  const subscription = /^\/subscriptions\/([^/]+)/i.exec(grant.scope)?.[1] ?? azure.subscriptionId;
+  try {
+    await assignments.create(grant.scope, name, {
+      roleDefinitionId: `/subscriptions/${subscription}/providers/Microsoft.Authorization/roleDefinitions/${grant.roleDefinitionGuid}`,
+      principalId: grant.principalId,
+      principalType: 'ServicePrincipal',
+    });
+  } catch (error) {
+    if (codeOf(error) === 'PrincipalNotFound') {
+      return {
+        status: 'principal-not-found',
+        message: `${grant.label}: principal ${grant.principalId} not found yet`,
+      };
+    }
+    if (statusOf(error) === 409 && codeOf(error) === 'RoleAssignmentExists') return { status: 'present' };
+    throw error;
+  }
+  return { status: 'present', change: { resource: `role assignment (${grant.label})`, action: 'created' } };
+}
