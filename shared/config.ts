@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorCodes, BrokerError } from './errors.js';
 import { parseDuration } from './duration.js';
 import { isCalendarVersion } from './domain/openclawVersion.js';
+import { LIFECYCLE_OPS, type LifecycleOp } from './requests/lifecycleRequest.js';
 
 /**
  * The broker's configuration, read once from the app settings (environment variables), validated,
@@ -75,6 +76,67 @@ const integerList = (expected: string) =>
 
 const SEVEN_DAYS_MS = 7 * 86_400_000;
 
+/** Who must approve an operation that asks for approval. */
+export interface ApprovalPolicy {
+  /** How many distinct approvers must approve; one rejection is enough to reject. */
+  readonly approvers: number;
+  /** Whether the person who requested the operation may count as one of its approvers. */
+  readonly requesterMayApprove: boolean;
+}
+
+export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = { approvers: 1, requesterMayApprove: false };
+
+const approvalPolicyEntry = z
+  .object({
+    approvers: z.number().int().min(1).max(5).optional(),
+    requesterMayApprove: z.boolean().optional(),
+  })
+  .strict();
+
+const approvalPolicySetting = text(
+  'a JSON object of per-operation approval policies such as {"teardown":{"approvers":2,"requesterMayApprove":false}}',
+)
+  .default('{}')
+  .transform((value, ctx) => {
+    const expected =
+      'expected a JSON object of per-operation approval policies such as {"teardown":{"approvers":2,"requesterMayApprove":false}}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${expected}; it is not JSON` });
+      return z.NEVER;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      ctx.addIssue({ code: 'custom', message: expected });
+      return z.NEVER;
+    }
+    const policies = {} as Record<LifecycleOp, ApprovalPolicy>;
+    for (const op of LIFECYCLE_OPS) policies[op] = DEFAULT_APPROVAL_POLICY;
+    for (const [op, entry] of Object.entries(parsed as Record<string, unknown>)) {
+      if (!(LIFECYCLE_OPS as readonly string[]).includes(op)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown operation "${op.slice(0, 40)}"; expected one of ${LIFECYCLE_OPS.join(', ')}`,
+        });
+        continue;
+      }
+      const checked = approvalPolicyEntry.safeParse(entry);
+      if (!checked.success) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${op}: expected { "approvers": 1-5, "requesterMayApprove": true|false }`,
+        });
+        continue;
+      }
+      policies[op as LifecycleOp] = {
+        approvers: checked.data.approvers ?? DEFAULT_APPROVAL_POLICY.approvers,
+        requesterMayApprove: checked.data.requesterMayApprove ?? DEFAULT_APPROVAL_POLICY.requesterMayApprove,
+      };
+    }
+    return policies;
+  });
+
 const settingsSchema = z.object({
   AZURE_SUBSCRIPTION_ID: matching(GUID, "the subscription GUID that holds the slugs' resource groups"),
   AZURE_LOCATION: matching(AZURE_LOCATION, 'an Azure region name such as westeurope'),
@@ -128,6 +190,8 @@ const settingsSchema = z.object({
   TELEGRAM_BOT_TOKEN_REF: keyVaultSecretRef("the broker's Telegram bot token"),
   TELEGRAM_WEBHOOK_SECRET_REF: keyVaultSecretRef('the Telegram webhook secret token'),
   TELEGRAM_API_BASE: z.url({ error: 'expected an https URL' }).default('https://api.telegram.org'),
+  APPROVAL_DEADLINE: duration('a duration such as 24h', '24h'),
+  APPROVAL_POLICY: approvalPolicySetting,
   OPENCLAW_DEFAULT_VERSION: text('an OpenClaw calendar version such as 2026.9.6').refine(
     isCalendarVersion,
     'expected an OpenClaw calendar version such as 2026.9.6',
@@ -215,6 +279,12 @@ export interface BrokerConfig {
     readonly webhookSecretRef: string;
     readonly apiBase: string;
   };
+  readonly approvals: {
+    /** How long an approval waits for its decision; none by then means rejected (expired). */
+    readonly deadlineMs: number;
+    /** Per operation: approvers needed and whether the requester may approve. */
+    readonly policies: Readonly<Record<LifecycleOp, ApprovalPolicy>>;
+  };
   readonly openclaw: {
     readonly defaultVersion: string;
     readonly minReleaseAgeMs: number;
@@ -288,6 +358,7 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       webhookSecretRef: settings.TELEGRAM_WEBHOOK_SECRET_REF,
       apiBase: settings.TELEGRAM_API_BASE,
     },
+    approvals: { deadlineMs: settings.APPROVAL_DEADLINE, policies: settings.APPROVAL_POLICY },
     openclaw: {
       defaultVersion: settings.OPENCLAW_DEFAULT_VERSION,
       minReleaseAgeMs: settings.OPENCLAW_MIN_RELEASE_AGE,

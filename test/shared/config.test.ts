@@ -101,6 +101,41 @@ describe('configuration', () => {
     expect(message).toContain('PROVISION_READY_TIMEOUT: expected a duration such as 15m, got "soon"');
   });
 
+  it('defaults approvals to a 24h deadline and one approver who is not the requester, for every operation', () => {
+    const config = loadConfig(testSettings());
+    expect(config.approvals.deadlineMs).toBe(24 * 3_600_000);
+    expect(config.approvals.policies.teardown).toEqual({ approvers: 1, requesterMayApprove: false });
+    expect(config.approvals.policies.upgrade).toEqual({ approvers: 1, requesterMayApprove: false });
+  });
+
+  it('takes per-operation approval policies, filling what an entry leaves out from the defaults', () => {
+    const config = loadConfig(
+      testSettings({
+        APPROVAL_DEADLINE: '2h',
+        APPROVAL_POLICY: '{"teardown":{"approvers":2},"upgrade":{"requesterMayApprove":true}}',
+      }),
+    );
+    expect(config.approvals.deadlineMs).toBe(2 * 3_600_000);
+    expect(config.approvals.policies.teardown).toEqual({ approvers: 2, requesterMayApprove: false });
+    expect(config.approvals.policies.upgrade).toEqual({ approvers: 1, requesterMayApprove: true });
+    expect(config.approvals.policies.provision).toEqual({ approvers: 1, requesterMayApprove: false });
+  });
+
+  it('refuses an approval policy that is not JSON, names an unknown operation or asks for no approvers', () => {
+    expect(configError(testSettings({ APPROVAL_POLICY: 'teardown=2' }))).toContain(
+      'APPROVAL_POLICY: expected a JSON object of per-operation approval policies',
+    );
+    const message = configError(
+      testSettings({
+        APPROVAL_POLICY: '{"destroy":{"approvers":1},"teardown":{"approvers":0}}',
+        APPROVAL_DEADLINE: 'tomorrow',
+      }),
+    );
+    expect(message).toContain('APPROVAL_POLICY: unknown operation "destroy"');
+    expect(message).toContain('APPROVAL_POLICY: teardown: expected { "approvers": 1-5');
+    expect(message).toContain('APPROVAL_DEADLINE: expected a duration such as 24h, got "tomorrow"');
+  });
+
   it('uses an identity-based storage connection when only the account name is set', () => {
     const config = loadConfig(
       testSettings({ AzureWebJobsStorage: undefined, AzureWebJobsStorage__accountName: 'stclawbroker' }),
