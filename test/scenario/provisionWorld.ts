@@ -319,8 +319,13 @@ export class ProvisionWorld {
     for await (const container of blobs.listContainers()) {
       const client = blobs.getContainerClient(container.name);
       for await (const blob of client.listBlobsFlat()) {
-        const buffer = await client.getBlobClient(blob.name).downloadToBuffer();
-        places.push({ where: `blob ${container.name}/${blob.name}`, text: buffer.toString('utf8') });
+        try {
+          const buffer = await client.getBlobClient(blob.name).downloadToBuffer();
+          places.push({ where: `blob ${container.name}/${blob.name}`, text: buffer.toString('utf8') });
+        } catch (error) {
+          // A work item the running host completed between listing and reading.
+          if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+        }
       }
     }
     const tables = TableServiceClient.fromConnectionString(connection, { allowInsecureConnection: true });
