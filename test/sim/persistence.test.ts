@@ -348,6 +348,34 @@ describe('simulator persistence (statePath)', () => {
     expect(await readdir(join(statePath, '..'))).toEqual(['state.json']);
   });
 
+  it('keeps real-mode time ahead of the wall clock by what was advanced, and resetState starts a new world', async () => {
+    const statePath = join(await tempDir(), 'state.json');
+    const quiet = { statePath, clock: { mode: 'real' as const }, onStateMessage: () => undefined };
+    const first = await startSimulator(quiet);
+    first.admin.advance(3600_000);
+    const secret = first.broker.clientSecret;
+    await first.stop();
+
+    const second = await startSimulator(quiet);
+    const offset = second.clock.now() - Date.now();
+    expect(offset).toBeGreaterThan(3600_000 - 5_000);
+    expect(offset).toBeLessThan(3600_000 + 5_000);
+    expect(second.broker.clientSecret).toBe(secret);
+    await second.stop();
+
+    const messages: string[] = [];
+    const fresh = await startSimulator({
+      ...quiet,
+      resetState: true,
+      onStateMessage: (message) => messages.push(message),
+    });
+    running.push(fresh);
+    expect(fresh.persistence.restored).toBe(false);
+    expect(fresh.broker.clientSecret).not.toBe(secret);
+    expect(Math.abs(fresh.clock.now() - Date.now())).toBeLessThan(5_000);
+    expect(messages).toEqual([`reset: starting a fresh simulated world; ${statePath} will be overwritten`]);
+  });
+
   it('moves a corrupt file aside, says so naming the file, and starts a fresh world', async () => {
     const dir = await tempDir();
     const statePath = join(dir, 'state.json');
