@@ -31,6 +31,8 @@ export const SANDBOX_OPENCLAW_VERSION = '2026.10.20';
 export interface SandboxWorldOptions {
   /** Folder for persisted state (Azurite, simulator); omitted means in memory. */
   dataDir?: string;
+  /** With dataDir: ignore the saved state and start from nothing. */
+  reset?: boolean;
   /** The broker's HTTP port; 7071 as in Azure Functions Core Tools, 0 for a free one. */
   hostPort?: number;
   /** The simulator's port; 0 for a free one. */
@@ -74,6 +76,9 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
     sim = await startFullSimulator({
       port: options.simPort ?? 0,
       clock: { mode: 'real' },
+      ...(options.dataDir
+        ? { statePath: join(options.dataDir, 'simulator.json'), resetState: options.reset ?? false }
+        : {}),
       telegram: {
         botToken,
         users: [...SANDBOX_TELEGRAM.approvers, SANDBOX_TELEGRAM.outsider],
@@ -177,9 +182,19 @@ async function bootstrapBrokerVault(sim: FullSimulator, botToken: string): Promi
     createdAt: sim.clock.now() - 3_600_000,
   });
   const secrets = new SecretClient(vaultUri, credential, { disableChallengeResourceVerification: true });
-  await secrets.setSecret('telegram-bot-token', botToken);
-  await secrets.setSecret('telegram-webhook-secret', randomBytes(32).toString('base64url'));
+  await setSecretOnce(secrets, 'telegram-bot-token', botToken);
+  await setSecretOnce(secrets, 'telegram-webhook-secret', randomBytes(32).toString('base64url'));
   return vaultUri.endsWith('/') ? vaultUri : `${vaultUri}/`;
+}
+
+/** Sets a secret unless it exists, so a restarted sandbox keeps the values the broker already uses. */
+async function setSecretOnce(secrets: SecretClient, name: string, value: string): Promise<void> {
+  try {
+    await secrets.getSecret(name);
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+    await secrets.setSecret(name, value);
+  }
 }
 
 /**

@@ -82,7 +82,10 @@ describe('npm run sandbox', () => {
     expect(await stop(first)).toBe(0);
     expect(first.output()).toContain('stopped.');
 
+    const simulatorUrl = /simulated Azure\s+(\S+)/.exec(first.output())?.[1];
     const second = await startSandbox();
+    expect(second.output()).toContain(`simulated Azure  ${simulatorUrl}`);
+    expect(second.output()).toMatch(/restored the simulated world from /);
     const again = await cli(second, '--json', 'status', 'sandbox-1');
     expect(JSON.parse(again.out)).toMatchObject({ requestId: 'sandbox-1', op: 'renew-sas', slug: 'acme' });
     expect(await stop(second)).toBe(0);
