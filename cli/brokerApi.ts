@@ -30,7 +30,13 @@ export class BrokerApi {
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
-  submit(body: { op: string; slug: string; params?: Record<string, unknown>; requestId?: string }) {
+  submit(body: {
+    op: string;
+    slug: string;
+    params?: Record<string, unknown>;
+    secrets?: Record<string, string>;
+    requestId?: string;
+  }) {
     return this.call<{ requestId: string; status: string; statusUrl: string }>('POST', '/api/requests', body);
   }
 

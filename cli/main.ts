@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { ApiError, BrokerApi } from './brokerApi.js';
 import { LIFECYCLE_OPS } from '../shared/requests/lifecycleRequest.js';
@@ -50,6 +51,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       '-p, --param <key=value>',
       'a request parameter (repeatable; JSON values allowed)',
       collectParam,
+      {},
+    )
+    .option(
+      '-s, --secret <name=@file>',
+      'a secret for provision (telegramBotToken, foundryApiKey), read from a file; staged in the broker vault, never in the request',
+      collectSecret,
       {},
     )
     .option('--request-id <id>', 'idempotency key (default: generated)')
@@ -163,6 +170,25 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(`error: ${(error as Error).message}`);
     return 1;
   }
+}
+
+/**
+ * `--secret name=@path`: the value is read from a file (a trailing newline dropped), so it never
+ * appears on the command line, in shell history or in process listings.
+ */
+function collectSecret(value: string, previous: Record<string, string>): Record<string, string> {
+  const match = /^([A-Za-z]+)=@(.+)$/.exec(value);
+  if (!match)
+    throw new InvalidArgumentError(
+      `expected name=@file (the secret is read from the file), got "${value.split('=')[0] ?? ''}=..."`,
+    );
+  let text: string;
+  try {
+    text = readFileSync(match[2]!, 'utf8');
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read the secret file ${match[2]!}: ${(error as Error).message}`);
+  }
+  return { ...previous, [match[1]!]: text.replace(/\r?\n$/, '') };
 }
 
 function collectParam(value: string, previous: Record<string, unknown>): Record<string, unknown> {

@@ -3,6 +3,7 @@ import { BrokerStorage } from '../shared/storage/brokerStorage.js';
 import { RequestStore } from '../shared/storage/requestStore.js';
 import { RejectedMessageStore } from '../shared/storage/rejectedMessageStore.js';
 import { EnvironmentRegistry } from '../shared/storage/environmentRegistry.js';
+import { AzureClients } from '../shared/azure/azureClients.js';
 
 /** The app's long-lived services, built once per process from the validated configuration. */
 export interface Services {
@@ -11,6 +12,8 @@ export interface Services {
   requests: RequestStore;
   rejected: RejectedMessageStore;
   registry: EnvironmentRegistry;
+  /** The Azure SDK clients, built from configuration on first use. */
+  azure: AzureClients;
 }
 
 let instance: Services | undefined;
@@ -19,12 +22,17 @@ export function services(): Services {
   if (!instance) {
     const config = getConfig();
     const storage = new BrokerStorage(config);
+    let azure: AzureClients | undefined;
     instance = {
       config,
       storage,
       requests: new RequestStore(storage),
       rejected: new RejectedMessageStore(storage),
       registry: new EnvironmentRegistry(storage),
+      get azure() {
+        azure ??= new AzureClients(config);
+        return azure;
+      },
     };
   }
   return instance;

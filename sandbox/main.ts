@@ -38,7 +38,9 @@ claw-broker sandbox is up in ${((Date.now() - started) / 1000).toFixed(1)} s (st
 In another terminal:
 
   export CLAW_BROKER_URL=${api} CLAW_BROKER_KEY=${SANDBOX_FUNCTION_KEY}
-  npx claw-broker request provision acme --wait     # submit a request and follow it
+  npx claw-broker request provision acme --param channels='[]' --wait    # provision and follow it
+  printf '7000000002:%s' "$(openssl rand -hex 16)" > bot-token              # a (fake) bot token, in a file
+  npx claw-broker request provision zeta --secret telegramBotToken=@bot-token --wait
   npx claw-broker envs                              # the environment registry
   npx claw-broker rejected                          # messages the intake refused
   curl -s -H 'x-functions-key: ${SANDBOX_FUNCTION_KEY}' ${api}/api/requests/<requestId>

@@ -14,6 +14,7 @@ export const ErrorCodes = {
   RequestIdConflict: 'RequestIdConflict',
   RequestProcessingFailed: 'RequestProcessingFailed',
   NotFound: 'NotFound',
+  SecretStagingUnavailable: 'SecretStagingUnavailable',
   ConcurrencyConflict: 'ConcurrencyConflict',
   BadRequest: 'BadRequest',
   /** An Azure resource of the footprint's name exists but the broker does not own it. */
@@ -24,6 +25,10 @@ export const ErrorCodes = {
   ConfigAuditFailed: 'ConfigAuditFailed',
   /** A secret the request referenced was not in the broker's vault (and not already moved). */
   StagedSecretMissing: 'StagedSecretMissing',
+  /** The request has no approval waiting for a decision (never asked, already decided, expired). */
+  ApprovalNotPending: 'ApprovalNotPending',
+  /** The caller may not make this decision (the requester approving their own request, twice). */
+  ApprovalForbidden: 'ApprovalForbidden',
   Internal: 'Internal',
 } as const;
 

@@ -12,6 +12,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.NotFound]: 404,
   [ErrorCodes.RequestIdConflict]: 409,
   [ErrorCodes.ConcurrencyConflict]: 409,
+  [ErrorCodes.SecretStagingUnavailable]: 503,
 };
 
 /** An RFC 9457 problem+json response with the broker's stable error code. */

@@ -11,6 +11,8 @@ import {
 import { validateLifecycleRequest } from '../../shared/requests/parseLifecycleRequest.js';
 import { StorageNames } from '../../shared/storage/brokerStorage.js';
 import { requestView } from '../../shared/intake/requestView.js';
+import { planStagedSecrets } from '../../shared/intake/stagedSecrets.js';
+import { isVaultAccessPending, writeSecret } from '../../shared/azure/keyVaultSecrets.js';
 import { createLogger } from '../../shared/logger.js';
 import { services } from '../services.js';
 import { json, problem, problemFromError } from './problem.js';
@@ -23,12 +25,14 @@ const submitBodySchema = z
     op: z.string(),
     slug: z.string(),
     params: z.record(z.string(), z.unknown()).optional(),
+    secrets: z.record(z.string(), z.string()).optional(),
   })
   .strict();
 
 /**
- * POST /api/requests: validates a lifecycle request, records it as queued and enqueues it for the
- * intake. Answers 202 with the requestId and a status URL. Re-posting the same requestId answers
+ * POST /api/requests: validates a lifecycle request, stages the secrets it supplies (`secrets`:
+ * telegramBotToken, foundryApiKey) in the broker's Key Vault, records it as queued and enqueues it
+ * for the intake with `{ secretRef }`s in place of the values. Answers 202 with the requestId and a status URL. Re-posting the same requestId answers
  * with the existing request; the same requestId with different content is a 409.
  */
 export async function submitRequest(
@@ -52,20 +56,37 @@ export async function submitRequest(
     }
     const shape = submitBodySchema.safeParse(body);
     if (!shape.success) {
-      return problem(ErrorCodes.RequestSchemaViolation, 'body must be { op, slug, params?, requestId? }', {
-        errors: shape.error.issues.map((issue) => ({
-          path: issue.path.join('.') || '(root)',
-          message: issue.message,
-        })),
-      });
+      return problem(
+        ErrorCodes.RequestSchemaViolation,
+        'body must be { op, slug, params?, secrets?, requestId? }',
+        {
+          errors: shape.error.issues.map((issue) => ({
+            path: issue.path.join('.') || '(root)',
+            message: issue.message,
+          })),
+        },
+      );
     }
     const now = new Date().toISOString();
+    const requestId = shape.data.requestId ?? randomUUID();
+    const staging = planStagedSecrets({
+      op: shape.data.op,
+      requestId,
+      params: shape.data.params ?? {},
+      secrets: shape.data.secrets ?? {},
+      brokerVaultUri: config.brokerKeyVaultUri,
+    });
+    if (!staging.ok) {
+      return problem(ErrorCodes.RequestSchemaViolation, `${staging.path}: ${staging.message}`, {
+        errors: [{ path: staging.path, message: staging.message }],
+      });
+    }
     const candidate = {
       schemaVersion: LIFECYCLE_REQUEST_SCHEMA_VERSION,
-      requestId: shape.data.requestId ?? randomUUID(),
+      requestId,
       op: shape.data.op,
       slug: shape.data.slug,
-      params: shape.data.params ?? {},
+      params: staging.params,
       requestedBy: { kind: 'operator', id: principalOf(request) },
       requestedAt: now,
     };
@@ -85,6 +106,22 @@ export async function submitRequest(
     // Enqueue unless an earlier POST of this request already did; a crash between the send and
     // the mark only means a second message, which the intake recognises as a duplicate.
     if (!outcome.record.admitted && !outcome.record.enqueued) {
+      // Staged before the request can run, so provisioning always finds what it references.
+      const vault = services().azure.secrets(config.brokerKeyVaultUri);
+      try {
+        for (const secret of staging.toStage) {
+          await writeSecret(vault, secret.name, secret.value, {
+            'claw-broker-request': parsed.request.requestId,
+          });
+        }
+      } catch (error) {
+        if (!isVaultAccessPending(error)) throw error;
+        return problem(
+          ErrorCodes.SecretStagingUnavailable,
+          'the broker cannot write to its Key Vault yet (permission not propagated); retry the same request',
+          { statusUrl },
+        );
+      }
       const queue = await storage.queue(StorageNames.lifecycleQueue);
       await queue.sendMessage(JSON.stringify(parsed.request));
       await requests.update(parsed.request.requestId, { enqueued: true });

@@ -77,6 +77,21 @@ describe('the claw-broker CLI', () => {
     expect(err.join('\n')).toContain('expected key=value, got "novalue"');
   });
 
+  it('takes secrets only from files, so a value never sits on the command line', async () => {
+    const inline = await cli('request', 'provision', 'cli-delta', '--secret', 'telegramBotToken=123:abc');
+    expect(inline.code).not.toBe(0);
+    expect(inline.err.join('\n')).toContain('expected name=@file');
+    expect(inline.err.join('\n')).not.toContain('123:abc');
+    const missing = await cli(
+      'request',
+      'provision',
+      'cli-delta',
+      '--secret',
+      'telegramBotToken=@/nonexistent/token',
+    );
+    expect(missing.err.join('\n')).toContain('cannot read the secret file /nonexistent/token');
+  });
+
   it('reports an unknown request as not found and exits 1', async () => {
     const { code, err } = await cli('status', 'no-such-request');
     expect(code).toBe(1);

@@ -71,7 +71,7 @@ describe('npm run sandbox', () => {
   it('comes up with instructions that work, stops cleanly on Ctrl-C, and keeps its state across a restart', async () => {
     const first = await startSandbox('--reset');
     expect(first.output()).toContain('claw-broker sandbox is up');
-    expect(first.output()).toContain('npx claw-broker request provision acme --wait');
+    expect(first.output()).toContain("npx claw-broker request provision acme --param channels='[]' --wait");
 
     const submitted = await cli(first, '--json', 'request', 'renew-sas', 'acme', '--request-id', 'sandbox-1');
     expect(submitted.code).toBe(0);

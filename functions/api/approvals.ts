@@ -1,0 +1,96 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { ErrorCodes } from '../../shared/errors.js';
+import { Functions } from '../../shared/functionNames.js';
+import { createLogger } from '../../shared/logger.js';
+import { REQUEST_ID_PATTERN } from '../../shared/requests/lifecycleRequest.js';
+import type { ButtonAction } from '../../shared/storage/nonceStore.js';
+import { approvalService, approvalServices } from '../approvalServices.js';
+import { json, problem, problemFromError } from './problem.js';
+
+/**
+ * POST /api/requests/{requestId}/approve and /reject: an operator's decision on a request that
+ * awaits approval, with the same checks as a button press (pending, not past the deadline, the
+ * requester not approving their own where forbidden, no approver counted twice) and the same
+ * audit. The operator is who Entra built-in auth says (x-ms-client-principal-name), else the
+ * function key.
+ *
+ * Answers 200 with the decision when it is final, 202 when the vote counted and more approvers
+ * are needed; 404 `NotFound` (no such request), 409 `ApprovalNotPending` (not awaiting approval,
+ * decided, expired), 403 `ApprovalForbidden` (the requester, or an approver voting twice).
+ */
+export function decisionHandler(action: ButtonAction) {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const log = createLogger(context);
+    try {
+      const requestId = request.params['requestId'] ?? '';
+      if (!REQUEST_ID_PATTERN.test(requestId)) {
+        return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
+      }
+      const s = approvalServices();
+      const operator = principalOf(request);
+      if (!(await s.requests.get(requestId))) {
+        await s.audit.add({
+          channel: 'api',
+          actor: `operator:${operator}`,
+          action,
+          outcome: 'refused',
+          requestId,
+          reason: `no request with id ${requestId}`,
+        });
+        return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
+      }
+      const result = await approvalService(log, df.getClient(context)).decide({
+        requestId,
+        actor: { kind: 'operator', id: operator },
+        action,
+        via: 'api',
+      });
+      if (result.kind === 'refused') {
+        return result.refusal === 'forbidden'
+          ? problem(ErrorCodes.ApprovalForbidden, result.reason, {}, 403)
+          : problem(ErrorCodes.ApprovalNotPending, result.reason, {}, 409);
+      }
+      const record = result.record;
+      return json(result.final ? 200 : 202, {
+        requestId,
+        approval: record.status,
+        approvals: record.approvals.length,
+        approversNeeded: record.policy.approvers,
+        decidedBy: record.decidedBy,
+        decidedAt: record.decidedAt,
+        summary: result.summary,
+      });
+    } catch (error) {
+      log.error('approval decision failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return problemFromError(error);
+    }
+  };
+}
+
+/** The caller as Entra built-in auth reports it, or the function key when called directly. */
+function principalOf(request: HttpRequest): string {
+  return (
+    request.headers.get('x-ms-client-principal-name') ??
+    request.headers.get('x-ms-client-principal-id') ??
+    'function-key'
+  ).slice(0, 128);
+}
+
+app.http(Functions.approveRequest, {
+  route: 'requests/{requestId}/approve',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: decisionHandler('approve'),
+});
+
+app.http(Functions.rejectRequest, {
+  route: 'requests/{requestId}/reject',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: decisionHandler('reject'),
+});

@@ -1,0 +1,76 @@
+import { QueueClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandboxWorld, type SandboxWorld } from '../../sandbox/world.js';
+import { stagedSecretName } from '../../shared/intake/stagedSecrets.js';
+
+/**
+ * Secrets supplied with a provision request are staged in the broker's Key Vault by the API; the
+ * request, its queue message, the orchestration history and the logs carry only the reference.
+ * (What provisioning does with the staged secret is covered by the provisioning scenarios.)
+ */
+let world: SandboxWorld;
+const BOT_TOKEN = '8123456789:AAE-staged-secret-value-for-the-test-only';
+
+beforeAll(async () => {
+  world = await startSandboxWorld({ hostPort: 0 });
+});
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+async function post(body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${world.host.baseUrl}/api/requests`, {
+    method: 'POST',
+    headers: { 'x-functions-key': world.host.functionKey, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('secrets supplied with a request', () => {
+  it('are staged in the broker vault, and the request carries only a reference to them', async () => {
+    const submitted = await post({
+      op: 'provision',
+      slug: 'staged',
+      requestId: 'staged-1',
+      params: { channels: ['telegram'] },
+      secrets: { telegramBotToken: BOT_TOKEN },
+    });
+    expect(submitted.status).toBe(202);
+    expect(JSON.stringify(submitted.body)).not.toContain(BOT_TOKEN);
+
+    const vaultUri = world.settings['BROKER_KEY_VAULT_URI']!;
+    const name = stagedSecretName('staged-1', 'telegramBotToken');
+    // Key Vault answers the first, unauthenticated PUT with its 401 challenge; the retry stores it.
+    const staging = world.sim.admin
+      .requests()
+      .filter((entry) => entry.method === 'PUT' && entry.path.endsWith(`/secrets/${name}`))
+      .map((entry) => entry.status);
+    expect(staging).toContain(200);
+    const queued = await new QueueClient(world.azurite.connectionString, 'lifecycle-requests').peekMessages({
+      numberOfMessages: 32,
+    });
+    expect(JSON.stringify(queued.peekedMessageItems)).not.toContain(BOT_TOKEN);
+    const response = await fetch(`${world.host.baseUrl}/api/requests/staged-1`, {
+      headers: { 'x-functions-key': world.host.functionKey },
+    });
+    const view = JSON.stringify(await response.json());
+    expect(view).not.toContain(BOT_TOKEN);
+
+    await world.host.waitForIdle();
+    const everything = [
+      JSON.stringify(world.host.logs),
+      JSON.stringify(world.sim.admin.requests()),
+      JSON.stringify(world.host.history(`op:staged-1`) ?? []),
+    ].join('\n');
+    expect(everything).not.toContain(BOT_TOKEN);
+    expect(everything).toContain(`${vaultUri}secrets/${name}`);
+  });
+
+  it('refuses a secret for an operation that takes none, before anything is stored', async () => {
+    const refused = await post({ op: 'teardown', slug: 'staged', secrets: { telegramBotToken: BOT_TOKEN } });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'RequestSchemaViolation', errors: [{ path: 'secrets' }] });
+  });
+});
