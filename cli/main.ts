@@ -32,7 +32,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--key <key>', 'function key (env CLAW_BROKER_KEY)', io.env['CLAW_BROKER_KEY'])
     .option('--json', 'machine-readable JSON output', false)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => io.err(s.trimEnd()),
+      // Commander repeats a refused argument; a --secret argument may hold a value typed by mistake.
+      outputError: (s, write) =>
+        write(s.replace(/(--secret <[^>]+>' argument '[A-Za-z]+=)[^']*'/g, "$1***'")),
+    });
 
   const api = () => {
     const opts = program.opts<{ url: string; key?: string }>();
