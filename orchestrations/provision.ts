@@ -233,7 +233,7 @@ function errorMessage(error: unknown): string {
 function failureMessage(plan: ProvisionPlan, failure: Failure, existing: string[]): string {
   const what = existing.length > 0 ? existing.join(', ') : 'nothing';
   return (
-    `provisioning ${plan.slug} failed at step ${failure.step}: ${failure.code}: ${failure.message}. ` +
+    `provisioning ${plan.slug} failed at step ${failure.step}: ${failure.code}: ${failure.message.replace(/\.+$/, '')}. ` +
     `Existing in ${plan.names.resourceGroup}: ${what}. A new provision request resumes from here.`
   );
 }

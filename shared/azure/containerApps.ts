@@ -50,6 +50,7 @@ export async function ensureManagedEnvironment(
         existing,
       )
     : [];
+  if (existing?.provisioningState === 'Failed') drift.push('provisioningState (Failed)');
   if (existing && drift.length === 0) return { value: environmentFacts(existing) };
   const sharedKey = await workspaceSharedKey(azure, input.workspace);
   const written = await environments.beginCreateOrUpdateAndWait(

@@ -46,6 +46,7 @@ export async function ensureKeyVault(
       },
       existing,
     );
+    if (existing.properties.provisioningState === 'Failed') drift.push('provisioningState (Failed)');
     if (drift.length === 0) return { value: factsOf(existing) };
     const updated = await azure.keyVaults.vaults.beginCreateOrUpdateAndWait(
       input.resourceGroup,

@@ -27,6 +27,7 @@ export async function ensureLogAnalyticsWorkspace(
     azure.logAnalytics.workspaces.get(input.resourceGroup, input.name),
   );
   const drift = existing ? driftOf(desired, existing) : [];
+  if (existing?.provisioningState === 'Failed') drift.push('provisioningState (Failed)');
   if (existing && drift.length === 0) return { value: factsOf(existing) };
   const written = await azure.logAnalytics.workspaces.beginCreateOrUpdateAndWait(
     input.resourceGroup,

@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventType } from '../../sandbox/host/index.js';
+import type { Fault } from '../../sandbox/sim/faults.js';
+import { ProvisionWorld } from './provisionWorld.js';
+
+/**
+ * Azure's bad days, injected with simulator faults: throttling storms, server errors, failed
+ * long-running operations and slow (or stuck) role propagation. Each case converges or fails with a
+ * reason that names the step, Azure's code and message, and what exists; a failed one converges on
+ * the next request. The SDK pipelines here retry 3 times, so a long storm also exercises the
+ * orchestration's own activity retry.
+ */
+let world: ProvisionWorld;
+let tokens = 0;
+
+beforeAll(async () => {
+  world = await ProvisionWorld.start({
+    settings: {
+      AZURE_MAX_RETRIES: '3',
+      PROVISION_PROPAGATION_TIMEOUT: '6s',
+      PROVISION_READY_TIMEOUT: '4s',
+    },
+  });
+});
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+const refs = new Map<string, string>();
+
+/** Provisions with a bot token staged for the slug (the same reference again on a retry, as an operator would resend). */
+async function provision(slug: string, requestId: string) {
+  let ref = refs.get(slug);
+  if (!ref) {
+    ref = await world.stageSecret(
+      `stage-${slug}`,
+      `7000000042:AAH0faults${(tokens++).toString().padStart(4, '0')}Token0123456789abcdef`,
+    );
+    refs.set(slug, ref);
+  }
+  return world.provision(slug, requestId, { telegramBotToken: { secretRef: ref } });
+}
+
+const fired = (fault: Fault) =>
+  world.sim.admin.faults().find((candidate) => candidate.id === fault.id)!.fired;
+
+describe('provisioning through Azure faults', () => {
+  it('rides out a 429 storm, waiting Retry-After between attempts, past the SDK retries into the activity retry', async () => {
+    const path =
+      '/resourceGroups/claw-f-storm/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-f-storm$';
+    const storm = world.sim.admin.addFault({
+      kind: 'http',
+      status: 429,
+      retryAfterSeconds: 1,
+      method: 'PUT',
+      path,
+      count: 6,
+    });
+    const before = world.lastSeq();
+    const view = await provision('f-storm', 'fault-storm');
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+    expect(fired(storm)).toBe(6);
+
+    const puts = world
+      .requests(before)
+      .filter((entry) => entry.method === 'PUT' && new RegExp(path, 'i').test(entry.path));
+    expect(puts.map((entry) => entry.status)).toEqual([429, 429, 429, 429, 429, 429, 201]);
+    const gaps = puts.slice(1).map((entry, index) => Date.parse(entry.at) - Date.parse(puts[index]!.at));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('rides out server errors from ARM and Key Vault', async () => {
+    const arm = world.sim.admin.addFault({
+      kind: 'http',
+      status: 500,
+      method: 'PUT',
+      path: '/resourceGroups/claw-f-5xx/providers/Microsoft.Storage/storageAccounts/[^/]+$',
+      count: 2,
+    });
+    const vault = world.sim.admin.addFault({
+      kind: 'http',
+      status: 503,
+      path: '/keyvault/kv-f-5xx-[^/]+/secrets/gateway-token',
+      count: 2,
+    });
+    const view = await provision('f-5xx', 'fault-5xx');
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+    expect([fired(arm), fired(vault)]).toEqual([2, 2]);
+  });
+
+  it('fails on a failed long-running operation with the step, Azure’s error and what exists, and converges on the next request', async () => {
+    world.sim.admin.addFault({
+      kind: 'lroFailed',
+      method: 'PUT',
+      path: '/resourceGroups/claw-f-lro/providers/Microsoft.App/managedEnvironments/cae-f-lro$',
+      code: 'ManagedEnvironmentProvisioningError',
+      message: 'The environment could not be provisioned in the region right now.',
+      count: 1,
+    });
+    const failed = await provision('f-lro', 'fault-lro-1');
+    expect(failed.status).toBe('failed');
+    expect(failed.reason).toContain(
+      'provisioning f-lro failed at step managedEnvironment: ManagedEnvironmentProvisioningError: The environment could not be provisioned in the region right now. Existing in claw-f-lro:',
+    );
+    expect(failed.reason).toMatch(/Existing in claw-f-lro: .*Microsoft\.KeyVault\/vaults\/kv-f-lro-/);
+    expect(failed.reason).toContain('A new provision request resumes from here.');
+    expect(await world.environment('f-lro')).toMatchObject({
+      state: 'failed',
+      lastOperation: { requestId: 'fault-lro-1', outcome: 'failed', reason: failed.reason },
+    });
+
+    const retried = await provision('f-lro', 'fault-lro-2');
+    expect(retried, JSON.stringify(retried)).toMatchObject({ status: 'succeeded' });
+    expect(retried.summary).toContain(
+      'Container Apps environment cae-f-lro updated (provisioningState (Failed))',
+    );
+    expect(await world.environment('f-lro')).toMatchObject({ state: 'ready' });
+  });
+
+  it('waits on durable timers while a new principal and the vault grant propagate slowly, then converges', async () => {
+    const principal = world.sim.admin.addFault({
+      kind: 'principalNotFound',
+      method: 'PUT',
+      path: '/resourceGroups/claw-f-slow/.*/roleAssignments/',
+      count: 2,
+    });
+    const vault = world.sim.admin.addFault({
+      kind: 'keyVaultForbidden',
+      path: '/keyvault/kv-f-slow-',
+      count: 3,
+    });
+    const view = await provision('f-slow', 'fault-slow');
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+    expect([fired(principal), fired(vault)]).toEqual([2, 3]);
+    const timers = world.host
+      .history('op:fault-slow')
+      .filter((event) => event.EventType === EventType.TimerCreated);
+    expect(timers.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('gives up on a grant that never propagates, naming the step and the refusal', async () => {
+    world.sim.admin.addFault({ kind: 'keyVaultForbidden', path: '/keyvault/kv-f-stuck-' });
+    const view = await provision('f-stuck', 'fault-stuck');
+    expect(view.status).toBe('failed');
+    expect(view.reason).toMatch(
+      /failed at step secrets: PropagationTimeout: still not done after 6s: Key Vault 127\.0\.0\.1:\d+ does not grant the broker access yet \(403\)/,
+    );
+  });
+
+  it('gives up on a gateway that never gets ready, with what /readyz answered', async () => {
+    world.sim.admin.addFault({
+      kind: 'http',
+      status: 503,
+      path: '/openclaw/ca-f-notready/readyz$',
+      body: { ready: false, reason: 'channels.telegram: not connected' },
+    });
+    const view = await provision('f-notready', 'fault-notready');
+    expect(view.status).toBe('failed');
+    expect(view.reason).toContain(
+      'failed at step readiness: GatewayNotReady: still not done after 4s: /readyz answered HTTP 503: channels.telegram: not connected',
+    );
+  });
+
+  it('refuses a Telegram slug without a bot token before creating anything', async () => {
+    const before = world.lastSeq();
+    const view = await world.provision('f-notoken', 'fault-notoken');
+    expect(view).toMatchObject({
+      status: 'rejected',
+      reason: expect.stringContaining('the telegram channel needs telegramBotToken') as unknown,
+    });
+    expect(world.requests(before).filter((entry) => entry.method !== 'GET')).toEqual([]);
+  });
+
+  it('leaves no secret value the simulator holds anywhere the broker writes', async () => {
+    world.sim.admin.clearFaults();
+    const secrets = world.secretValues();
+    const places = [
+      ...(await world.observableText()),
+      ...world.instanceText(
+        ['fault-storm', 'fault-5xx', 'fault-lro-1', 'fault-lro-2', 'fault-slow', 'fault-stuck'].map(
+          (id) => `op:${id}`,
+        ),
+      ),
+    ];
+    const leaks = places.flatMap((place) =>
+      secrets
+        .filter((secret) => place.text.includes(secret))
+        .map((secret) => `${place.where}: ${secret.slice(0, 4)}…`),
+    );
+    expect(leaks).toEqual([]);
+  });
+});
