@@ -9,3 +9,7 @@ import './api/requests.js';
 import './api/environments.js';
 import './api/rejected.js';
 import './provisionActivities.js';
+import './approvals.js';
+import './telegramWebhook.js';
+import './api/approvals.js';
+import './api/audit.js';

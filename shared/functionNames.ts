@@ -11,6 +11,8 @@ export const Orchestrations = {
   renewSas: 'renewSasOrchestration',
   upgrade: 'upgradeOrchestration',
   teardown: 'teardownOrchestration',
+  /** The reusable approval sub-orchestration (orchestrations/approval.ts). */
+  approval: 'approvalOrchestration',
 } as const;
 
 /** The orchestration that carries out each lifecycle operation. */
@@ -49,9 +51,17 @@ export const ProvisionActivities = {
   reportProgress: 'provisionReportProgress',
 } as const;
 
+/** The approval sub-orchestration's activities. */
+export const ApprovalActivities = {
+  open: 'approvalOpen',
+  expire: 'approvalExpire',
+} as const;
+
 export const Events = {
   /** Tells a slug runner that its queue may have new work. Carries no data it relies on. */
   wake: 'wake',
+  /** The final decision of an approval (ApprovalDecision), raised on `approval:<requestId>`. */
+  approvalDecision: 'approvalDecision',
 } as const;
 
 export const Functions = {
@@ -63,9 +73,19 @@ export const Functions = {
   getEnvironment: 'getEnvironment',
   listRejected: 'listRejected',
   getRejected: 'getRejected',
+  approveRequest: 'approveRequest',
+  rejectRequest: 'rejectRequest',
+  listAudit: 'listAudit',
+  telegramWebhook: 'telegramWebhook',
+  registerTelegramWebhook: 'registerTelegramWebhook',
 } as const;
 
 /** The slug runner's instance id: one eternal runner per slug serialises its operations. */
 export function slugRunnerInstanceId(slug: string): string {
   return `runner:${slug}`;
+}
+
+/** The approval sub-orchestration's instance id for a request: one approval per request. */
+export function approvalInstanceId(requestId: string): string {
+  return `approval:${requestId}`;
 }

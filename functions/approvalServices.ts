@@ -1,0 +1,91 @@
+import type { DurableClient } from 'durable-functions';
+import { ApprovalService } from '../shared/approvals/approvalService.js';
+import { ChatService } from '../shared/approvals/chatService.js';
+import type { ApprovalDecision } from '../shared/approvals/contracts.js';
+import { GatewayDevicePairing, type DevicePairingPort } from '../shared/approvals/devicePairing.js';
+import { AzureClients } from '../shared/azure/azureClients.js';
+import { Events } from '../shared/functionNames.js';
+import type { Logger } from '../shared/logger.js';
+import { ApprovalStore } from '../shared/storage/approvalStore.js';
+import { AuditTrail } from '../shared/storage/auditTrail.js';
+import { NonceStore } from '../shared/storage/nonceStore.js';
+import { SeenUpdateStore } from '../shared/storage/seenUpdateStore.js';
+import { SecretCache, keyVaultSecretReader } from '../shared/telegram/secretCache.js';
+import { TelegramClient } from '../shared/telegram/telegramClient.js';
+import { services, type Services } from './services.js';
+
+/** The approval and chat side of the app, built once per process on top of `services()`. */
+export interface ApprovalServices extends Services {
+  approvals: ApprovalStore;
+  nonces: NonceStore;
+  seenUpdates: SeenUpdateStore;
+  audit: AuditTrail;
+  /** The broker's Telegram secrets (bot token, webhook secret), cached for a minute. */
+  secrets: SecretCache;
+  telegram: TelegramClient;
+  pairing: DevicePairingPort;
+}
+
+let instance: ApprovalServices | undefined;
+
+export function approvalServices(): ApprovalServices {
+  if (!instance) {
+    const base = services();
+    const { config, storage } = base;
+    const azure = new AzureClients(config);
+    const secrets = new SecretCache(keyVaultSecretReader((vaultUri) => azure.secrets(vaultUri)));
+    instance = {
+      ...base,
+      approvals: new ApprovalStore(storage),
+      nonces: new NonceStore(storage),
+      seenUpdates: new SeenUpdateStore(storage),
+      audit: new AuditTrail(storage),
+      secrets,
+      telegram: new TelegramClient({
+        apiBase: config.telegram.apiBase,
+        token: () => secrets.get(config.telegram.botTokenRef),
+      }),
+      pairing: new GatewayDevicePairing({ config, azure }),
+    };
+  }
+  return instance;
+}
+
+/** Raises an approval's final decision through the durable client; none for activities, which never decide. */
+export function decisionRaiser(client: DurableClient | undefined) {
+  return async (instanceId: string, decision: ApprovalDecision): Promise<void> => {
+    if (!client) throw new Error('raising a decision needs the durable client');
+    await client.raiseEvent(instanceId, Events.approvalDecision, decision);
+  };
+}
+
+/** The approval service for one invocation (the durable client is per invocation). */
+export function approvalService(log: Logger, client?: DurableClient): ApprovalService {
+  const s = approvalServices();
+  return new ApprovalService({
+    config: s.config,
+    approvals: s.approvals,
+    nonces: s.nonces,
+    audit: s.audit,
+    telegram: s.telegram,
+    raiseDecision: decisionRaiser(client),
+    now: () => new Date(),
+    log,
+  });
+}
+
+/** The chat side for one webhook invocation. */
+export function chatService(log: Logger, client: DurableClient): ChatService {
+  const s = approvalServices();
+  return new ChatService({
+    config: s.config,
+    nonces: s.nonces,
+    audit: s.audit,
+    telegram: s.telegram,
+    registry: s.registry,
+    approvals: approvalService(log, client),
+    pairing: s.pairing,
+    now: () => new Date(),
+    log,
+  });
+}

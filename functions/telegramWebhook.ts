@@ -1,0 +1,164 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { ErrorCodes } from '../shared/errors.js';
+import { Functions } from '../shared/functionNames.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import type { NewAuditEntry } from '../shared/storage/auditTrail.js';
+import { telegramUpdateSchema } from '../shared/telegram/updates.js';
+import { json, problem, problemFromError } from './api/problem.js';
+import { approvalServices, chatService } from './approvalServices.js';
+
+/** Larger than any update the broker handles (a 4096-character message and its metadata). */
+export const TELEGRAM_MAX_UPDATE_BYTES = 64 * 1024;
+
+/** The update kinds the broker asks Telegram for. */
+export const TELEGRAM_ALLOWED_UPDATES = ['message', 'callback_query'];
+
+/**
+ * POST /api/telegram/webhook: Telegram's calls. Anonymous at the Functions level (Telegram cannot
+ * send a function key); its authentication is the secret token Telegram sends in
+ * `X-Telegram-Bot-Api-Secret-Token`, compared in constant time with the secret held in the
+ * broker's Key Vault. Then: size, shape, not seen before (update_id), and the chat service.
+ *
+ * Answers: 401 without the right token, 400 for an oversized or malformed update, 200 once
+ * handled (refusals included: they are audited, and Telegram must not redeliver them), 500 when
+ * the broker failed, so Telegram redelivers. Every refusal is audited.
+ */
+export async function telegramWebhook(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const log = createLogger(context);
+  const s = approvalServices();
+  const audit = (entry: Omit<NewAuditEntry, 'channel' | 'actor' | 'action'> & Partial<NewAuditEntry>) =>
+    s.audit.add({ channel: 'telegram', actor: 'unknown', action: 'webhook', ...entry });
+  try {
+    const expected = await s.secrets.get(s.config.telegram.webhookSecretRef);
+    const presented = request.headers.get('x-telegram-bot-api-secret-token');
+    if (!presented || !sameSecret(presented, expected)) {
+      const reason = presented ? 'wrong secret token' : 'missing secret token';
+      await audit({ outcome: 'refused', reason });
+      log.warn('telegram webhook refused', { reason });
+      return problem(ErrorCodes.BadRequest, 'not a Telegram update for this bot', {}, 401);
+    }
+
+    const declared = Number(request.headers.get('content-length') ?? '0');
+    if (declared > TELEGRAM_MAX_UPDATE_BYTES)
+      return await refuseBody(audit, `oversized update (${declared} bytes declared)`);
+    const text = await request.text();
+    const size = Buffer.byteLength(text);
+    if (size > TELEGRAM_MAX_UPDATE_BYTES) return await refuseBody(audit, `oversized update (${size} bytes)`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return await refuseBody(audit, 'malformed update: not JSON');
+    }
+    const parsed = telegramUpdateSchema.safeParse(body);
+    if (!parsed.success) return await refuseBody(audit, `malformed update: ${firstIssue(parsed.error)}`);
+    const update = parsed.data;
+
+    if (!(await s.seenUpdates.claim(update.update_id))) {
+      await audit({
+        outcome: 'ignored',
+        updateId: update.update_id,
+        reason: `update ${update.update_id} was already handled (replayed or redelivered)`,
+        ...claimedActor(update),
+      });
+      return json(200, {});
+    }
+    try {
+      await chatService(log, df.getClient(context)).handle(update);
+    } catch (error) {
+      await s.seenUpdates.release(update.update_id);
+      throw error;
+    }
+    return json(200, {});
+  } catch (error) {
+    log.error('telegram webhook failed', { error: error instanceof Error ? error.message : String(error) });
+    return problemFromError(error);
+  }
+}
+
+async function refuseBody(
+  audit: (entry: Omit<NewAuditEntry, 'channel' | 'actor' | 'action'>) => Promise<unknown>,
+  reason: string,
+): Promise<HttpResponseInit> {
+  await audit({ outcome: 'refused', reason });
+  return problem(ErrorCodes.BadRequest, reason);
+}
+
+/** Compares secrets in constant time (digests have equal lengths whatever was presented). */
+function sameSecret(presented: string, expected: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+}
+
+/** Who the (authenticated but replayed) update says it is from, for the audit entry. */
+function claimedActor(update: z.infer<typeof telegramUpdateSchema>): Partial<NewAuditEntry> {
+  const from = update.callback_query?.from ?? update.message?.from;
+  return from
+    ? { actor: `telegram:${from.id}`, ...(from.first_name ? { actorName: from.first_name } : {}) }
+    : {};
+}
+
+/**
+ * POST /api/telegram/setup (function key): points the bot's webhook at this broker with the secret
+ * token from Key Vault, as an operator does once after deploying (or after rotating the secret).
+ * Body `{ "url"?: "<public webhook URL>" }`, default this app's own `/api/telegram/webhook`.
+ */
+export async function registerTelegramWebhook(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const log: Logger = createLogger(context);
+  try {
+    const s = approvalServices();
+    const text = await request.text();
+    let url = new URL('/api/telegram/webhook', request.url).href;
+    if (text.trim()) {
+      const body = z.object({ url: z.url().optional() }).strict().safeParse(safeJson(text));
+      if (!body.success) return problem(ErrorCodes.BadRequest, 'body must be { "url"?: "<https URL>" }');
+      if (body.data.url) url = body.data.url;
+    }
+    const secretToken = await s.secrets.get(s.config.telegram.webhookSecretRef);
+    await s.telegram.setWebhook({ url, secretToken, allowedUpdates: TELEGRAM_ALLOWED_UPDATES });
+    log.info('telegram webhook registered', { url });
+    return json(200, { url, allowedUpdates: TELEGRAM_ALLOWED_UPDATES });
+  } catch (error) {
+    log.error('telegram webhook registration failed', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return problemFromError(error);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+app.http(Functions.telegramWebhook, {
+  route: 'telegram/webhook',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  extraInputs: [df.input.durableClient()],
+  handler: telegramWebhook,
+});
+
+app.http(Functions.registerTelegramWebhook, {
+  route: 'telegram/setup',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: registerTelegramWebhook,
+});

@@ -1,0 +1,99 @@
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import { ApprovalActivities, Events, Orchestrations, approvalInstanceId } from '../shared/functionNames.js';
+import {
+  decisionProblem,
+  type ApprovalDecision,
+  type ApprovalInput,
+  type ApprovalRequest,
+  type ExpireApprovalInput,
+  type OpenApprovalInput,
+  type OpenedApproval,
+} from '../shared/approvals/contracts.js';
+import type { OperationProgress } from '../shared/intake/runnerContracts.js';
+import { later } from '../shared/provisioning/orchestrationTime.js';
+
+/**
+ * The reusable approval (instance `approval:<requestId>`). An activity opens it: records it with
+ * the operation's policy and deadline and posts the admin chat message whose Approve / Reject
+ * buttons carry single-use nonces. Then it waits for the decision event or the deadline, whichever
+ * comes first. A decision cancels the deadline timer (otherwise the instance would stay running
+ * until it fired); the deadline expires the approval (rejected, the message says so) unless a
+ * decision was recorded just before. Returns the decision (outcome, who, when) to the parent.
+ *
+ * The decision event comes from the webhook or the operator API after they recorded it in
+ * storage; it is checked here again against the policy (distinct approvers, the requester's own
+ * vote), and one that does not hold is ignored. Nothing secret enters this history: the input is
+ * the request's ids and a description, the event carries ids and names.
+ */
+export const approvalOrchestration: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<ApprovalInput>();
+  const open: OpenApprovalInput = {
+    ...input,
+    instanceId: context.df.instanceId,
+    openedAt: context.df.currentUtcDateTime.toISOString(),
+  };
+  const opened = (yield context.df.callActivity(ApprovalActivities.open, open)) as OpenedApproval;
+  const waiting: OperationProgress & { deadline: string } = {
+    step: 'awaiting approval',
+    done: 0,
+    total: 1,
+    awaitingApproval: true,
+    deadline: opened.deadline,
+  };
+  context.df.setCustomStatus(waiting);
+
+  const now = context.df.currentUtcDateTime;
+  const deadline = context.df.createTimer(later(now, Date.parse(opened.deadline) - now.getTime()));
+  for (;;) {
+    const event = context.df.waitForExternalEvent(Events.approvalDecision);
+    const winner = (yield context.df.Task.any([event, deadline])) as Task;
+    if (winner === deadline) {
+      const expire: ExpireApprovalInput = {
+        requestId: input.requestId,
+        at: context.df.currentUtcDateTime.toISOString(),
+      };
+      const decision = (yield context.df.callActivity(ApprovalActivities.expire, expire)) as ApprovalDecision;
+      context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
+      return decision;
+    }
+    const decision = event.result as ApprovalDecision | undefined;
+    if (decision && decision.requestId === input.requestId && !decisionProblem(decision)) {
+      deadline.cancel();
+      context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
+      return decision;
+    }
+    // Not a decision this approval can act on: keep waiting, on the same deadline.
+  }
+};
+
+/**
+ * For operation orchestrations: asks for approval as a sub-orchestration, showing
+ * `awaitingApproval: true` in the operation's own custom status (what the request status API
+ * reads) while it waits. Use with `yield*`.
+ */
+export function* requireApproval(
+  context: OrchestrationContext,
+  request: ApprovalRequest,
+  progress: OperationProgress,
+): Generator<Task, ApprovalDecision, unknown> {
+  context.df.setCustomStatus({ ...progress, awaitingApproval: true });
+  const input: ApprovalInput = request;
+  const decision = (yield context.df.callSubOrchestrator(
+    Orchestrations.approval,
+    input,
+    approvalInstanceId(request.requestId),
+  )) as ApprovalDecision;
+  context.df.setCustomStatus({ ...progress, awaitingApproval: false });
+  return decision;
+}
+
+/** The reason an operation reports when its approval did not go through. */
+export function approvalRefusalReason(decision: ApprovalDecision): string {
+  const who =
+    decision.decidedBy.kind === 'telegram'
+      ? `${decision.decidedBy.name ?? ''} (telegram ${decision.decidedBy.id})`.trim()
+      : decision.decidedBy.id;
+  return decision.outcome === 'expired'
+    ? `approval expired at ${decision.decidedAt} with no decision`
+    : `rejected by ${who} at ${decision.decidedAt}`;
+}

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { hasStatus, type BrokerStorage } from './brokerStorage.js';
+
+export const NONCES_TABLE = 'chatnonces';
+
+/** The shape of a nonce as it travels in `callback_data`: 24 URL-safe characters (18 random bytes). */
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{24}$/;
+
+export type ButtonAction = 'approve' | 'reject';
+
+/** What a button press means: a vote on a request's approval, or a decision on a device pairing. */
+export type NonceTarget =
+  | { kind: 'approval'; requestId: string; action: ButtonAction }
+  | {
+      kind: 'pairing';
+      slug: string;
+      pairingRequestId: string;
+      /** A label of the device for the message (display name or device id prefix). */
+      device: string;
+      action: ButtonAction;
+    };
+
+export interface NonceRecord {
+  nonce: string;
+  target: NonceTarget;
+  createdAt: string;
+  expiresAt: string;
+  usedAt?: string | undefined;
+  /** Who used it (an actor description); set once, with the etag it was read at. */
+  usedBy?: string | undefined;
+  etag: string;
+}
+
+/** What a look-up of a pressed button's nonce found. */
+export type NonceLookup =
+  | { kind: 'unknown' }
+  | { kind: 'expired'; record: NonceRecord }
+  | { kind: 'used'; record: NonceRecord }
+  | { kind: 'valid'; record: NonceRecord };
+
+interface NonceEntity {
+  partitionKey: string;
+  rowKey: string;
+  targetJson: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt?: string;
+  usedBy?: string;
+  etag?: string;
+}
+
+const ROW = 'nonce';
+
+/**
+ * Single-use button nonces (table `chatnonces`, partition = nonce). A nonce is random, opaque to
+ * Telegram and everyone who sees the chat, and maps only here to what pressing it means and until
+ * when. `consume` marks it used under the etag it was read at, so of two presses racing, exactly
+ * one wins.
+ */
+export class NonceStore {
+  constructor(
+    private readonly storage: BrokerStorage,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Makes and stores a fresh nonce for the target, valid until `expiresAt`. */
+  async mint(target: NonceTarget, expiresAt: string): Promise<string> {
+    const table = await this.table();
+    const nonce = randomBytes(18).toString('base64url');
+    const entity: NonceEntity = {
+      partitionKey: nonce,
+      rowKey: ROW,
+      targetJson: JSON.stringify(target),
+      createdAt: this.now().toISOString(),
+      expiresAt,
+    };
+    await table.createEntity(entity);
+    return nonce;
+  }
+
+  /** Finds a nonce and says whether it can still be used. Never changes it. */
+  async lookup(nonce: string): Promise<NonceLookup> {
+    if (!NONCE_PATTERN.test(nonce)) return { kind: 'unknown' };
+    const table = await this.table();
+    let record: NonceRecord;
+    try {
+      record = fromEntity(await table.getEntity<NonceEntity>(nonce, ROW));
+    } catch (error) {
+      if (hasStatus(error, 404)) return { kind: 'unknown' };
+      throw error;
+    }
+    if (record.usedAt) return { kind: 'used', record };
+    if (Date.parse(record.expiresAt) <= this.now().getTime()) return { kind: 'expired', record };
+    return { kind: 'valid', record };
+  }
+
+  /**
+   * Marks the nonce used by `usedBy`, conditional on the etag it was looked up with. Returns false
+   * when someone else used it first.
+   */
+  async consume(record: NonceRecord, usedBy: string): Promise<boolean> {
+    const table = await this.table();
+    try {
+      await table.updateEntity(
+        { partitionKey: record.nonce, rowKey: ROW, usedAt: this.now().toISOString(), usedBy },
+        'Merge',
+        { etag: record.etag },
+      );
+      return true;
+    } catch (error) {
+      if (hasStatus(error, 412) || hasStatus(error, 404)) return false;
+      throw error;
+    }
+  }
+
+  private table(): Promise<TableClient> {
+    return this.storage.table(NONCES_TABLE);
+  }
+}
+
+function fromEntity(entity: NonceEntity): NonceRecord {
+  return {
+    nonce: entity.partitionKey,
+    target: JSON.parse(entity.targetJson) as NonceTarget,
+    createdAt: entity.createdAt,
+    expiresAt: entity.expiresAt,
+    usedAt: entity.usedAt,
+    usedBy: entity.usedBy,
+    etag: entity.etag ?? '',
+  };
+}

@@ -1,0 +1,49 @@
+import type { TableClient } from '@azure/data-tables';
+import { hasStatus, type BrokerStorage } from './brokerStorage.js';
+
+export const SEEN_UPDATES_TABLE = 'telegramupdates';
+
+const ROW = 'update';
+
+/**
+ * Telegram update ids the webhook has taken (table `telegramupdates`). Telegram delivers an update
+ * again when the webhook did not answer 2xx, and anyone holding an old update can replay it: the
+ * first `claim` of an id wins, later ones are told it was seen. A claim is released when handling
+ * failed on the broker's side, so Telegram's redelivery is handled, not ignored.
+ */
+export class SeenUpdateStore {
+  constructor(
+    private readonly storage: BrokerStorage,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** True when this call took the update id first; false when it was seen before. */
+  async claim(updateId: number): Promise<boolean> {
+    const table = await this.table();
+    try {
+      await table.createEntity({
+        partitionKey: String(updateId),
+        rowKey: ROW,
+        receivedAt: this.now().toISOString(),
+      });
+      return true;
+    } catch (error) {
+      if (hasStatus(error, 409)) return false;
+      throw error;
+    }
+  }
+
+  /** Forgets a claim whose handling failed, so a redelivery is handled. */
+  async release(updateId: number): Promise<void> {
+    const table = await this.table();
+    try {
+      await table.deleteEntity(String(updateId), ROW);
+    } catch (error) {
+      if (!hasStatus(error, 404)) throw error;
+    }
+  }
+
+  private table(): Promise<TableClient> {
+    return this.storage.table(SEEN_UPDATES_TABLE);
+  }
+}
