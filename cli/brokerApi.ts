@@ -56,6 +56,27 @@ export class BrokerApi {
     return this.call<{ rejected: Record<string, unknown>[] }>('GET', `/api/rejected?limit=${limit}`);
   }
 
+  /** An operator's decision on a request awaiting approval. */
+  decide(requestId: string, decision: 'approve' | 'reject') {
+    return this.call<ApprovalAnswer>(
+      'POST',
+      `/api/requests/${encodeURIComponent(requestId)}/${decision}`,
+      {},
+    );
+  }
+
+  audit(options: { limit: number; requestId?: string | undefined; slug?: string | undefined }) {
+    const query = new URLSearchParams({ limit: String(options.limit) });
+    if (options.requestId) query.set('requestId', options.requestId);
+    if (options.slug) query.set('slug', options.slug);
+    return this.call<{ entries: Record<string, unknown>[] }>('GET', `/api/audit?${query.toString()}`);
+  }
+
+  /** Points the Telegram bot's webhook at the broker (with the secret token from Key Vault). */
+  telegramSetup(url?: string) {
+    return this.call<{ url: string }>('POST', '/api/telegram/setup', url ? { url } : {});
+  }
+
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path, this.options.baseUrl);
     const headers: Record<string, string> = { Accept: 'application/json' };
@@ -96,4 +117,14 @@ export class BrokerApi {
     }
     return payload as T;
   }
+}
+
+/** What POST /api/requests/{id}/approve|reject answers. */
+export interface ApprovalAnswer {
+  requestId: string;
+  approval: 'pending' | 'approved' | 'rejected' | 'expired';
+  approvals: number;
+  approversNeeded: number;
+  decidedAt?: string;
+  summary: string;
 }

@@ -148,6 +148,56 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
     });
 
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(decision)
+      .description(`${decision} a request that awaits approval (as the operator the broker sees)`)
+      .argument('<requestId>')
+      .action(async (requestId: string) => {
+        const answer = await api().decide(requestId, decision);
+        print(answer, () =>
+          answer.approval === 'pending'
+            ? `${requestId}: ${answer.summary}; ${answer.approversNeeded - answer.approvals} more approval(s) needed`
+            : `${requestId}: ${answer.summary}`,
+        );
+      });
+  }
+
+  program
+    .command('audit')
+    .description('list the approval and chat audit trail, newest first')
+    .option('--limit <n>', 'how many', (v) => Number(v), 50)
+    .option('--request-id <id>', 'only entries about this request')
+    .option('--slug <slug>', 'only entries about this slug')
+    .action(async (options: { limit: number; requestId?: string; slug?: string }) => {
+      const { entries } = await api().audit(options);
+      print(entries, () =>
+        entries.length === 0
+          ? 'no audit entries'
+          : table(
+              ['AT', 'CHANNEL', 'WHO', 'ACTION', 'OUTCOME', 'ABOUT', 'REASON'],
+              entries.map((e) => [
+                e['at'],
+                e['channel'],
+                e['actorName'] ? `${show(e['actor'])} (${show(e['actorName'])})` : e['actor'],
+                e['action'],
+                e['outcome'],
+                e['requestId'] ?? e['slug'] ?? '-',
+                e['reason'],
+              ]),
+            ),
+      );
+    });
+
+  program
+    .command('telegram-setup')
+    .description("point the Telegram bot's webhook at the broker, with the secret token from Key Vault")
+    .option('--webhook-url <url>', 'the public webhook URL (default: <broker>/api/telegram/webhook)')
+    .action(async (options: { webhookUrl?: string }) => {
+      const answer = await api().telegramSetup(options.webhookUrl);
+      print(answer, () => `webhook set to ${answer.url}`);
+    });
+
   async function follow(requestId: string, pollMs: number): Promise<RequestView> {
     let last = '';
     for (;;) {
