@@ -1,0 +1,201 @@
+import type { ContainerApp } from '@azure/arm-appcontainers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { azureFailureOf } from '../../shared/azure/azureErrors.js';
+import {
+  CONFIG_HASH_TAG,
+  ensureAuthConfig,
+  ensureContainerApp,
+  ensureEnvironmentStorage,
+  ensureManagedEnvironment,
+} from '../../shared/azure/containerApps.js';
+import { ensureKeyVault } from '../../shared/azure/keyVault.js';
+import { writeSecret } from '../../shared/azure/keyVaultSecrets.js';
+import { ensureManagedIdentity } from '../../shared/azure/managedIdentity.js';
+import { ensureLogAnalyticsWorkspace } from '../../shared/azure/monitoring.js';
+import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
+import { BuiltInRoles, ensureRoleAssignment } from '../../shared/azure/roleAssignments.js';
+import { ensureStorage } from '../../shared/azure/storage.js';
+import { startAzureFixture, type AzureFixture } from './azureFixture.js';
+
+/**
+ * Contract tests of the Container Apps adapters: the environment (logs to Log Analytics, the state
+ * share registered with a key ARM never returns), the app (compared before it is written, a failed
+ * revision redeployed) and built-in auth.
+ */
+let t: AzureFixture;
+const rg = 'claw-apps';
+const base = { resourceGroup: rg, slug: 'apps', location: 'westeurope' };
+let environmentId: string;
+let identity: { id: string; principalId: string; clientId: string };
+let vaultUri: string;
+
+function appSpec(maxReplicas = 1): ContainerApp {
+  return {
+    location: 'westeurope',
+    tags: { 'managed-by': 'claw-broker', 'claw-broker-slug': 'apps' },
+    identity: { type: 'UserAssigned', userAssignedIdentities: { [identity.id]: {} } },
+    managedEnvironmentId: environmentId,
+    configuration: {
+      activeRevisionsMode: 'Single',
+      ingress: { external: true, targetPort: 8080 },
+      secrets: [
+        { name: 'gateway-token', keyVaultUrl: `${vaultUri}secrets/gateway-token`, identity: identity.id },
+        { name: 'openclaw-config', value: '{"gateway":{}}' },
+      ],
+    },
+    template: {
+      containers: [
+        {
+          name: 'openclaw',
+          image: 'ghcr.io/openclaw/openclaw:2026.9.6',
+          env: [{ name: 'OPENCLAW_GATEWAY_TOKEN', secretRef: 'gateway-token' }],
+        },
+      ],
+      scale: { minReplicas: 1, maxReplicas },
+    },
+  };
+}
+
+beforeAll(async () => {
+  t = await startAzureFixture({ dataPlanePropagationSeconds: 30 });
+  await ensureResourceGroup(t.azure, { name: rg, slug: 'apps', location: 'westeurope' });
+  const workspace = await ensureLogAnalyticsWorkspace(t.azure, { ...base, name: 'log-apps-1' });
+  await ensureStorage(t.azure, {
+    ...base,
+    accountName: 'stapps1',
+    shareName: 'openclaw-state',
+    containerName: 'openclaw-logs',
+  });
+  const environment = await ensureManagedEnvironment(t.azure, {
+    ...base,
+    name: 'cae-apps',
+    workspace: { resourceGroup: rg, name: 'log-apps-1', customerId: workspace.value.customerId },
+  });
+  environmentId = environment.value.id;
+  identity = (await ensureManagedIdentity(t.azure, { ...base, name: 'id-apps' })).value;
+  const vault = await ensureKeyVault(t.azure, { ...base, name: 'kv-apps-1', tenantId: t.sim.tenantId });
+  vaultUri = vault.value.vaultUri;
+  t.sim.grantRole(t.sim.broker.objectId, 'Key Vault Secrets Officer', vault.value.id, {
+    createdAt: t.sim.clock.now() - 3_600_000,
+  });
+  await writeSecret(t.azure.secrets(vaultUri), 'gateway-token', 'a'.repeat(64));
+  await ensureRoleAssignment(t.azure, {
+    label: 'gateway',
+    scope: vault.value.id,
+    principalId: identity.principalId,
+    roleDefinitionGuid: BuiltInRoles.keyVaultSecretsUser,
+  });
+});
+
+afterAll(async () => {
+  await t?.sim.stop();
+});
+
+describe('Container Apps', () => {
+  it('ships the environment’s logs to the workspace and registers the state share once, never reading its key back', async () => {
+    const environment = await t.azure.containerApps.managedEnvironments.get(rg, 'cae-apps');
+    expect(environment.appLogsConfiguration?.destination).toBe('log-analytics');
+    const input = {
+      resourceGroup: rg,
+      environmentName: 'cae-apps',
+      storageName: 'openclawstate',
+      accountName: 'stapps1',
+      shareName: 'openclaw-state',
+    };
+    expect(await ensureEnvironmentStorage(t.azure, input)).toMatchObject({ action: 'created' });
+    const before = t.lastSeq();
+    expect(await ensureEnvironmentStorage(t.azure, input)).toBeUndefined();
+    expect(t.armWrites(before)).toEqual([]);
+    const stored = await t.azure.containerApps.managedEnvironmentsStorages.get(
+      rg,
+      'cae-apps',
+      'openclawstate',
+    );
+    expect(stored.properties?.azureFile).toEqual({
+      accountName: 'stapps1',
+      shareName: 'openclaw-state',
+      accessMode: 'ReadWrite',
+    });
+  });
+
+  it('reports a Key Vault reference the app identity cannot read yet as Azure’s error, and redeploys the failed revision once it can', async () => {
+    const error = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps',
+      spec: appSpec(),
+      configHash: 'h1',
+    }).catch((e: unknown) => e);
+    expect(azureFailureOf(error)).toMatchObject({ code: 'ContainerAppSecretKeyVaultReferenceFailed' });
+    expect(azureFailureOf(error).message).toContain('ForbiddenByRbac');
+
+    t.sim.admin.advance(31_000);
+    const redeployed = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps',
+      spec: appSpec(),
+      configHash: 'h1',
+    });
+    expect(redeployed.change).toMatchObject({ action: 'updated', fields: ['failed revision'] });
+    expect(t.sim.containerApp('ca-apps')).toMatchObject({
+      running: true,
+      env: { OPENCLAW_GATEWAY_TOKEN: 'a'.repeat(64) },
+    });
+    expect(redeployed.value.fqdn).toMatch(/^ca-apps\./);
+  });
+
+  it('writes nothing when the app is as specified, and updates it when a setting or the config hash differs', async () => {
+    const before = t.lastSeq();
+    const same = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps',
+      spec: appSpec(),
+      configHash: 'h1',
+    });
+    expect(same.change).toBeUndefined();
+    expect(t.armWrites(before)).toEqual([]);
+
+    const scaled = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps',
+      spec: appSpec(2),
+      configHash: 'h1',
+    });
+    expect(scaled.change).toMatchObject({ action: 'updated', fields: ['template.scale'] });
+    const rehashed = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps',
+      spec: appSpec(2),
+      configHash: 'h2',
+    });
+    expect(rehashed.change).toMatchObject({ action: 'updated', fields: ['tags.claw-broker-config'] });
+    expect((await t.azure.containerApps.containerApps.get(rg, 'ca-apps')).tags?.[CONFIG_HASH_TAG]).toBe('h2');
+  });
+
+  it('puts built-in auth once and repairs it when its excluded paths change', async () => {
+    const desired = {
+      platform: { enabled: true },
+      globalValidation: {
+        unauthenticatedClientAction: 'RedirectToLoginPage' as const,
+        excludedPaths: ['/telegram-webhook', '/readyz'],
+      },
+    };
+    expect(await ensureAuthConfig(t.azure, { resourceGroup: rg, appName: 'ca-apps', desired })).toMatchObject(
+      { action: 'created' },
+    );
+    const before = t.lastSeq();
+    expect(
+      await ensureAuthConfig(t.azure, { resourceGroup: rg, appName: 'ca-apps', desired }),
+    ).toBeUndefined();
+    expect(t.armWrites(before)).toEqual([]);
+    await t.azure.containerApps.containerAppsAuthConfigs.createOrUpdate(rg, 'ca-apps', 'current', {
+      ...desired,
+      globalValidation: { ...desired.globalValidation, excludedPaths: ['/'] },
+    });
+    expect(await ensureAuthConfig(t.azure, { resourceGroup: rg, appName: 'ca-apps', desired })).toMatchObject(
+      {
+        action: 'updated',
+        fields: ['globalValidation.excludedPaths'],
+      },
+    );
+  });
+});

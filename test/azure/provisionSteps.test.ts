@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureKeyVault } from '../../shared/azure/keyVault.js';
+import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
+import { EntraClient } from '../../shared/azure/entra.js';
+import { footprintNames } from '../../shared/domain/names.js';
+import { BrokerError, ErrorCodes } from '../../shared/errors.js';
+import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';
+import type { PrepareInput, ProvisionRequest } from '../../shared/provisioning/contracts.js';
+import { asStepOutcome, createProvisionSteps } from '../../shared/provisioning/provisionSteps.js';
+import type {
+  EnvironmentMutation,
+  EnvironmentRecord,
+  EnvironmentRegistry,
+} from '../../shared/storage/environmentRegistry.js';
+import { startAzureFixture, type AzureFixture } from './azureFixture.js';
+
+/**
+ * The provisioning steps' own decisions, with the simulator for Azure and an in-memory registry:
+ * the audit gate before anything is deployed, the incarnation when old names are still reserved,
+ * and how errors become outcomes.
+ */
+class MemoryRegistry {
+  readonly records = new Map<string, EnvironmentRecord>();
+  writes = 0;
+  async get(slug: string): Promise<EnvironmentRecord | undefined> {
+    return this.records.get(slug);
+  }
+  async update(slug: string, mutate: EnvironmentMutation): Promise<EnvironmentRecord | undefined> {
+    const next = mutate(this.records.get(slug));
+    if (!next) return this.records.get(slug);
+    this.writes++;
+    const now = new Date().toISOString();
+    const record = { ...next, createdAt: now, updatedAt: now, etag: String(this.writes) };
+    this.records.set(slug, record);
+    return record;
+  }
+}
+
+let t: AzureFixture;
+
+beforeAll(async () => {
+  t = await startAzureFixture();
+});
+
+afterAll(async () => {
+  await t?.sim.stop();
+});
+
+function steps(registry: MemoryRegistry, renderConfig = renderOpenClawConfig) {
+  return createProvisionSteps({
+    config: t.config,
+    azure: t.azure,
+    entra: new EntraClient(t.credential, t.config.azure.graphEndpoint),
+    registry: registry as unknown as EnvironmentRegistry,
+    brokerPrincipalId: async () => t.sim.broker.objectId,
+    probe: async () => ({ ready: true }),
+    renderConfig,
+  });
+}
+
+function request(slug: string, params: Partial<ProvisionRequest['params']> = {}): PrepareInput {
+  return {
+    startedAt: '2026-11-22T08:00:00.000Z',
+    request: {
+      schemaVersion: 1,
+      requestId: `req-${slug}`,
+      op: 'provision',
+      slug,
+      params: { channels: [], allowedIdentities: [], owners: [], ...params },
+      requestedBy: { kind: 'operator', id: 'tester' },
+      requestedAt: '2026-11-22T08:00:00Z',
+    },
+  };
+}
+
+describe('preparing a provision', () => {
+  it('refuses a config that fails the security audit, with the finding, before touching Azure or the registry', async () => {
+    const registry = new MemoryRegistry();
+    const insecure: typeof renderOpenClawConfig = (input) => {
+      const rendered = renderOpenClawConfig(input);
+      const config = JSON.parse(rendered.text) as { gateway: { controlUi: Record<string, unknown> } };
+      config.gateway.controlUi['dangerouslyDisableDeviceAuth'] = true;
+      return { ...rendered, text: JSON.stringify(config) };
+    };
+    const before = t.lastSeq();
+    const outcome = await steps(registry, insecure).prepare(request('audited'));
+    expect(outcome).toEqual({
+      status: 'refused',
+      reason: expect.stringMatching(/fails the security audit: .*dangerouslyDisableDeviceAuth/) as unknown,
+    });
+    expect(t.requests(before)).toEqual([]);
+    expect(registry.writes).toBe(0);
+  });
+
+  it('refuses a version the broker does not support', async () => {
+    const outcome = await steps(new MemoryRegistry()).prepare(
+      request('oldie', { openclawVersion: '2026.1.1' }),
+    );
+    expect(outcome).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('2026.1.1') as unknown,
+    });
+  });
+
+  it('gives a slug provisioned again after teardown the next incarnation whose names are free', async () => {
+    const registry = new MemoryRegistry();
+    const salt = t.config.nameSalt;
+    // Incarnation 1 was torn down: its vault is soft-deleted. Incarnation 2's vault name is held too
+    // (soft-deleted by an earlier broker run that never reached the registry).
+    for (const incarnation of [1, 2]) {
+      const names = footprintNames('reborn', { salt, incarnation });
+      await ensureResourceGroup(t.azure, {
+        name: names.resourceGroup,
+        slug: 'reborn',
+        location: 'westeurope',
+      });
+      await ensureKeyVault(t.azure, {
+        resourceGroup: names.resourceGroup,
+        name: names.keyVault,
+        slug: 'reborn',
+        location: 'westeurope',
+        tenantId: t.sim.tenantId,
+      });
+      await t.azure.keyVaults.vaults.delete(names.resourceGroup, names.keyVault);
+    }
+    await registry.update('reborn', () => ({
+      slug: 'reborn',
+      state: 'deleted',
+      incarnation: 1,
+      owners: [],
+      secretAges: {},
+    }));
+    const outcome = await steps(registry).prepare(request('reborn'));
+    expect(outcome).toMatchObject({ status: 'planned', plan: { incarnation: 3 } });
+    expect(registry.records.get('reborn')).toMatchObject({
+      state: 'provisioning',
+      incarnation: 3,
+      activeRequestId: 'req-reborn',
+    });
+  });
+});
+
+describe('step outcomes', () => {
+  it('turns Azure’s definitive answers into "failed" with its code, and rethrows what is worth retrying without the request', async () => {
+    expect(
+      await asStepOutcome(async () => {
+        throw Object.assign(new Error('The vault name is invalid.'), {
+          statusCode: 400,
+          code: 'VaultNameNotValid',
+          request: { body: 'key' },
+        });
+      }),
+    ).toEqual({
+      status: 'failed',
+      error: { code: 'VaultNameNotValid', message: 'The vault name is invalid.', status: 400 },
+    });
+    expect(
+      await asStepOutcome(async () => {
+        throw new BrokerError(ErrorCodes.ResourceNotOwned, 'not ours');
+      }),
+    ).toEqual({ status: 'failed', error: { code: 'ResourceNotOwned', message: 'not ours' } });
+    const thrown = await asStepOutcome(async () => {
+      throw Object.assign(new Error('Too many requests'), {
+        statusCode: 429,
+        code: 'TooManyRequests',
+        request: { headers: 'secret' },
+      });
+    }).catch((e: unknown) => e);
+    expect(thrown).toEqual(new Error('TooManyRequests: Too many requests'));
+    expect((thrown as Error).cause).toBeUndefined();
+  });
+});
