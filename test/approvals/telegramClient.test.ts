@@ -23,7 +23,10 @@ describe('the Telegram client', () => {
     const { client, urls } = clientAnswering(async () => {
       throw new TypeError(`fetch failed for https://telegram.test/bot${TOKEN}/sendMessage`);
     });
-    const error = await client.sendMessage({ chatId: 1, text: 'hi' }).catch((e: unknown) => e as Error);
+    const error = (await client.sendMessage({ chatId: 1, text: 'hi' }).then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e,
+    )) as Error;
     expect(urls).toEqual([`https://telegram.test/bot${TOKEN}/sendMessage`]);
     expect(error.message).toBe(
       'Telegram sendMessage failed (0): TypeError: the Bot API could not be reached',
