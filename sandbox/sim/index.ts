@@ -1,4 +1,4 @@
-import { FileShareStore } from './fileShareStore.js';
+import type { FileShareStore } from './fileShareStore.js';
 import { createGraphSurface, type GraphSurfaceOptions } from './graph.js';
 import { createOpenClawSurface, type OpenClawSurface, type OpenClawSurfaceOptions } from './openclaw.js';
 import { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
@@ -26,7 +26,10 @@ export interface FullSimulator extends Simulator {
   telegram?: SimSurface;
   graph: SimSurface;
   openclaw: OpenClawSurface;
-  /** Files on Azure Files shares (programmatic only), read by the OpenClaw stand-in. */
+  /**
+   * Files on Azure Files shares: the Files data plane (primaryEndpoints.file) serves them, the
+   * OpenClaw stand-in reads them, tests may write them directly.
+   */
   files: FileShareStore;
 }
 
@@ -37,20 +40,11 @@ export interface FullSimulator extends Simulator {
  * mounted at the state dir.
  */
 export async function startFullSimulator(options: FullSimulatorOptions = {}): Promise<FullSimulator> {
-  const files = new FileShareStore();
   let graph: SimSurface | undefined;
   let openclaw: OpenClawSurface | undefined;
   let telegram: SimSurface | undefined;
   const sim = await startSimulator({
     ...options,
-    stateParts: [
-      ...(options.stateParts ?? []),
-      {
-        name: 'files',
-        exportState: () => files.exportState(),
-        importState: (state) => files.importState(state as [string, string][]),
-      },
-    ],
     surfaces: [
       ...(options.surfaces ?? []),
       (context) => {
@@ -81,7 +75,7 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
               context.arm,
               runtime.id,
               runtime.env['OPENCLAW_STATE_DIR'] ?? '/home/node/.openclaw',
-              files,
+              context.files,
             );
             return {
               image: runtime.image,
@@ -103,7 +97,7 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
         : []),
     ],
   });
-  return { ...sim, graph: graph!, openclaw: openclaw!, files, ...(telegram ? { telegram } : {}) };
+  return { ...sim, graph: graph!, openclaw: openclaw!, ...(telegram ? { telegram } : {}) };
 }
 
 /** Finds the Azure Files share mounted at `stateDir` in the app and reads openclaw.json from it. */

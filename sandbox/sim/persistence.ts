@@ -22,15 +22,18 @@ export interface SimulatorStateFile {
   subscriptionId: string;
   broker: { clientId: string; clientSecret: string; objectId: string };
   certificate: { certPem: string; keyPem: string };
-  /** Listener ports: the main one, blob, and one per Key Vault (by lower-case vault name). */
-  ports: { main: number; blob: number; vaults: Record<string, number> };
+  /**
+   * Listener ports: the main one, blob, Azure Files, and one per Key Vault (by lower-case vault
+   * name). `file` is absent in files saved before the Files data plane existed.
+   */
+  ports: { main: number; blob: number; file?: number; vaults: Record<string, number> };
   core: {
     identity: IdentityDirectoryData;
     arm: ArmStateData;
     keyVault: KeyVaultStoreData;
     blob: BlobStoreData;
   };
-  /** Surfaces (telegram, graph, openclaw) and other parts (files) by name. */
+  /** Surfaces (telegram, graph, openclaw) and other parts (files: the Azure Files content) by name. */
   parts: Record<string, unknown>;
   /** Simulated time at the save, and the wall clock then (real mode keeps the offset). */
   clock: { mode: SimClockMode; now: number; wallAt: number };

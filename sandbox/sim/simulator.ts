@@ -33,6 +33,8 @@ import {
 } from './surface.js';
 import { ArmThrottle, type ThrottleClass, type ThrottleOptions } from './throttle.js';
 import { BlobStore, createBlobDataPlane } from './blobDataPlane.js';
+import { createFileDataPlane } from './fileDataPlane.js';
+import { FileShareStore, type FileShareStoreData } from './fileShareStore.js';
 
 /** What surface factories receive: the simulator's shared state, before the server listens. */
 export interface SimulatorContext {
@@ -40,6 +42,8 @@ export interface SimulatorContext {
   arm: ArmState;
   identity: IdentityDirectory;
   faults: FaultRegistry;
+  /** Azure Files content (what the Files data plane serves). */
+  files: FileShareStore;
   /** The main listener's base URL; valid once startSimulator has resolved. */
   baseUrl(): string;
   /** The running view of a container app by ARM id or name (see Simulator.containerApp). */
@@ -107,6 +111,8 @@ export interface Simulator {
   identity: IdentityDirectory;
   keyVault: KeyVaultStore;
   blob: BlobStore;
+  /** Files and directories on Azure Files shares: what the Files data plane serves and the OpenClaw stand-in reads. */
+  files: FileShareStore;
   faults: FaultRegistry;
   state: SimulatorContext;
   admin: SimulatorAdmin;
@@ -242,6 +248,7 @@ async function launch(
   const log = new RequestLog();
   const throttle = options.throttle === false ? undefined : new ArmThrottle(options.throttle ?? {});
   const blob = new BlobStore();
+  const files = new FileShareStore(() => clock.now());
 
   const servers: Server[] = [];
   const vaultListeners = new Map<string, Promise<string>>();
@@ -250,6 +257,7 @@ async function launch(
   let writer: StateFileWriter | undefined;
   const hanging = new Set<ServerResponse>();
   let blobBase = '';
+  let fileBase = '';
 
   const listen = async (rewritePrefix: string | undefined, port = 0): Promise<string> => {
     const server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, (req, res) => {
@@ -280,13 +288,15 @@ async function launch(
       return pending;
     },
     blobEndpoint: (account: string) => `${blobBase}/${account}/`,
+    fileEndpoint: (account: string) => `${fileBase}/${account}/`,
   };
-  const ctx: ArmContext = { state: arm, faults, endpoints, blobs: blob };
+  const ctx: ArmContext = { state: arm, faults, endpoints, blobs: blob, files };
   const context: SimulatorContext = {
     clock,
     arm,
     identity,
     faults,
+    files,
     baseUrl: () => baseUrl,
     containerApp: (idOrName) => containerAppRuntime(ctx, idOrName),
   };
@@ -306,6 +316,7 @@ async function launch(
   for (const input of options.surfaces ?? []) mount(typeof input === 'function' ? input(context) : input);
   mount(createKeyVaultDataPlane({ state: arm, identity, faults, baseUrl: () => baseUrl }));
   mount(createBlobDataPlane({ state: arm, identity, faults, store: blob }));
+  mount(createFileDataPlane({ state: arm, identity, store: files }));
   mount(createIdentitySurface(identity, () => baseUrl));
   mount(createArmSurface({ ctx, identity, providers: defaultProviders }));
   const stateParts = (): PersistentPart[] => [
@@ -320,6 +331,12 @@ async function launch(
           ]
         : [],
     ),
+    // Under parts (not core) and by this name, as before the Files data plane existed.
+    {
+      name: 'files',
+      exportState: () => files.exportState(),
+      importState: (data: unknown) => files.importState(data as FileShareStoreData | [string, string][]),
+    },
     ...(options.stateParts ?? []),
   ];
 
@@ -362,6 +379,7 @@ async function launch(
     const simRequest: SimRequest = {
       method,
       url,
+      rawUrl: req.url ?? '/',
       headers: req.headers,
       body,
       json<T>(): T {
@@ -532,6 +550,14 @@ async function launch(
   }
   baseUrl = await listenOn(undefined, mainPort, 'the main listener');
   blobBase = await listenOn('/blob', saved?.ports.blob ?? 0, 'the blob listener');
+  fileBase = await listenOn('/file', saved?.ports.file ?? 0, 'the Azure Files listener');
+  // Accounts saved before the Files listener existed (or whose address changed) point at it now.
+  for (const account of arm.find('Microsoft.Storage/storageAccounts')) {
+    const endpoints = (account.body['properties'] as Record<string, unknown> | undefined)?.[
+      'primaryEndpoints'
+    ] as Record<string, unknown> | undefined;
+    if (endpoints) endpoints['file'] = `${fileBase}/${account.name}/`;
+  }
   for (const [vault, port] of Object.entries(saved?.ports.vaults ?? {})) {
     const url = await listenOn(`/keyvault/${vault}`, port, `the Key Vault listener of ${vault}`);
     vaultPorts.set(vault, port);
@@ -584,6 +610,7 @@ async function launch(
           ports: {
             main: Number(new URL(baseUrl).port),
             blob: Number(new URL(blobBase).port),
+            file: Number(new URL(fileBase).port),
             vaults: Object.fromEntries(vaultPorts),
           },
           core: {
@@ -646,6 +673,7 @@ async function launch(
     identity,
     keyVault,
     blob,
+    files,
     faults,
     state: context,
     admin,

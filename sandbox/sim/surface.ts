@@ -8,6 +8,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 export interface SimRequest {
   method: string;
   url: URL;
+  /**
+   * The request target exactly as the client sent it (path and query), before the server maps a
+   * per-service listener onto its surface prefix; for signatures computed over the client's URL.
+   */
+  rawUrl?: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
   /** The body parsed as JSON; throws a SimHttpError(400) when it is not JSON. */

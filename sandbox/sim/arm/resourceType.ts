@@ -1,5 +1,6 @@
 import type { BlobStore } from '../blobDataPlane.js';
 import type { FaultRegistry } from '../faults.js';
+import type { FileShareStore } from '../fileShareStore.js';
 import type { Principal } from '../identity.js';
 import type { SimRequest, SimResponse } from '../surface.js';
 import type { ArmState, StoredResource } from './armState.js';
@@ -12,6 +13,8 @@ export interface SimEndpoints {
   vaultUri(vaultName: string): Promise<string>;
   /** Blob endpoint (trailing slash) for a storage account. */
   blobEndpoint(accountName: string): string;
+  /** Azure Files endpoint (trailing slash) for a storage account. */
+  fileEndpoint(accountName: string): string;
 }
 
 export interface ArmContext {
@@ -19,6 +22,7 @@ export interface ArmContext {
   faults: FaultRegistry;
   endpoints: SimEndpoints;
   blobs: BlobStore;
+  files: FileShareStore;
 }
 
 export interface PutInput {

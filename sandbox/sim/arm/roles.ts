@@ -9,6 +9,11 @@ export interface BuiltInRole {
   secrets: { read: boolean; write: boolean };
   /** Blob data rights: delegator can fetch a user-delegation key; data contributor reads and writes. */
   blob: { delegate: boolean; read: boolean; write: boolean };
+  /**
+   * Azure Files rights over REST with OAuth (readFileBackupSemantics / writeFileBackupSemantics):
+   * only the privileged roles grant them, and only with `x-ms-file-request-intent: backup`.
+   */
+  files: { read: boolean; write: boolean };
 }
 
 const none = { read: false, write: false };
@@ -23,6 +28,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: true, write: true, assignRoles: true },
     secrets: none,
     blob: noBlob,
+    files: none,
   },
   {
     id: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
@@ -32,6 +38,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: true, write: true, assignRoles: false },
     secrets: none,
     blob: noBlob,
+    files: none,
   },
   {
     id: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
@@ -40,6 +47,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: true, write: false, assignRoles: false },
     secrets: none,
     blob: noBlob,
+    files: none,
   },
   {
     id: '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
@@ -48,6 +56,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: true, write: false, assignRoles: true },
     secrets: none,
     blob: noBlob,
+    files: none,
   },
   {
     id: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
@@ -56,6 +65,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: false, write: false, assignRoles: false },
     secrets: none,
     blob: noBlob,
+    files: none,
   },
   {
     id: '4633458b-17de-408a-b874-0445c86b69e6',
@@ -65,6 +75,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: false, write: false, assignRoles: false },
     secrets: { read: true, write: false },
     blob: noBlob,
+    files: none,
   },
   {
     id: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
@@ -73,6 +84,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: false, write: false, assignRoles: false },
     secrets: { read: true, write: true },
     blob: noBlob,
+    files: none,
   },
   {
     id: '00482a5a-887f-4fb3-b363-3b7fe8e74483',
@@ -81,6 +93,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: false, write: false, assignRoles: false },
     secrets: { read: true, write: true },
     blob: noBlob,
+    files: none,
   },
   {
     id: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a',
@@ -89,6 +102,7 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: false, write: false, assignRoles: false },
     secrets: none,
     blob: { delegate: true, read: false, write: false },
+    files: none,
   },
   {
     id: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
@@ -97,6 +111,27 @@ export const builtInRoles: readonly BuiltInRole[] = [
     control: { read: false, write: false, assignRoles: false },
     secrets: none,
     blob: { delegate: true, read: true, write: true },
+    files: none,
+  },
+  {
+    id: 'b8eda974-7b85-4f76-af95-65846b26df6d',
+    roleName: 'Storage File Data Privileged Reader',
+    description:
+      'Allows for read access on files/directories in Azure file shares by overriding existing ACLs/NTFS permissions. This role has no built-in equivalent on Windows file servers.',
+    control: { read: false, write: false, assignRoles: false },
+    secrets: none,
+    blob: noBlob,
+    files: { read: true, write: false },
+  },
+  {
+    id: '69566ab7-960f-475b-8e7c-b3118f30c6bd',
+    roleName: 'Storage File Data Privileged Contributor',
+    description:
+      'Allows for read, write, delete, and modify ACLs on files/directories in Azure file shares by overriding existing ACLs/NTFS permissions. This role has no built-in equivalent on Windows file servers.',
+    control: { read: false, write: false, assignRoles: false },
+    secrets: none,
+    blob: noBlob,
+    files: { read: true, write: true },
   },
 ];
 

@@ -47,6 +47,11 @@ function accountNamed(ctx: ArmContext, name: string): StoredResource | undefined
   return ctx.state.find(accountType).find((account) => account.name === name);
 }
 
+/** The current access key values of a storage account resource (key1, key2). */
+export function storageAccountKeyValues(account: StoredResource): string[] {
+  return keysOf(account).map((key) => key.value);
+}
+
 /** The current access keys of a storage account, for other surfaces (Files mounts, tests). */
 export function storageAccountKeys(ctx: ArmContext, accountName: string): string[] {
   const account = accountNamed(ctx, accountName);
@@ -67,7 +72,7 @@ const childSpec = (type: string, defaults: (name: string, now: string) => Record
 /**
  * Microsoft.Storage: a new account answers 202 + Location (no body) and the client polls the
  * operation; updates and deletes are synchronous. Keys are listed and regenerated through actions;
- * the blob endpoint points at the simulator's blob listener. Blob and file services exist as
+ * the blob and file endpoints point at the simulator's blob and Files listeners. Blob and file services exist as
  * "default" children from creation, so shares and containers can be put under them.
  */
 export const storageProvider: ProviderModule = {
@@ -121,6 +126,7 @@ export const storageProvider: ProviderModule = {
         ];
         const previous = recordOf(existing?.body['properties']);
         const blob = ctx.endpoints.blobEndpoint(name);
+        const file = ctx.endpoints.fileEndpoint(name);
         const base = ctx.endpoints.baseUrl;
         return {
           extra: {
@@ -146,7 +152,7 @@ export const storageProvider: ProviderModule = {
             primaryEndpoints: {
               blob,
               dfs: `${base}/dfs/${name}/`,
-              file: `${base}/file/${name}/`,
+              file,
               queue: `${base}/queue/${name}/`,
               table: `${base}/table/${name}/`,
               web: `${base}/web/${name}/`,
@@ -182,6 +188,7 @@ export const storageProvider: ProviderModule = {
       },
       onDeleted(resource, ctx) {
         ctx.blobs.dropAccount(resource.name);
+        ctx.files.drop(resource.name);
       },
       actions: {
         listkeys: ({ resource }) => keyList(resource),
@@ -221,6 +228,10 @@ export const storageProvider: ProviderModule = {
         leaseStatus: 'unlocked',
         leaseState: 'available',
       })),
+      onDeleted(resource, ctx) {
+        const account = resource.id.split('/')[8];
+        if (account) ctx.files.drop(account, resource.name);
+      },
     },
     {
       ...childSpec(`${accountType}/blobServices/containers`, (_name, now) => ({
