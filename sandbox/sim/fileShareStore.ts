@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 /** HTTP headers a file keeps (what Create File and Set File Properties set). */
 export interface StoredFileHeaders {
@@ -281,17 +281,12 @@ export class FileShareStore {
     }
   }
 
-  /** Paths, kinds and sizes only. */
+  /** Paths, kinds and sizes only (never content: files may hold secrets). */
   snapshot(): unknown {
     return [...this.entries].map(([key, entry]) => ({
       path: key,
       kind: entry.kind,
-      ...(entry.kind === 'file'
-        ? {
-            length: entry.content.length,
-            md5: createHash('md5').update(entry.content).digest('base64'),
-          }
-        : {}),
+      ...(entry.kind === 'file' ? { length: entry.content.length } : {}),
     }));
   }
 }
