@@ -235,8 +235,16 @@ export class ApprovalWorld {
     for await (const container of blobs.listContainers()) {
       const client = blobs.getContainerClient(container.name);
       for await (const blob of client.listBlobsFlat()) {
-        const buffer = await client.getBlobClient(blob.name).downloadToBuffer();
-        places.push({ where: `blob ${container.name}/${blob.name}`, text: buffer.toString('utf8') });
+        // The host may consume a message blob between the listing and the download.
+        const buffer = await client
+          .getBlobClient(blob.name)
+          .downloadToBuffer()
+          .catch((error: { statusCode?: number }) => {
+            if (error.statusCode === 404) return undefined;
+            throw error;
+          });
+        if (buffer)
+          places.push({ where: `blob ${container.name}/${blob.name}`, text: buffer.toString('utf8') });
       }
     }
     const tables = TableServiceClient.fromConnectionString(connection, { allowInsecureConnection: true });
