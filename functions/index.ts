@@ -13,3 +13,6 @@ import './approvals.js';
 import './telegramWebhook.js';
 import './api/approvals.js';
 import './api/audit.js';
+import './rotationActivities.js';
+import './sasActivities.js';
+import './sweeps.js';

@@ -118,6 +118,9 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
       TELEGRAM_WEBHOOK_SECRET_REF: `${brokerVaultUri}secrets/telegram-webhook-secret`,
       OPENCLAW_DEFAULT_VERSION: SANDBOX_OPENCLAW_VERSION,
       NAME_SALT: 'sandbox',
+      // The sweeps' timer bindings read these (%SETTING%): daily rotation sweep, hourly SAS sweep.
+      ROTATION_SWEEP_SCHEDULE: '0 0 3 * * *',
+      SAS_SWEEP_SCHEDULE: '0 0 * * * *',
       ...options.settings,
     };
 

@@ -211,6 +211,9 @@ const settingsSchema = z.object({
   ROTATION_STORAGE_KEY_MAX_AGE: duration('a duration such as 90d', '90d'),
   ROTATION_ENTRA_SECRET_MAX_AGE: duration('a duration such as 180d', '180d'),
   ROTATION_ENTRA_SECRET_GRACE: duration('a duration such as 1d', '1d'),
+  ROTATION_BOT_TOKEN_MAX_AGE: duration('a duration such as 180d', '180d'),
+  ROTATION_VERIFY_INTERVAL: duration('a duration such as 10s', '10s'),
+  ROTATION_VERIFY_TIMEOUT: duration('a duration such as 10m', '10m'),
   ROTATION_SWEEP_SCHEDULE: matching(NCRONTAB, 'a six-field NCRONTAB schedule such as "0 0 3 * * *"').default(
     '0 0 3 * * *',
   ),
@@ -218,7 +221,26 @@ const settingsSchema = z.object({
   SAS_SWEEP_SCHEDULE: matching(NCRONTAB, 'a six-field NCRONTAB schedule such as "0 0 * * * *"').default(
     '0 0 * * * *',
   ),
+  SAS_RETRY_INITIAL: duration('a duration such as 30m', '30m'),
+  SAS_RETRY_MAX: duration('a duration such as 12h', '12h'),
   SWEEPS_PAUSED: booleanSetting(false),
+  SWEEP_ARM_WRITES_PER_SECOND: z.coerce
+    .number({ error: 'expected a number of ARM writes per second' })
+    .gt(0, 'expected more than 0')
+    .max(10, "expected at most 10 (ARM's refill rate per principal)")
+    .default(9),
+  SWEEP_ARM_WRITE_BURST: z.coerce
+    .number({ error: 'expected a whole number of ARM writes' })
+    .int('expected a whole number of ARM writes')
+    .min(0, 'expected 0 or more')
+    .max(200, "expected at most 200 (ARM's write burst per principal)")
+    .default(180),
+  SWEEP_ENQUEUE_CONCURRENCY: z.coerce
+    .number({ error: 'expected a whole number of parallel enqueues' })
+    .int('expected a whole number of parallel enqueues')
+    .min(1, 'expected at least 1')
+    .max(64, 'expected at most 64')
+    .default(16),
   DURABLE_TASK_HUB: matching(
     /^[A-Za-z][A-Za-z0-9]{2,49}$/,
     'a task hub name: 3-50 letters and digits, starting with a letter',
@@ -306,9 +328,30 @@ export interface BrokerConfig {
     readonly entraSecretMaxAgeMs: number;
     readonly entraSecretGraceMs: number;
     readonly sweepSchedule: string;
+    /** Bot tokens cannot be rotated by API: past this age they are flagged and the admin chat told. */
+    readonly botTokenMaxAgeMs: number;
+    /** How often a rotation looks again whether the app took the new credential, and for how long. */
+    readonly verifyIntervalMs: number;
+    readonly verifyTimeoutMs: number;
   };
-  readonly sas: { readonly lifetimeMs: number; readonly sweepSchedule: string };
+  readonly sas: {
+    readonly lifetimeMs: number;
+    readonly sweepSchedule: string;
+    /** Back-off of failed renewals: first wait, doubled after each failure up to the maximum. */
+    readonly retryInitialMs: number;
+    readonly retryMaxMs: number;
+  };
   readonly sweepsPaused: boolean;
+  /**
+   * How sweeps spread the work they enqueue under ARM's write throttle (per principal: 200 burst,
+   * 10/s): requests become visible at a pace that keeps the fleet's ARM writes at or below this.
+   */
+  readonly sweeps: {
+    readonly armWritesPerSecond: number;
+    readonly armWriteBurst: number;
+    /** Queue messages sent at once while enqueueing. */
+    readonly enqueueConcurrency: number;
+  };
   readonly durableTaskHub: string;
   readonly intake: { readonly maxMessageBytes: number };
   readonly storage: StorageConnection;
@@ -376,9 +419,22 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       entraSecretMaxAgeMs: settings.ROTATION_ENTRA_SECRET_MAX_AGE,
       entraSecretGraceMs: settings.ROTATION_ENTRA_SECRET_GRACE,
       sweepSchedule: settings.ROTATION_SWEEP_SCHEDULE,
+      botTokenMaxAgeMs: settings.ROTATION_BOT_TOKEN_MAX_AGE,
+      verifyIntervalMs: settings.ROTATION_VERIFY_INTERVAL,
+      verifyTimeoutMs: settings.ROTATION_VERIFY_TIMEOUT,
     },
-    sas: { lifetimeMs: settings.SAS_LIFETIME, sweepSchedule: settings.SAS_SWEEP_SCHEDULE },
+    sas: {
+      lifetimeMs: settings.SAS_LIFETIME,
+      sweepSchedule: settings.SAS_SWEEP_SCHEDULE,
+      retryInitialMs: settings.SAS_RETRY_INITIAL,
+      retryMaxMs: settings.SAS_RETRY_MAX,
+    },
     sweepsPaused: settings.SWEEPS_PAUSED,
+    sweeps: {
+      armWritesPerSecond: settings.SWEEP_ARM_WRITES_PER_SECOND,
+      armWriteBurst: settings.SWEEP_ARM_WRITE_BURST,
+      enqueueConcurrency: settings.SWEEP_ENQUEUE_CONCURRENCY,
+    },
     durableTaskHub: settings.DURABLE_TASK_HUB,
     intake: { maxMessageBytes: settings.INTAKE_MAX_MESSAGE_BYTES },
     storage: storageConnection(settings),

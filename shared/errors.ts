@@ -29,6 +29,13 @@ export const ErrorCodes = {
   ApprovalNotPending: 'ApprovalNotPending',
   /** The caller may not make this decision (the requester approving their own request, twice). */
   ApprovalForbidden: 'ApprovalForbidden',
+  /**
+   * A maintenance step found the secret (or key, or SAS) no longer as its plan expected: a newer
+   * rotation or renewal happened meanwhile. Nothing was changed.
+   */
+  PreconditionFailed: 'PreconditionFailed',
+  /** A rotated credential was not confirmed working (the app still refused it) within the bound. */
+  VerificationFailed: 'VerificationFailed',
   Internal: 'Internal',
 } as const;
 

@@ -13,6 +13,8 @@ export const Orchestrations = {
   teardown: 'teardownOrchestration',
   /** The reusable approval sub-orchestration (orchestrations/approval.ts). */
   approval: 'approvalOrchestration',
+  /** Removes a replaced Entra client secret after its grace period (detached, one per secret). */
+  retireEntraSecret: 'retireEntraSecretOrchestration',
 } as const;
 
 /** The orchestration that carries out each lifecycle operation. */
@@ -51,6 +53,34 @@ export const ProvisionActivities = {
   reportProgress: 'provisionReportProgress',
 } as const;
 
+/** The rotate-secrets orchestration's activities (deliver is shared with renew-sas). */
+export const RotationActivities = {
+  plan: 'rotationPlan',
+  gatewayWrite: 'rotationGatewayWrite',
+  deliver: 'maintenanceDeliver',
+  gatewayVerify: 'rotationGatewayVerify',
+  retireVersions: 'rotationRetireVersions',
+  storageMove: 'rotationStorageMove',
+  storageVerify: 'rotationStorageVerify',
+  storageRegenerate: 'rotationStorageRegenerate',
+  entraAdd: 'rotationEntraAdd',
+  entraVerify: 'rotationEntraVerify',
+  entraScheduleRetire: 'rotationEntraScheduleRetire',
+  entraRemove: 'rotationEntraRemove',
+  flagSecret: 'rotationFlagSecret',
+  recordRotation: 'rotationRecord',
+  recordSkip: 'rotationRecordSkip',
+} as const;
+
+/** The renew-sas orchestration's activities. */
+export const SasActivities = {
+  plan: 'sasPlan',
+  grant: 'sasGrant',
+  issue: 'sasIssue',
+  record: 'sasRecord',
+  recordFailure: 'sasRecordFailure',
+} as const;
+
 /** The approval sub-orchestration's activities. */
 export const ApprovalActivities = {
   open: 'approvalOpen',
@@ -78,6 +108,13 @@ export const Functions = {
   listAudit: 'listAudit',
   telegramWebhook: 'telegramWebhook',
   registerTelegramWebhook: 'registerTelegramWebhook',
+  rotationSweep: 'rotationSweep',
+  sasSweep: 'sasSweep',
+  getSweeps: 'getSweeps',
+  pauseSweeps: 'pauseSweeps',
+  resumeSweeps: 'resumeSweeps',
+  optOutOfSweeps: 'optOutOfSweeps',
+  optInToSweeps: 'optInToSweeps',
 } as const;
 
 /** The slug runner's instance id: one eternal runner per slug serialises its operations. */

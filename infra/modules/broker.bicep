@@ -138,6 +138,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'TELEGRAM_BOT_TOKEN_REF', value: '${vault.properties.vaultUri}secrets/telegram-bot-token' }
         { name: 'TELEGRAM_WEBHOOK_SECRET_REF', value: '${vault.properties.vaultUri}secrets/telegram-webhook-secret' }
         { name: 'OPENCLAW_DEFAULT_VERSION', value: openclawDefaultVersion }
+        // The sweeps' timer bindings read these (%ROTATION_SWEEP_SCHEDULE%, %SAS_SWEEP_SCHEDULE%).
+        { name: 'ROTATION_SWEEP_SCHEDULE', value: '0 0 3 * * *' }
+        { name: 'SAS_SWEEP_SCHEDULE', value: '0 0 * * * *' }
       ]
     }
   }

@@ -8,6 +8,10 @@ export const BuiltInRoles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
+  /** The broker signs log-shipping SAS with a user-delegation key (renew-sas)... */
+  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a',
+  /** ...and a SAS can grant no more than its signer holds, so the signer also needs write. */
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
 } as const;
 
 export interface RoleGrant {

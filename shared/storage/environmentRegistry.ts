@@ -21,6 +21,26 @@ export interface OperationSummary {
   reason?: string | undefined;
 }
 
+/**
+ * What routine maintenance (rotation, SAS renewal, sweeps) keeps on a slug's record. No secret
+ * values: times, key names, reasons.
+ */
+export interface MaintenanceState {
+  /** Sweeps enqueue nothing for this slug while set (an operator opted it out). */
+  optOut?: { at: string; by: string; reason?: string | undefined } | undefined;
+  /** When the current log-shipping SAS was issued, and when it is due for renewal (about 2/3 of its issued lifetime). */
+  sasIssuedAt?: string | undefined;
+  sasRenewAt?: string | undefined;
+  /** Failed renewals since the last success and when the next attempt may run (back-off). */
+  sasRenewal?: { failures: number; retryAt: string; lastError: string } | undefined;
+  /** The storage account key the consumers use (`key1` or `key2`). */
+  storageKeyInUse?: string | undefined;
+  /** Secrets flagged for an operator (bot tokens cannot be rotated by API), by kind. */
+  flags?: Record<string, { flaggedAt: string; reason: string }> | undefined;
+  /** Secrets a rotation had to skip (a tenant policy), by kind, with when and why. */
+  skipped?: Record<string, { at: string; reason: string }> | undefined;
+}
+
 /** One slug's environment: what the broker knows of its footprint. Holds no secret values. */
 export interface EnvironmentRecord {
   slug: string;
@@ -32,6 +52,8 @@ export interface EnvironmentRecord {
   /** When each secret was last set, by kind (ISO timestamps). */
   secretAges: Record<string, string>;
   sasExpiresAt?: string | undefined;
+  /** Rotation, SAS renewal and sweep bookkeeping. */
+  maintenance?: MaintenanceState | undefined;
   lastOperation?: OperationSummary | undefined;
   activeRequestId?: string | undefined;
   currentStep?: string | undefined;
@@ -52,6 +74,7 @@ interface EnvironmentEntity {
   ownersJson: string;
   secretAgesJson: string;
   sasExpiresAt?: string;
+  maintenanceJson?: string;
   lastOperationJson?: string;
   activeRequestId?: string;
   currentStep?: string;
@@ -141,6 +164,7 @@ function toEntity(record: Omit<EnvironmentRecord, 'etag'>): EnvironmentEntity {
   if (record.openclawVersion) entity.openclawVersion = record.openclawVersion;
   if (record.url) entity.url = record.url;
   if (record.sasExpiresAt) entity.sasExpiresAt = record.sasExpiresAt;
+  if (record.maintenance) entity.maintenanceJson = JSON.stringify(record.maintenance);
   if (record.lastOperation) entity.lastOperationJson = JSON.stringify(record.lastOperation);
   if (record.activeRequestId) entity.activeRequestId = record.activeRequestId;
   if (record.currentStep) entity.currentStep = record.currentStep;
@@ -158,6 +182,9 @@ function fromEntity(entity: EnvironmentEntity): EnvironmentRecord {
     owners: JSON.parse(entity.ownersJson) as string[],
     secretAges: JSON.parse(entity.secretAgesJson) as Record<string, string>,
     sasExpiresAt: entity.sasExpiresAt,
+    maintenance: entity.maintenanceJson
+      ? (JSON.parse(entity.maintenanceJson) as MaintenanceState)
+      : undefined,
     lastOperation: entity.lastOperationJson
       ? (JSON.parse(entity.lastOperationJson) as OperationSummary)
       : undefined,

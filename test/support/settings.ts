@@ -21,6 +21,9 @@ export function testSettings(
     OPENCLAW_DEFAULT_VERSION: '2026.9.6',
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     DURABLE_TASK_HUB: 'clawbrokertest',
+    // The sweeps' timer bindings read these (%SETTING%), so the host needs them set.
+    ROTATION_SWEEP_SCHEDULE: '0 0 3 * * *',
+    SAS_SWEEP_SCHEDULE: '0 0 * * * *',
     ...overrides,
   };
 }
