@@ -16,3 +16,4 @@ import './api/audit.js';
 import './rotationActivities.js';
 import './sasActivities.js';
 import './sweeps.js';
+import './teardownActivities.js';

@@ -192,6 +192,8 @@ const settingsSchema = z.object({
   TELEGRAM_API_BASE: z.url({ error: 'expected an https URL' }).default('https://api.telegram.org'),
   APPROVAL_DEADLINE: duration('a duration such as 24h', '24h'),
   APPROVAL_POLICY: approvalPolicySetting,
+  TEARDOWN_BACKUP_RETENTION: duration('a duration such as 30d', '30d'),
+  TEARDOWN_ALLOW_KEY_VAULT_PURGE: booleanSetting(false),
   OPENCLAW_DEFAULT_VERSION: text('an OpenClaw calendar version such as 2026.9.6').refine(
     isCalendarVersion,
     'expected an OpenClaw calendar version such as 2026.9.6',
@@ -307,6 +309,12 @@ export interface BrokerConfig {
     /** Per operation: approvers needed and whether the requester may approve. */
     readonly policies: Readonly<Record<LifecycleOp, ApprovalPolicy>>;
   };
+  readonly teardown: {
+    /** How long the final backup of a torn-down slug's state share is kept. */
+    readonly backupRetentionMs: number;
+    /** Whether a teardown that asks for it may purge the soft-deleted Key Vault (default: keep it). */
+    readonly allowKeyVaultPurge: boolean;
+  };
   readonly openclaw: {
     readonly defaultVersion: string;
     readonly minReleaseAgeMs: number;
@@ -402,6 +410,10 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       apiBase: settings.TELEGRAM_API_BASE,
     },
     approvals: { deadlineMs: settings.APPROVAL_DEADLINE, policies: settings.APPROVAL_POLICY },
+    teardown: {
+      backupRetentionMs: settings.TEARDOWN_BACKUP_RETENTION,
+      allowKeyVaultPurge: settings.TEARDOWN_ALLOW_KEY_VAULT_PURGE,
+    },
     openclaw: {
       defaultVersion: settings.OPENCLAW_DEFAULT_VERSION,
       minReleaseAgeMs: settings.OPENCLAW_MIN_RELEASE_AGE,

@@ -87,6 +87,17 @@ export const ApprovalActivities = {
   expire: 'approvalExpire',
 } as const;
 
+/** The teardown orchestration's activities. */
+export const TeardownActivities = {
+  inspect: 'teardownInspect',
+  markDeleting: 'teardownMarkDeleting',
+  backup: 'teardownBackup',
+  deleteResourceGroup: 'teardownDeleteResourceGroup',
+  keyVault: 'teardownKeyVault',
+  entra: 'teardownEntra',
+  finish: 'teardownFinish',
+} as const;
+
 export const Events = {
   /** Tells a slug runner that its queue may have new work. Carries no data it relies on. */
   wake: 'wake',

@@ -104,6 +104,26 @@ export class EntraClient {
     await this.call('POST', `/applications/${applicationId}/removePassword`, { keyId });
   }
 
+  /** Deletes an app registration (it goes to Entra's deleted items). False when it was already gone. */
+  async deleteApplication(id: string): Promise<boolean> {
+    return this.deleteOrMissing(`/applications/${id}`);
+  }
+
+  /** Deletes a group. False when it was already gone. */
+  async deleteGroup(id: string): Promise<boolean> {
+    return this.deleteOrMissing(`/groups/${id}`);
+  }
+
+  private async deleteOrMissing(path: string): Promise<boolean> {
+    try {
+      await this.call('DELETE', path);
+      return true;
+    } catch (error) {
+      if (error instanceof GraphError && error.statusCode === 404) return false;
+      throw error;
+    }
+  }
+
   private async list<T>(path: string): Promise<T[]> {
     return (await this.call<{ value: T[] }>('GET', path)).value;
   }

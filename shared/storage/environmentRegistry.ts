@@ -41,6 +41,18 @@ export interface MaintenanceState {
   skipped?: Record<string, { at: string; reason: string }> | undefined;
 }
 
+/** What the last teardown left behind: where the final backup is, and what became of the vault. */
+export interface TeardownFacts {
+  requestId: string;
+  at: string;
+  /** `<container>/<prefix>/` of the final backup of the state share in the broker's storage. */
+  backupLocation?: string | undefined;
+  backupRetainUntil?: string | undefined;
+  keyVault: 'kept' | 'purged' | 'absent';
+  /** Until when a kept (soft-deleted) vault can be recovered. */
+  keyVaultRecoverableUntil?: string | undefined;
+}
+
 /** One slug's environment: what the broker knows of its footprint. Holds no secret values. */
 export interface EnvironmentRecord {
   slug: string;
@@ -55,6 +67,8 @@ export interface EnvironmentRecord {
   /** Rotation, SAS renewal and sweep bookkeeping. */
   maintenance?: MaintenanceState | undefined;
   lastOperation?: OperationSummary | undefined;
+  /** Set by teardown (state `deleted`). */
+  teardown?: TeardownFacts | undefined;
   activeRequestId?: string | undefined;
   currentStep?: string | undefined;
   progress?: { done: number; total: number } | undefined;
@@ -76,6 +90,7 @@ interface EnvironmentEntity {
   sasExpiresAt?: string;
   maintenanceJson?: string;
   lastOperationJson?: string;
+  teardownJson?: string;
   activeRequestId?: string;
   currentStep?: string;
   progressJson?: string;
@@ -166,6 +181,7 @@ function toEntity(record: Omit<EnvironmentRecord, 'etag'>): EnvironmentEntity {
   if (record.sasExpiresAt) entity.sasExpiresAt = record.sasExpiresAt;
   if (record.maintenance) entity.maintenanceJson = JSON.stringify(record.maintenance);
   if (record.lastOperation) entity.lastOperationJson = JSON.stringify(record.lastOperation);
+  if (record.teardown) entity.teardownJson = JSON.stringify(record.teardown);
   if (record.activeRequestId) entity.activeRequestId = record.activeRequestId;
   if (record.currentStep) entity.currentStep = record.currentStep;
   if (record.progress) entity.progressJson = JSON.stringify(record.progress);
@@ -188,6 +204,7 @@ function fromEntity(entity: EnvironmentEntity): EnvironmentRecord {
     lastOperation: entity.lastOperationJson
       ? (JSON.parse(entity.lastOperationJson) as OperationSummary)
       : undefined,
+    teardown: entity.teardownJson ? (JSON.parse(entity.teardownJson) as TeardownFacts) : undefined,
     activeRequestId: entity.activeRequestId,
     currentStep: entity.currentStep,
     progress: entity.progressJson

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTelegramSurface, type TelegramSurface } from '../../sandbox/sim/telegram.js';
-import { ProvisionWorld } from './provisionWorld.js';
-import type { AuditEntryView } from '../support/approvalWorld.js';
+import type { TelegramSurface } from '../../sandbox/sim/telegram.js';
+import type { ProvisionWorld } from './provisionWorld.js';
+import { CHAT, startChatWorld, type ChatWorld } from '../support/chatWorld.js';
 
 /**
  * Chat commands and device pairing from the admin chat, end to end: the broker on the local host
@@ -12,63 +11,26 @@ import type { AuditEntryView } from '../support/approvalWorld.js';
  * pair; `/devices acme` lists it with buttons; a press approves or rejects it through the
  * gateway's admin RPC.
  */
-const ADMIN_CHAT = -1001;
-const ADA = 1001;
-const EVE = 2001;
-const BOT_TOKEN = `7000000077:${randomBytes(24).toString('base64url')}`;
+const ADMIN_CHAT = CHAT.adminChatId;
+const ADA = CHAT.ada;
+const EVE = CHAT.eve;
 
+let chat: ChatWorld;
 let world: ProvisionWorld;
 let telegram: TelegramSurface;
 
 beforeAll(async () => {
-  const port = await freePort();
-  world = await ProvisionWorld.start({
-    simulator: {
-      port,
-      surfaces: [
-        (context) => {
-          telegram = createTelegramSurface({
-            clock: context.clock,
-            botToken: BOT_TOKEN,
-            users: [
-              { id: ADA, first_name: 'Ada' },
-              { id: 1002, first_name: 'Brian' },
-              { id: EVE, first_name: 'Eve' },
-            ],
-            chats: [{ id: ADMIN_CHAT, type: 'group', title: 'claw admins' }],
-          });
-          return telegram;
-        },
-      ],
-    },
-    settings: {
-      DURABLE_TASK_HUB: 'clawchat',
-      TELEGRAM_API_BASE: `https://127.0.0.1:${port}/telegram`,
-      TELEGRAM_ADMIN_CHAT_ID: String(ADMIN_CHAT),
-      TELEGRAM_APPROVER_IDS: `${ADA},1002`,
-    },
-  });
-  await world.stageSecret('telegram-bot-token', BOT_TOKEN);
-  await world.stageSecret('telegram-webhook-secret', randomBytes(32).toString('base64url'));
-  const setup = await world.api('POST', '/api/telegram/setup', {});
-  if (setup.status !== 200) throw new Error(`webhook setup: ${setup.status} ${JSON.stringify(setup.body)}`);
+  chat = await startChatWorld();
+  world = chat.world;
+  telegram = chat.telegram;
 }, 120_000);
 
 afterAll(async () => {
-  await world?.stop();
+  await chat?.stop();
 });
 
-/** Writes in the admin chat as Ada (or `from`) and returns what the bot sent back, in order. */
-async function say(text: string, from = ADA, chatId = ADMIN_CHAT) {
-  const before = telegram.outbox().length;
-  const delivery = await telegram.sendUserMessage({ chatId, fromUserId: from, text });
-  expect(delivery.status).toBe(200);
-  return telegram.outbox().slice(before);
-}
-
-async function audit(query = ''): Promise<AuditEntryView[]> {
-  return (await world.api('GET', `/api/audit?limit=1000${query}`)).body['entries'] as AuditEntryView[];
-}
+const say = (text: string, from?: number, chatId?: number) => chat.say(text, from, chatId);
+const audit = (query?: string) => chat.audit(query);
 
 describe('chat commands before any environment exists', () => {
   it('answers /envs and /status from the registry, and /devices fails clearly', async () => {
@@ -194,7 +156,7 @@ describe('an environment and its devices from chat', () => {
           from: { id: ADA, is_bot: false, first_name: 'Ada' },
         },
       },
-      { secretToken: (await world.brokerSecrets.getSecret('telegram-webhook-secret')).value! },
+      { secretToken: await chat.webhookSecret() },
     );
     expect(again.status).toBe(200);
     const entries = await audit();
@@ -226,7 +188,7 @@ describe('an environment and its devices from chat', () => {
 
   it('keeps the gateway token, the bot token and the webhook secret out of storage, logs and the audit trail', async () => {
     const secrets = world.secretValues();
-    expect(secrets).toContain(BOT_TOKEN);
+    expect(secrets).toContain(chat.botToken);
     const places = await world.observableText();
     expect(places.some((p) => p.where.startsWith('table audit'))).toBe(true);
     for (const secret of secrets) {
@@ -234,15 +196,3 @@ describe('an environment and its devices from chat', () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

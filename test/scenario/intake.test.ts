@@ -131,8 +131,9 @@ describe('lifecycle intake on the local host', () => {
   });
 
   it('fails a request whose operation is not available in this build, with the reason, and moves on', async () => {
+    // upgrade is an operation this build does not have yet (teardown, used here before, now exists).
     await broker.api('POST', '/api/requests', {
-      op: 'teardown',
+      op: 'upgrade',
       slug: 'missing',
       requestId: 'e2e-missing-1',
     });
@@ -143,7 +144,7 @@ describe('lifecycle intake on the local host', () => {
     });
     const failed = await broker.until('e2e-missing-1', ['failed', 'succeeded']);
     expect(failed['status']).toBe('failed');
-    expect(String(failed['reason'])).toContain("'teardownOrchestration' doesn't exist");
+    expect(String(failed['reason'])).toContain("'upgradeOrchestration' doesn't exist");
     await broker.release('e2e-missing-2');
     await broker.until('e2e-missing-2', ['succeeded']);
   });

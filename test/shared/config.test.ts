@@ -136,6 +136,20 @@ describe('configuration', () => {
     expect(message).toContain('APPROVAL_DEADLINE: expected a duration such as 24h, got "tomorrow"');
   });
 
+  it('keeps teardown backups 30 days and soft-deleted Key Vaults by default, and takes both from settings', () => {
+    expect(loadConfig(testSettings()).teardown).toEqual({
+      backupRetentionMs: 30 * 86_400_000,
+      allowKeyVaultPurge: false,
+    });
+    expect(
+      loadConfig(testSettings({ TEARDOWN_BACKUP_RETENTION: '90d', TEARDOWN_ALLOW_KEY_VAULT_PURGE: 'true' }))
+        .teardown,
+    ).toEqual({ backupRetentionMs: 90 * 86_400_000, allowKeyVaultPurge: true });
+    expect(configError(testSettings({ TEARDOWN_ALLOW_KEY_VAULT_PURGE: 'sometimes' }))).toContain(
+      'TEARDOWN_ALLOW_KEY_VAULT_PURGE: expected true or false',
+    );
+  });
+
   it('uses an identity-based storage connection when only the account name is set', () => {
     const config = loadConfig(
       testSettings({ AzureWebJobsStorage: undefined, AzureWebJobsStorage__accountName: 'stclawbroker' }),

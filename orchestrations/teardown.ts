@@ -1,0 +1,117 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { TeardownActivities } from '../shared/functionNames.js';
+import type { OperationResult } from '../shared/intake/runnerContracts.js';
+import {
+  TEARDOWN_STEPS,
+  type BackupFacts,
+  type BackupInput,
+  type EntraOutcome,
+  type FinishInput,
+  type InspectInput,
+  type Inspection,
+  type MarkInput,
+  type TeardownRequest,
+  type TeardownStep,
+  type VaultOutcome,
+} from '../shared/teardown/contracts.js';
+import { describeTeardown } from '../shared/teardown/describe.js';
+import { approvalRefusalReason, requireApproval } from './approval.js';
+
+/** Activities throw only for infrastructure failures (throttling past the SDK's retries, 5xx). */
+const TRANSIENT_RETRY = (() => {
+  const options = new df.RetryOptions(5_000, 4);
+  options.backoffCoefficient = 2;
+  options.maxRetryIntervalInMilliseconds = 60_000;
+  return options;
+})();
+
+const TOTAL = TEARDOWN_STEPS.length;
+
+/**
+ * Tears one slug down. Input: the validated teardown request; output: an OperationResult.
+ *
+ * It looks first (read-only): a resource group without the broker's ownership tags for this slug,
+ * or holding a resource the broker did not create, is refused with the reason and nothing is
+ * touched; a slug with nothing left is a no-op that succeeds. Otherwise the admin chat is asked to
+ * approve (the approval sub-orchestration; the message lists what will be deleted). Rejected or
+ * expired: nothing is touched. Approved: it looks again (the footprint may have changed while
+ * waiting), marks the environment `deleting`, backs up the state share into the broker's storage,
+ * deletes the resource group and waits for it, keeps or purges the soft-deleted Key Vault per
+ * policy, removes the Entra app registration and group, and marks the environment `deleted` with
+ * the backup's location. Every step is safe to run twice, so a failed teardown is retried by
+ * requesting it again.
+ */
+export const teardownOrchestration: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const request = context.df.getInput<TeardownRequest>();
+  const status = (step: TeardownStep) =>
+    context.df.setCustomStatus({ step, done: TEARDOWN_STEPS.indexOf(step), total: TOTAL });
+  const call = (name: string, input: unknown) =>
+    context.df.callActivityWithRetry(name, TRANSIENT_RETRY, input);
+  const now = () => context.df.currentUtcDateTime.toISOString();
+  const inspectInput: InspectInput = {
+    slug: request.slug,
+    requestId: request.requestId,
+    purgeKeyVault: request.params.purgeKeyVault ?? false,
+  };
+
+  status('inspect');
+  const first = (yield call(TeardownActivities.inspect, inspectInput)) as Inspection;
+  if (first.kind === 'refused') return rejected(first.reason);
+  if (first.kind === 'gone') return succeeded(`nothing to do: ${first.reason}`);
+
+  const decision = yield* requireApproval(
+    context,
+    {
+      requestId: request.requestId,
+      op: 'teardown',
+      slug: request.slug,
+      requestedBy: request.requestedBy,
+      changes: describeTeardown(first.plan, request.params.reason),
+    },
+    { step: 'approval', done: TEARDOWN_STEPS.indexOf('approval'), total: TOTAL },
+  );
+  if (decision.outcome !== 'approved') return rejected(approvalRefusalReason(decision));
+
+  status('inspect');
+  const again = (yield call(TeardownActivities.inspect, inspectInput)) as Inspection;
+  if (again.kind === 'refused') return rejected(again.reason);
+  if (again.kind === 'gone') return succeeded(`nothing to do: ${again.reason}`);
+  const plan = again.plan;
+
+  const mark: MarkInput = { slug: plan.slug, requestId: plan.requestId, at: now() };
+  yield call(TeardownActivities.markDeleting, mark);
+  status('backup');
+  const backupInput: BackupInput = { plan, at: now() };
+  const backup = (yield call(TeardownActivities.backup, backupInput)) as BackupFacts;
+  status('resourceGroup');
+  yield call(TeardownActivities.deleteResourceGroup, plan);
+  status('keyVault');
+  const vault = (yield call(TeardownActivities.keyVault, plan)) as VaultOutcome;
+  status('entra');
+  const entra = (yield call(TeardownActivities.entra, plan)) as EntraOutcome;
+  status('finish');
+  const finish: FinishInput = { plan, backup, vault, at: now() };
+  yield call(TeardownActivities.finish, finish);
+  context.df.setCustomStatus({ step: 'finish', done: TOTAL, total: TOTAL });
+
+  const approvers = decision.approvals.map((vote) => vote.by.id).join(', ');
+  const parts = [
+    plan.groupExists ? `deleted ${plan.resourceGroup}` : `${plan.resourceGroup} was already gone`,
+    backup.location
+      ? `backup at ${backup.location} (${backup.files} file(s)) kept until ${backup.retainUntil ?? '?'}`
+      : `no backup (${backup.skipped ?? 'nothing to copy'})`,
+    vault.name ? `Key Vault ${vault.name} ${vault.outcome}` : undefined,
+    entra.removed.length > 0 ? `removed ${entra.removed.join(' and ')}` : undefined,
+    `approved by ${approvers}`,
+  ].filter(Boolean);
+  return succeeded(parts.join('; '));
+};
+
+function rejected(reason: string): OperationResult {
+  return { outcome: 'rejected', reason };
+}
+
+function succeeded(summary: string): OperationResult {
+  return { outcome: 'succeeded', summary };
+}
