@@ -311,4 +311,36 @@ describe('the approval policy', () => {
     });
     expect(world.approvalMessage('sec-multi-1')!.text).toMatch(/APPROVED at \S+; the upgrade goes ahead/);
   });
+
+  it('ignores a decision event raised around the broker that the policy does not allow, and keeps waiting', async () => {
+    await world.submit('teardown', 'sec-event', 'sec-event-1');
+    const before = await world.awaitingApproval('sec-event-1');
+    // Someone with the host's system key raises an approval that no approver gave.
+    const forged = {
+      requestId: 'sec-event-1',
+      outcome: 'approved',
+      decidedAt: new Date().toISOString(),
+      decidedBy: { kind: 'operator', id: 'mallory' },
+      approvals: [],
+      policy: { approvers: 1, requesterMayApprove: false },
+      requestedBy: { kind: 'operator', id: 'alice@example.com' },
+    };
+    const raised = await fetch(
+      `${world.host.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent('approval:sec-event-1')}/raiseEvent/approvalDecision?code=${world.host.systemKey}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(forged) },
+    );
+    expect(raised.status).toBe(202);
+    await world.host.waitForIdle();
+    expect(world.host.timeline('approval:sec-event-1').map((entry) => entry.eventType)).toContain(
+      'EventRaised',
+    );
+    await expectNothingChanged('sec-event-1', before);
+    expect(world.host.getStatus('approval:sec-event-1')?.runtimeStatus).toBe('Running');
+
+    await world.press('sec-event-1', 'Approve', ADA);
+    expect(await world.until('sec-event-1', ['succeeded', 'rejected', 'failed'])).toMatchObject({
+      status: 'succeeded',
+      summary: `approved by ${ADA}`,
+    });
+  });
 });
