@@ -26,6 +26,19 @@ const DAY = 86_400_000;
  */
 export class FollowedClock extends ManualClock {
   #follower: ((now: number) => void) | undefined;
+  #detached = false;
+
+  /**
+   * While detached, advancing does not wait for the hosts to be idle: for tests that hold
+   * activities on purpose (they would never be idle) and move time while they are held.
+   */
+  set detached(value: boolean) {
+    this.#detached = value;
+  }
+
+  override attachSettler(settle: () => Promise<void>): () => void {
+    return super.attachSettler(() => (this.#detached ? Promise.resolve() : settle()));
+  }
 
   constructor(start: number) {
     super(start);
@@ -159,6 +172,22 @@ export class MaintenanceWorld {
     throw new Error(
       `request ${requestId} did not finish: ${JSON.stringify(await this.world.request(requestId))}`,
     );
+  }
+
+  /** Provisions several slugs at once and waits for all of them in simulated time. */
+  async provisionAll(slugs: string[]): Promise<void> {
+    for (const slug of slugs) {
+      const ref = await this.world.stageSecret(
+        `stage-${slug}`,
+        `7000000042:AAH0maint${slug.padEnd(30, 'x')}`,
+      );
+      await this.world.requestProvision(slug, `prov-${slug}`, { telegramBotToken: { secretRef: ref } });
+    }
+    for (const slug of slugs) {
+      const view = await this.settle(`prov-${slug}`);
+      if (view.status !== 'succeeded') throw new Error(`provisioning ${slug}: ${JSON.stringify(view)}`);
+    }
+    await this.advance(Math.max(60_000, Date.now() - this.clock.now() + 60_000));
   }
 
   /** Provisions a slug (Telegram channel, a staged bot token) and waits in simulated time. */
