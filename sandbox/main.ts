@@ -1,5 +1,5 @@
 /**
- * `npm run sandbox [-- --reset] [-- --port 7071]`: runs claw-broker on this machine with embedded
+ * `npm run sandbox [-- --reset] [-- --port 7071] [-- --propagation 30]`: runs claw-broker on this machine with embedded
  * defaults and no subscription: Azurite, the simulated Azure / Entra / Telegram / OpenClaw, and the
  * local Functions host with the broker's real functions. State lives in .sandbox/ and survives a
  * restart unless --reset. Ctrl-C stops everything cleanly.
@@ -14,6 +14,8 @@ const { values } = parseArgs({
     reset: { type: 'boolean', default: false },
     port: { type: 'string', default: '7071' },
     'data-dir': { type: 'string', default: '.sandbox' },
+    // Seconds before a new role assignment takes effect on the data planes (Azure: minutes).
+    propagation: { type: 'string', default: '30' },
   },
 });
 
@@ -24,7 +26,11 @@ if (values.reset) {
 }
 
 const started = Date.now();
-const world = await startSandboxWorld({ dataDir, hostPort: Number(values.port) });
+const world = await startSandboxWorld({
+  dataDir,
+  hostPort: Number(values.port),
+  simulator: { dataPlanePropagationSeconds: Number(values.propagation) },
+});
 const api = world.host.baseUrl;
 
 console.log(`
@@ -44,6 +50,13 @@ In another terminal:
   npx claw-broker envs                              # the environment registry
   npx claw-broker rejected                          # messages the intake refused
   curl -s -H 'x-functions-key: ${SANDBOX_FUNCTION_KEY}' ${api}/api/requests/<requestId>
+
+The admin chat (${SANDBOX_TELEGRAM.adminChatId}) as its members see it, and their hands:
+
+  npx claw-broker request teardown acme                                  # asks the admin chat to approve
+  curl -sk ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}                 # messages and their buttons
+  curl -sk -X POST ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}/messages/<messageId>/press -d '{"button":"Approve","as":1001}'
+  curl -sk -X POST ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}/say -d '{"text":"/envs","as":1001}'
 
 Ctrl-C stops the sandbox; run with --reset to start from nothing.
 `);

@@ -109,7 +109,7 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
       KEY_VAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
       TELEGRAM_API_BASE: `${sim.url}/telegram`,
       BROKER_KEY_VAULT_URI: brokerVaultUri,
-      IMAGE_REGISTRY_ID: `/subscriptions/${sim.subscriptionId}/resourceGroups/${BROKER_GROUP}/providers/Microsoft.ContainerRegistry/registries/${REGISTRY}`,
+      IMAGE_REGISTRY_ID: seedRegistry(sim),
       IMAGE_REPOSITORY: `${REGISTRY}.azurecr.io/openclaw/openclaw`,
       ENTRA_ADMIN_GROUP_ID: adminGroup.id,
       TELEGRAM_APPROVER_IDS: SANDBOX_TELEGRAM.approvers.map((user) => user.id).join(','),
@@ -117,6 +117,7 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
       TELEGRAM_BOT_TOKEN_REF: `${brokerVaultUri}secrets/telegram-bot-token`,
       TELEGRAM_WEBHOOK_SECRET_REF: `${brokerVaultUri}secrets/telegram-webhook-secret`,
       OPENCLAW_DEFAULT_VERSION: SANDBOX_OPENCLAW_VERSION,
+      OPENCLAW_GATEWAY_URL_TEMPLATE: `${sim.url}/openclaw/{app}`,
       NAME_SALT: 'sandbox',
       // The sweeps' timer bindings read these (%SETTING%): daily rotation sweep, hourly SAS sweep.
       ROTATION_SWEEP_SCHEDULE: '0 0 3 * * *',
@@ -132,6 +133,7 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
       functionKey: SANDBOX_FUNCTION_KEY,
       ...(options.clock ? { clock: options.clock } : {}),
     });
+    if (!options.app) await registerTelegramWebhook(host.baseUrl);
     const running = sim;
     return {
       azurite,
@@ -188,6 +190,49 @@ async function bootstrapBrokerVault(sim: FullSimulator, botToken: string): Promi
   await setSecretOnce(secrets, 'telegram-bot-token', botToken);
   await setSecretOnce(secrets, 'telegram-webhook-secret', randomBytes(32).toString('base64url'));
   return vaultUri.endsWith('/') ? vaultUri : `${vaultUri}/`;
+}
+
+/**
+ * The container registry the gateways pull from (an ACR mirror of ghcr.io/openclaw/openclaw), put
+ * straight into the simulator's state: the simulator has no registry provider, and the broker
+ * only assigns AcrPull on it. Returns its ARM id.
+ */
+function seedRegistry(sim: FullSimulator): string {
+  const id = `/subscriptions/${sim.subscriptionId}/resourceGroups/${BROKER_GROUP}/providers/Microsoft.ContainerRegistry/registries/${REGISTRY}`;
+  if (sim.arm.get(id)) return id;
+  const now = sim.clock.now();
+  const body = {
+    id,
+    name: REGISTRY,
+    type: 'Microsoft.ContainerRegistry/registries',
+    location: 'westeurope',
+    properties: { loginServer: `${REGISTRY}.azurecr.io`, provisioningState: 'Succeeded' },
+  };
+  sim.arm.put({
+    id,
+    type: body.type,
+    name: REGISTRY,
+    subscriptionId: sim.subscriptionId,
+    resourceGroup: BROKER_GROUP,
+    body,
+    hidden: {},
+    createdAt: now,
+    updatedAt: now,
+  });
+  return id;
+}
+
+/**
+ * Points the simulated bot's webhook at the broker, as an operator does once after deploying
+ * (`claw-broker telegram-setup`).
+ */
+async function registerTelegramWebhook(baseUrl: string): Promise<void> {
+  const response = await fetch(`${baseUrl}/api/telegram/setup`, {
+    method: 'POST',
+    headers: { 'x-functions-key': SANDBOX_FUNCTION_KEY },
+  });
+  if (!response.ok)
+    throw new Error(`registering the Telegram webhook answered ${response.status}: ${await response.text()}`);
 }
 
 /** Sets a secret unless it exists, so a restarted sandbox keeps the values the broker already uses. */

@@ -3,7 +3,8 @@ import { createGraphSurface, type GraphSurfaceOptions } from './graph.js';
 import { createOpenClawSurface, type OpenClawSurface, type OpenClawSurfaceOptions } from './openclaw.js';
 import { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
 import type { SimSurface } from './surface.js';
-import { createTelegramSurface, type TelegramSurfaceOptions } from './telegram.js';
+import { createTelegramSurface, type TelegramSurface, type TelegramSurfaceOptions } from './telegram.js';
+import { createTelegramAdminSurface } from './telegramAdmin.js';
 
 export { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
 export { trustSimulatorCertificate } from './trustSimulatorCertificate.js';
@@ -71,12 +72,14 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
           getApp: (appName) => {
             const runtime = context.containerApp(appName);
             if (!runtime) return undefined;
-            const configJson = readMountedConfig(
-              context.arm,
-              runtime.id,
-              runtime.env['OPENCLAW_STATE_DIR'] ?? '/home/node/.openclaw',
-              context.files,
-            );
+            const configJson =
+              configFromSecretVolume(context.arm, runtime.id) ??
+              readMountedConfig(
+                context.arm,
+                runtime.id,
+                runtime.env['OPENCLAW_STATE_DIR'] ?? '/home/node/.openclaw',
+                context.files,
+              );
             return {
               image: runtime.image,
               env: runtime.env,
@@ -93,11 +96,21 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
               telegram = createTelegramSurface({ ...options.telegram!, clock: context.clock });
               return telegram;
             },
+            () => createTelegramAdminSurface(telegram as TelegramSurface),
           ]
         : []),
     ],
   });
   return { ...sim, graph: graph!, openclaw: openclaw!, ...(telegram ? { telegram } : {}) };
+}
+
+/**
+ * The broker delivers openclaw.json as a Container Apps secret mounted as a secret volume (the
+ * `openclaw-config` secret, read through OPENCLAW_CONFIG_PATH); older layouts kept it on the share.
+ */
+function configFromSecretVolume(arm: Simulator['arm'], appId: string): string | undefined {
+  const secrets = (arm.get(appId)?.hidden['secrets'] ?? []) as { name: string; value?: string }[];
+  return secrets.find((secret) => secret.name === 'openclaw-config')?.value;
 }
 
 /** Finds the Azure Files share mounted at `stateDir` in the app and reads openclaw.json from it. */

@@ -96,7 +96,8 @@ export interface OpenClawSurface extends SimSurface {
 }
 
 const DEFAULT_PAIRING_TTL_MS = 5 * 60 * 1000;
-const IMAGE = /^ghcr\.io\/openclaw\/openclaw(?::([A-Za-z0-9._-]+))?(?:@(sha256:[0-9a-f]{64}))?$/;
+/** OpenClaw's image, upstream (ghcr.io) or mirrored into a registry such as ACR under the same path. */
+const IMAGE = /^[a-z0-9.-]+(?::\d+)?\/openclaw\/openclaw(?::([A-Za-z0-9._-]+))?(?:@(sha256:[0-9a-f]{64}))?$/;
 const SECRET_REFERENCE = /^(secretref:|@Microsoft\.KeyVault\()/;
 const GATEWAY_TOKEN_ENV = 'OPENCLAW_GATEWAY_TOKEN';
 const GATEWAY_TOKEN = /^[0-9a-f]{64,}$/i;
@@ -206,7 +207,8 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
   function evaluate(app: OpenClawAppState): Evaluation {
     const reasons: string[] = [];
     const version = versionOf(app.image);
-    if (!IMAGE.test(app.image)) reasons.push(`image: ${app.image} is not ghcr.io/openclaw/openclaw`);
+    if (!IMAGE.test(app.image))
+      reasons.push(`image: ${app.image} is not ghcr.io/openclaw/openclaw or a mirror of it`);
     else if (version === undefined) reasons.push('image: the version of the image is unknown');
     const known = version === undefined ? undefined : schemaFor(version, schemas);
     if (version !== undefined && !known)

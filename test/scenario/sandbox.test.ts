@@ -1,13 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/main.js';
+import { trustSimulatorCertificate } from '../../sandbox/sim/index.js';
 
 /**
- * `npm run sandbox` as a person uses it: start it, follow the printed instructions with the CLI,
- * stop it with Ctrl-C, start it again over the same state.
+ * `npm run sandbox` as a person uses it: start it, follow the printed instructions with the CLI
+ * (provision a slug and watch it reach ready; tear it down and approve that from the simulated
+ * admin chat), stop it with Ctrl-C, start it again over the same state.
  */
 const dataDir = mkdtempSync(join(tmpdir(), 'claw-sandbox-'));
 const children: ChildProcess[] = [];
@@ -62,22 +64,72 @@ async function cli(sandbox: RunningSandbox, ...args: string[]): Promise<{ code: 
   return { code, out: out.join('\n') };
 }
 
+/** Trusts the sandbox simulator's certificate (saved in its state file), as curl -k would skip. */
+function trustSandboxCertificate(): void {
+  const state = JSON.parse(readFileSync(join(dataDir, 'simulator.json'), 'utf8')) as {
+    certificate: { certPem: string };
+  };
+  trustSimulatorCertificate(state.certificate.certPem);
+}
+
+interface AdminChat {
+  messages: { messageId: number; text: string; buttons: string[] }[];
+}
+
+/** Polls a simulator admin URL until its JSON body satisfies `done`. */
+async function untilJson(url: string, done: (body: AdminChat) => boolean): Promise<AdminChat> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const body = (await (await fetch(url)).json()) as AdminChat;
+    if (done(body)) return body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} never satisfied the condition`);
+}
+
 async function stop(sandbox: RunningSandbox): Promise<number | null> {
   sandbox.child.kill('SIGINT');
   return new Promise((resolve) => sandbox.child.once('exit', (code) => resolve(code)));
 }
 
 describe('npm run sandbox', () => {
-  it('comes up with instructions that work, stops cleanly on Ctrl-C, and keeps its state across a restart', async () => {
+  it('comes up with instructions that work (provision, teardown approved from the chat), stops cleanly on Ctrl-C, and keeps its state across a restart', async () => {
     const first = await startSandbox('--reset');
     expect(first.output()).toContain('claw-broker sandbox is up');
     expect(first.output()).toContain("npx claw-broker request provision acme --param channels='[]' --wait");
 
-    const submitted = await cli(first, '--json', 'request', 'renew-sas', 'acme', '--request-id', 'sandbox-1');
-    expect(submitted.code).toBe(0);
-    const followed = await cli(first, 'status', 'sandbox-1');
-    expect(followed.out).toContain('sandbox-1  renew-sas acme');
-    expect((await cli(first, 'envs')).code).toBe(0);
+    // Provision with the CLI and watch it reach ready.
+    const provisioned = await cli(
+      first,
+      'request',
+      'provision',
+      'acme',
+      '--param',
+      'channels=[]',
+      '--request-id',
+      'sandbox-1',
+      '--wait',
+    );
+    expect(provisioned.out).toContain('running: resourceGroup');
+    expect(provisioned.out).toMatch(/succeeded: acme provisioned .* ready at https:\/\//);
+    expect(provisioned.code).toBe(0);
+    expect((await cli(first, 'envs')).out).toMatch(/acme\s+ready\s+2026\.10\.20\s+https:/);
+
+    // Tear it down from the CLI and approve it from the simulated admin chat.
+    expect((await cli(first, 'request', 'teardown', 'acme', '--request-id', 'sandbox-2')).code).toBe(0);
+    const simUrl = /simulated Azure\s+(\S+)/.exec(first.output())![1]!;
+    trustSandboxCertificate();
+    const chat = await untilJson(`${simUrl}/admin/telegram/chats/-1001`, (body) => body.messages.length > 0);
+    const approval = chat.messages.at(-1)!;
+    expect(approval.text).toContain('teardown of acme');
+    expect(approval.buttons).toEqual(['Approve', 'Reject']);
+    const pressed = await fetch(`${simUrl}/admin/telegram/chats/-1001/messages/${approval.messageId}/press`, {
+      method: 'POST',
+      body: JSON.stringify({ button: 'Approve', as: 1001 }),
+    });
+    expect(await pressed.json()).toMatchObject({ pressed: 'Approve', webhookStatus: 200 });
+    const tornDown = await cli(first, 'request', 'teardown', 'acme', '--request-id', 'sandbox-2', '--wait');
+    expect(tornDown.out).toMatch(/succeeded: deleted claw-acme; backup at teardown-backups\/acme\//);
+    expect((await cli(first, 'envs')).out).toMatch(/acme\s+deleted/);
 
     expect(await stop(first)).toBe(0);
     expect(first.output()).toContain('stopped.');
@@ -86,8 +138,13 @@ describe('npm run sandbox', () => {
     const second = await startSandbox();
     expect(second.output()).toContain(`simulated Azure  ${simulatorUrl}`);
     expect(second.output()).toMatch(/restored the simulated world from /);
-    const again = await cli(second, '--json', 'status', 'sandbox-1');
-    expect(JSON.parse(again.out)).toMatchObject({ requestId: 'sandbox-1', op: 'renew-sas', slug: 'acme' });
+    const again = await cli(second, '--json', 'status', 'sandbox-2');
+    expect(JSON.parse(again.out)).toMatchObject({
+      requestId: 'sandbox-2',
+      op: 'teardown',
+      slug: 'acme',
+      status: 'succeeded',
+    });
     expect(await stop(second)).toBe(0);
   }, 120_000);
 });

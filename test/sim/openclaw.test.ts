@@ -248,7 +248,7 @@ describe('the OpenClaw gateway stand-in', () => {
     it("is not ready for an image that is not OpenClaw's or a version older than any it knows", async () => {
       app().image = 'docker.io/library/nginx:1.27';
       expect((await reasons())[0]).toBe(
-        'image: docker.io/library/nginx:1.27 is not ghcr.io/openclaw/openclaw',
+        'image: docker.io/library/nginx:1.27 is not ghcr.io/openclaw/openclaw or a mirror of it',
       );
       app().image = 'ghcr.io/openclaw/openclaw:2025.1.1';
       expect((await reasons())[0]).toBe('image: openclaw 2025.1.1 is not a version the simulator knows');
