@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import { StorageManagementClient } from '@azure/arm-storage';
+import { TableClient } from '@azure/data-tables';
 import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { QueueClient } from '@azure/storage-queue';
@@ -78,6 +79,8 @@ export interface RegenerationSeen {
 
 export interface MaintenanceWorldOptions {
   settings?: Record<string, string>;
+  /** Keep the durable task hub in memory (faster; no host restart then). Default: Azurite. */
+  durableInMemory?: boolean;
 }
 
 /**
@@ -127,7 +130,7 @@ export class MaintenanceWorld {
           },
         ],
       },
-      host: { clock, hostJson },
+      host: { clock, hostJson, ...(options.durableInMemory ? { storage: 'memory' as const } : {}) },
       settings: {
         TELEGRAM_API_BASE: `https://127.0.0.1:${simPort}/telegram`,
         TELEGRAM_ADMIN_CHAT_ID: String(ADMIN_CHAT_ID),
@@ -136,6 +139,8 @@ export class MaintenanceWorld {
         PROVISION_PROPAGATION_TIMEOUT: '10m',
         PROVISION_READY_TIMEOUT: '10m',
         SAS_SWEEP_SCHEDULE: '0 0 */6 * * *',
+        // ProvisionWorld pauses the sweeps for provisioning-only tests; maintenance runs on them.
+        SWEEPS_PAUSED: 'false',
         ...options.settings,
       },
     });
@@ -224,6 +229,31 @@ export class MaintenanceWorld {
         requestedAt,
       }),
     );
+  }
+
+  /** Every request the broker has recorded (id, op, slug, status, acceptance time), from its table. */
+  async requestRecords(): Promise<
+    { requestId: string; op: string; slug: string; status: string; acceptedAt: string }[]
+  > {
+    const table = TableClient.fromConnectionString(this.world.azurite.connectionString, 'requests', {
+      allowInsecureConnection: true,
+    });
+    const records: { requestId: string; op: string; slug: string; status: string; acceptedAt: string }[] = [];
+    for await (const entity of table.listEntities<{
+      op: string;
+      slug: string;
+      status: string;
+      acceptedAt: string;
+    }>()) {
+      records.push({
+        requestId: entity.partitionKey!,
+        op: entity.op,
+        slug: entity.slug,
+        status: entity.status,
+        acceptedAt: entity.acceptedAt,
+      });
+    }
+    return records;
   }
 
   async environment(slug: string): Promise<EnvironmentRecord> {
