@@ -6,14 +6,15 @@ import { EntraClient } from '../shared/azure/entra.js';
 import { probeGateway } from '../shared/azure/gatewayProbe.js';
 import { Orchestrations, ProvisionActivities } from '../shared/functionNames.js';
 import { createLogger } from '../shared/logger.js';
-import type {
-  FinishInput,
-  GraphStep,
-  PrepareInput,
-  RecordFailureInput,
-  ReportProgressInput,
-  StepInput,
-  StepOutcome,
+import {
+  STEP_DEPENDENCIES,
+  type FinishInput,
+  type GraphStep,
+  type PrepareInput,
+  type RecordFailureInput,
+  type ReportProgressInput,
+  type StepInput,
+  type StepOutcome,
 } from '../shared/provisioning/contracts.js';
 import { createProvisionSteps, type ProvisionSteps } from '../shared/provisioning/provisionSteps.js';
 import { provisionOrchestration } from '../orchestrations/provision.js';
@@ -40,21 +41,7 @@ function provisionSteps(): ProvisionSteps {
   return steps;
 }
 
-const GRAPH_STEPS: GraphStep[] = [
-  'resourceGroup',
-  'identity',
-  'keyVault',
-  'storage',
-  'logAnalytics',
-  'roleAssignments',
-  'appInsights',
-  'managedEnvironment',
-  'secrets',
-  'entra',
-  'containerApp',
-  'authConfig',
-  'readiness',
-];
+const GRAPH_STEPS = Object.keys(STEP_DEPENDENCIES) as GraphStep[];
 
 /**
  * One activity per step. Each is safe to run twice (see the step's JSDoc in provisionSteps.ts) and
@@ -64,6 +51,7 @@ for (const step of GRAPH_STEPS) {
   df.app.activity(ProvisionActivities[step], {
     handler: async (input: StepInput, context: InvocationContext): Promise<StepOutcome<unknown>> => {
       const log = createLogger(context, { step, slug: input.plan.slug, requestId: input.plan.requestId });
+      log.info('provision step started');
       const outcome = await provisionSteps()[step](input);
       if (outcome.status === 'failed') log.warn('provision step failed', { code: outcome.error.code });
       else if (outcome.status === 'not-yet') log.info('provision step not yet done');
@@ -75,12 +63,31 @@ for (const step of GRAPH_STEPS) {
 
 /** Plans the run and marks the environment busy; safe to run twice (reads, then sets values). */
 df.app.activity(ProvisionActivities.prepare, {
-  handler: (input: PrepareInput) => provisionSteps().prepare(input),
+  handler: async (input: PrepareInput, context: InvocationContext) => {
+    const log = createLogger(context, {
+      step: 'prepare',
+      slug: input.request.slug,
+      requestId: input.request.requestId,
+    });
+    log.info('provision step started');
+    const outcome = await provisionSteps().prepare(input);
+    log.info('provision step done', { outcome: outcome.status });
+    return outcome;
+  },
 });
 
 /** Records `ready`; safe to run twice (sets values). */
 df.app.activity(ProvisionActivities.finish, {
-  handler: (input: FinishInput) => provisionSteps().finish(input),
+  handler: async (input: FinishInput, context: InvocationContext) => {
+    const log = createLogger(context, {
+      step: 'finish',
+      slug: input.plan.slug,
+      requestId: input.plan.requestId,
+    });
+    log.info('provision step started');
+    await provisionSteps().finish(input);
+    log.info('provision step done');
+  },
 });
 
 /** Records `failed` and lists what exists; safe to run twice (sets values, reads). */

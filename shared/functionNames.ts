@@ -43,6 +43,7 @@ export const ProvisionActivities = {
   roleAssignments: 'provisionRoleAssignments',
   appInsights: 'provisionAppInsights',
   managedEnvironment: 'provisionManagedEnvironment',
+  environmentStorage: 'provisionEnvironmentStorage',
   secrets: 'provisionSecrets',
   entra: 'provisionEntra',
   containerApp: 'provisionContainerApp',

@@ -20,6 +20,7 @@ export const PROVISION_STEPS = [
   'roleAssignments',
   'appInsights',
   'managedEnvironment',
+  'environmentStorage',
   'secrets',
   'entra',
   'containerApp',
@@ -37,11 +38,14 @@ export type GraphStep = Exclude<ProvisionStep, 'prepare' | 'finish'>;
  * follows the longest chain (the critical path), not the sum of the steps:
  *
  * ```
- * resourceGroup ─┬─ identity ────┬─ roleAssignments ── secrets ─┬─ entra ─┬─ containerApp ─ authConfig ─ readiness
- *                ├─ keyVault ────┘                               │         │
- *                ├─ storage ─────┬─ managedEnvironment ──────────┴─────────┘
- *                └─ logAnalytics ┴─ appInsights ─────────────────────────────┘
+ * resourceGroup ─┬─ identity ─────┬─ roleAssignments ─┬─ secrets ─┬─ entra ─┬─ containerApp ─ authConfig ─ readiness
+ *                ├─ keyVault ─────┘                   │           │         │
+ *                ├─ storage ──────────────────────────┴───────┬───│─────────┤ (environmentStorage)
+ *                └─ logAnalytics ┬─ managedEnvironment ───────┴───┴─────────┤
+ *                                └─ appInsights ────────────────────────────┘
  * ```
+ * The environment (the slowest resource) starts as soon as its workspace exists; registering the
+ * state share on it is its own step, so the storage account is not on the environment's path.
  */
 export const STEP_DEPENDENCIES: Readonly<Record<GraphStep, readonly GraphStep[]>> = {
   resourceGroup: [],
@@ -51,10 +55,11 @@ export const STEP_DEPENDENCIES: Readonly<Record<GraphStep, readonly GraphStep[]>
   logAnalytics: ['resourceGroup'],
   roleAssignments: ['identity', 'keyVault'],
   appInsights: ['logAnalytics'],
-  managedEnvironment: ['logAnalytics', 'storage'],
+  managedEnvironment: ['logAnalytics'],
+  environmentStorage: ['managedEnvironment', 'storage'],
   secrets: ['roleAssignments', 'storage'],
   entra: ['managedEnvironment', 'secrets'],
-  containerApp: ['managedEnvironment', 'secrets', 'entra', 'appInsights'],
+  containerApp: ['environmentStorage', 'secrets', 'entra', 'appInsights'],
   authConfig: ['containerApp', 'entra'],
   readiness: ['authConfig'],
 };
@@ -122,6 +127,7 @@ export interface StepFacts {
   roleAssignments: { granted: number };
   appInsights: { id: string };
   managedEnvironment: { id: string; defaultDomain: string };
+  environmentStorage: { storageName: string };
   /** Versionless Key Vault secret URIs of the slug's secrets. */
   secrets: SecretUris;
   entra: { appId: string; objectId: string; groupId: string; clientSecretUri: string };

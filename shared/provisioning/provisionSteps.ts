@@ -323,7 +323,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
         return done(ensured.value, [ensured.change]);
       }),
 
-    /** The environment (logs to the workspace) and the state share registered on it. Idempotent: read first. */
+    /** The environment, shipping its logs to the workspace. Idempotent: read first. */
     managedEnvironment: (input: StepInput) =>
       asStepOutcome(async () => {
         const { plan } = input;
@@ -339,14 +339,22 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
             customerId: need(input, 'logAnalytics').customerId,
           },
         });
-        const storage = await ensureEnvironmentStorage(azure, {
+        return done(ensured.value, [ensured.change]);
+      }),
+
+    /** The state share registered on the environment, for the app to mount. Idempotent: read first. */
+    environmentStorage: (input: StepInput) =>
+      asStepOutcome(async () => {
+        const { names } = input.plan;
+        need(input, 'managedEnvironment');
+        const change = await ensureEnvironmentStorage(azure, {
           resourceGroup: names.resourceGroup,
           environmentName: names.managedEnvironment,
           storageName: names.environmentStorage,
           accountName: need(input, 'storage').accountName,
           shareName: names.stateFileShare,
         });
-        return done(ensured.value, [ensured.change, storage]);
+        return done({ storageName: names.environmentStorage }, [change]);
       }),
 
     /**

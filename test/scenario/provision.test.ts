@@ -15,6 +15,7 @@ import { ProvisionWorld, type RequestView } from './provisionWorld.js';
 let world: ProvisionWorld;
 let credential: ClientSecretCredential;
 const BOT_TOKEN = '7000000042:AAH0scenarioFakeBotTokenValue0123456789';
+const FOUNDRY_KEY = 'f0undry-key-5c3n4r10-0123456789abcdef';
 const seen: RequestView[] = [];
 
 beforeAll(async () => {
@@ -71,7 +72,7 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
 
     const running = seen.filter((current) => current.status === 'running' && current.progress);
     expect(running.length).toBeGreaterThan(0);
-    expect(running.every((current) => current.progress?.total === 15)).toBe(true);
+    expect(running.every((current) => current.progress?.total === 16)).toBe(true);
     const done = running.map((current) => current.progress!.done);
     expect(done).toEqual([...done].sort((a, b) => a - b));
 
@@ -257,13 +258,45 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
     ).toBe(true);
   });
 
+  it('provisions a Teams slug with an Azure OpenAI deployment, its key moved from the broker vault like the bot token', async () => {
+    const ref = await world.stageSecret('stage-teamsco-foundry', FOUNDRY_KEY);
+    const view = await world.provision('teamsco', 'prov-teamsco-1', {
+      channels: ['teams'],
+      foundry: {
+        endpoint: 'https://teamsco.openai.azure.com',
+        deployment: 'gpt-4o',
+        apiKey: { secretRef: ref },
+      },
+    });
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+    const env = world.sim.containerApp('ca-teamsco')?.env ?? {};
+    expect(env['AZURE_OPENAI_API_KEY']).toBe(FOUNDRY_KEY);
+    expect(env['MSTEAMS_APP_ID']).toBe(
+      (
+        world.graph.snapshot() as { applications: { displayName: string; appId: string }[] }
+      ).applications.find((a) => a.displayName === 'claw-teamsco')?.appId,
+    );
+    expect(env['TELEGRAM_BOT_TOKEN']).toBeUndefined();
+    expect((await fetch(`${world.sim.url}/openclaw/ca-teamsco/readyz`)).status).toBe(200);
+    await expect(world.brokerSecrets.getSecret('stage-teamsco-foundry')).rejects.toMatchObject({
+      statusCode: 404,
+    });
+  });
+
   it('leaves no secret value the simulator holds in histories, custom status, the registry, logs or the request log', async () => {
     const secrets = world.secretValues();
     expect(secrets).toContain(BOT_TOKEN);
+    expect(secrets).toContain(FOUNDRY_KEY);
     expect(secrets.some((value) => /^[0-9a-f]{64}$/.test(value))).toBe(true); // the gateway token
     const places = [
       ...(await world.observableText()),
-      ...world.instanceText(['op:prov-acme-1', 'op:prov-acme-2', 'op:prov-acme-3', 'runner:acme']),
+      ...world.instanceText([
+        'op:prov-acme-1',
+        'op:prov-acme-2',
+        'op:prov-acme-3',
+        'runner:acme',
+        'op:prov-teamsco-1',
+      ]),
     ];
     // The search covers orchestration histories: the task hub's blobs name the provisioning activities.
     expect(

@@ -74,6 +74,11 @@ const BOUNDARIES: { slug: string; step: string; fault: FaultSpec }[] = [
     },
   },
   {
+    slug: 'k-envst',
+    step: 'environmentStorage',
+    fault: { kind: 'timeout', method: 'GET', path: '/managedEnvironments/cae-k-envst/storages/openclawstate$' },
+  },
+  {
     slug: 'k-secrets',
     step: 'secrets',
     fault: { kind: 'timeout', method: 'GET', path: '/keyvault/kv-k-secrets-[^/]+/secrets/gateway-token' },

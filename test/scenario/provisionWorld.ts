@@ -164,6 +164,8 @@ export class ProvisionWorld {
       OPENCLAW_DEFAULT_VERSION: '2026.9.6',
       OPENCLAW_GATEWAY_URL_TEMPLATE: `${sim.url}/openclaw/{app}`,
       NAME_SALT: 'scenario',
+      // Provisioning alone: no rotation or SAS sweep may enqueue work for the slugs mid-test.
+      SWEEPS_PAUSED: 'true',
       AZURE_LRO_POLL_INTERVAL_MS: '50',
       PROVISION_RETRY_INTERVAL: '1s',
       PROVISION_READY_POLL_INTERVAL: '1s',
@@ -232,8 +234,9 @@ export class ProvisionWorld {
     requestId: string,
     done: (view: RequestView) => boolean,
     what = 'the wanted state',
+    timeoutMs = 150_000,
   ): Promise<RequestView> {
-    const deadline = Date.now() + 150_000;
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       let view: RequestView | undefined;
       try {
@@ -248,11 +251,12 @@ export class ProvisionWorld {
     }
   }
 
-  untilFinished(requestId: string): Promise<RequestView> {
+  untilFinished(requestId: string, timeoutMs?: number): Promise<RequestView> {
     return this.until(
       requestId,
       (view) => ['succeeded', 'failed', 'rejected'].includes(view.status),
       'an outcome',
+      timeoutMs,
     );
   }
 
