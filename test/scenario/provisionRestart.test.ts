@@ -76,7 +76,11 @@ const BOUNDARIES: { slug: string; step: string; fault: FaultSpec }[] = [
   {
     slug: 'k-envst',
     step: 'environmentStorage',
-    fault: { kind: 'timeout', method: 'GET', path: '/managedEnvironments/cae-k-envst/storages/openclawstate$' },
+    fault: {
+      kind: 'timeout',
+      method: 'GET',
+      path: '/managedEnvironments/cae-k-envst/storages/openclawstate$',
+    },
   },
   {
     slug: 'k-secrets',
