@@ -1,7 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuthConfig, ContainerApp } from '@azure/arm-appcontainers';
 import type { AzureClients } from './azureClients.js';
-import { driftOf, driftSummary, getOrUndefined, ownershipTags, type Change, type Ensured } from './ensure.js';
+import {
+  driftOf,
+  driftSummary,
+  getOrUndefined,
+  ownershipTags,
+  readUnlessNew,
+  type Change,
+  type EnsureOptions,
+  type Ensured,
+} from './ensure.js';
 import { storageAccountKey } from './storage.js';
 import { workspaceSharedKey } from './monitoring.js';
 
@@ -34,10 +43,13 @@ export async function ensureManagedEnvironment(
     location: string;
     workspace: { resourceGroup: string; name: string; customerId: string };
   },
+  options: EnsureOptions = {},
 ): Promise<Ensured<ManagedEnvironmentFacts>> {
   const tags = ownershipTags(input.slug);
   const environments = azure.containerApps.managedEnvironments;
-  const existing = await getOrUndefined(() => environments.get(input.resourceGroup, input.name));
+  const existing = await readUnlessNew(options.inNewGroup, () =>
+    environments.get(input.resourceGroup, input.name),
+  );
   const drift = existing
     ? driftOf(
         {
@@ -88,6 +100,7 @@ export async function ensureEnvironmentStorage(
     accountName: string;
     shareName: string;
   },
+  options: EnsureOptions = {},
 ): Promise<Change | undefined> {
   const storages = azure.containerApps.managedEnvironmentsStorages;
   const desired = {
@@ -95,7 +108,7 @@ export async function ensureEnvironmentStorage(
     shareName: input.shareName,
     accessMode: 'ReadWrite' as const,
   };
-  const existing = await getOrUndefined(() =>
+  const existing = await readUnlessNew(options.inNewGroup, () =>
     storages.get(input.resourceGroup, input.environmentName, input.storageName),
   );
   const drift = existing ? driftOf({ properties: { azureFile: desired } }, existing) : [];
@@ -129,6 +142,8 @@ export async function ensureContainerApp(
     ...input.spec,
     tags: { ...input.spec.tags, [CONFIG_HASH_TAG]: input.configHash },
   };
+  // Always read, even in a new group: whether the latest revision failed decides the body (a PUT
+  // of an unchanged template would not replace a failed revision).
   const existing = await getOrUndefined(() => apps.get(input.resourceGroup, input.name));
   const failed = existing?.provisioningState === 'Failed';
   const drift = existing ? driftOf(comparable(spec), existing) : [];
@@ -157,9 +172,12 @@ export async function ensureContainerApp(
 export async function ensureAuthConfig(
   azure: AzureClients,
   input: { resourceGroup: string; appName: string; desired: AuthConfig },
+  options: EnsureOptions = {},
 ): Promise<Change | undefined> {
   const configs = azure.containerApps.containerAppsAuthConfigs;
-  const existing = await getOrUndefined(() => configs.get(input.resourceGroup, input.appName, 'current'));
+  const existing = await readUnlessNew(options.inNewGroup, () =>
+    configs.get(input.resourceGroup, input.appName, 'current'),
+  );
   const drift = existing ? driftOf(input.desired, existing) : [];
   if (existing && drift.length === 0) return undefined;
   await configs.createOrUpdate(input.resourceGroup, input.appName, 'current', input.desired);

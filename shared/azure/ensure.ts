@@ -27,6 +27,24 @@ export async function getOrUndefined<T>(read: () => Promise<T>): Promise<T | und
   }
 }
 
+/**
+ * Reads a resource unless its resource group was created by this very run (`inNewGroup`), in which
+ * case nothing in it can exist yet and the read is skipped. Safe when a crashed attempt did write:
+ * every write the adapters make is an ARM PUT (create-or-update) of the whole desired state.
+ */
+export function readUnlessNew<T>(
+  inNewGroup: boolean | undefined,
+  read: () => Promise<T>,
+): Promise<T | undefined> {
+  return inNewGroup ? Promise.resolve(undefined) : getOrUndefined(read);
+}
+
+/** Options of the ensure functions for resources inside the slug's resource group. */
+export interface EnsureOptions {
+  /** The resource group was created by this run: skip reads of what cannot exist yet. */
+  inNewGroup?: boolean | undefined;
+}
+
 /** Tags on every resource the broker owns; teardown and sweeps only touch what carries them. */
 export function ownershipTags(slug: string): Record<string, string> {
   return { [OWNERSHIP_TAGS.managedBy]: OWNERSHIP_TAG_VALUE, [OWNERSHIP_TAGS.slug]: slug };

@@ -1,5 +1,5 @@
 import type { AzureClients } from './azureClients.js';
-import { driftOf, getOrUndefined, ownershipTags, type Ensured } from './ensure.js';
+import { driftOf, ownershipTags, readUnlessNew, type EnsureOptions, type Ensured } from './ensure.js';
 
 export interface IdentityFacts {
   id: string;
@@ -15,9 +15,10 @@ export interface IdentityFacts {
 export async function ensureManagedIdentity(
   azure: AzureClients,
   input: { resourceGroup: string; name: string; slug: string; location: string },
+  options: EnsureOptions = {},
 ): Promise<Ensured<IdentityFacts>> {
   const tags = ownershipTags(input.slug);
-  const existing = await getOrUndefined(() =>
+  const existing = await readUnlessNew(options.inNewGroup, () =>
     azure.identities.userAssignedIdentities.get(input.resourceGroup, input.name),
   );
   const drift = existing ? driftOf({ tags }, existing) : [];

@@ -1,5 +1,5 @@
 import type { AzureClients } from './azureClients.js';
-import { driftOf, getOrUndefined, ownershipTags, type Ensured } from './ensure.js';
+import { driftOf, readUnlessNew, ownershipTags, type EnsureOptions, type Ensured } from './ensure.js';
 
 export interface WorkspaceFacts {
   id: string;
@@ -20,10 +20,11 @@ export const LOG_RETENTION_DAYS = 30;
 export async function ensureLogAnalyticsWorkspace(
   azure: AzureClients,
   input: { resourceGroup: string; name: string; slug: string; location: string },
+  options: EnsureOptions = {},
 ): Promise<Ensured<WorkspaceFacts>> {
   const tags = ownershipTags(input.slug);
   const desired = { tags, sku: { name: 'PerGB2018' as const }, retentionInDays: LOG_RETENTION_DAYS };
-  const existing = await getOrUndefined(() =>
+  const existing = await readUnlessNew(options.inNewGroup, () =>
     azure.logAnalytics.workspaces.get(input.resourceGroup, input.name),
   );
   const drift = existing ? driftOf(desired, existing) : [];
@@ -75,10 +76,11 @@ export const APP_INSIGHTS_API_VERSION = '2020-02-02';
 export async function ensureAppInsights(
   azure: AzureClients,
   input: { resourceGroup: string; name: string; slug: string; location: string; workspaceId: string },
+  options: EnsureOptions = {},
 ): Promise<Ensured<AppInsightsFacts>> {
   const tags = ownershipTags(input.slug);
   const id = appInsightsId(azure, input);
-  const existing = await getOrUndefined(() =>
+  const existing = await readUnlessNew(options.inNewGroup, () =>
     azure.resources.resources.getById(id, APP_INSIGHTS_API_VERSION),
   );
   const desired = {

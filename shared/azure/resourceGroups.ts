@@ -5,6 +5,8 @@ import { driftOf, getOrUndefined, ownershipTags, type Ensured } from './ensure.j
 
 export interface ResourceGroupFacts {
   id: string;
+  /** Created by this call: nothing inside it exists yet. */
+  created: boolean;
 }
 
 /**
@@ -27,13 +29,13 @@ export async function ensureResourceGroup(
       );
     }
     const drift = driftOf({ tags }, existing);
-    if (drift.length === 0) return { value: { id: existing.id! } };
+    if (drift.length === 0) return { value: { id: existing.id!, created: false } };
     const updated = await azure.resources.resourceGroups.createOrUpdate(input.name, {
       location: existing.location,
       tags: { ...existing.tags, ...tags },
     });
     return {
-      value: { id: updated.id! },
+      value: { id: updated.id!, created: false },
       change: { resource: `resource group ${input.name}`, action: 'updated', fields: drift },
     };
   }
@@ -42,7 +44,7 @@ export async function ensureResourceGroup(
     tags,
   });
   return {
-    value: { id: created.id! },
+    value: { id: created.id!, created: true },
     change: { resource: `resource group ${input.name}`, action: 'created' },
   };
 }

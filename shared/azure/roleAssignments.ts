@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AzureClients } from './azureClients.js';
 import { codeOf, statusOf } from './azureErrors.js';
-import { getOrUndefined, type Change } from './ensure.js';
+import { readUnlessNew, type Change, type EnsureOptions } from './ensure.js';
 
 /** Built-in role definition ids (the same in every cloud and tenant). */
 export const BuiltInRoles = {
@@ -48,10 +48,14 @@ export function roleAssignmentName(
  * instead of sleeping here. An equal assignment under another name (RoleAssignmentExists) counts
  * as present.
  */
-export async function ensureRoleAssignment(azure: AzureClients, grant: RoleGrant): Promise<GrantOutcome> {
+export async function ensureRoleAssignment(
+  azure: AzureClients,
+  grant: RoleGrant,
+  options: EnsureOptions = {},
+): Promise<GrantOutcome> {
   const name = roleAssignmentName(grant);
   const assignments = azure.authorization.roleAssignments;
-  const existing = await getOrUndefined(() => assignments.get(grant.scope, name));
+  const existing = await readUnlessNew(options.inNewGroup, () => assignments.get(grant.scope, name));
   if (existing) return { status: 'present' };
   const subscription = /^\/subscriptions\/([^/]+)/i.exec(grant.scope)?.[1] ?? azure.subscriptionId;
   try {

@@ -1,5 +1,12 @@
 import type { AzureClients } from './azureClients.js';
-import { driftOf, getOrUndefined, ownershipTags, type Change } from './ensure.js';
+import {
+  driftOf,
+  getOrUndefined,
+  ownershipTags,
+  readUnlessNew,
+  type Change,
+  type EnsureOptions,
+} from './ensure.js';
 
 export interface StorageFacts {
   id: string;
@@ -37,12 +44,15 @@ export async function ensureStorage(
     slug: string;
     location: string;
   },
+  options: EnsureOptions = {},
 ): Promise<{ value: StorageFacts; changes: Change[] }> {
   const { resourceGroup, accountName } = input;
   const tags = ownershipTags(input.slug);
   const changes: Change[] = [];
   const accounts = azure.storage.storageAccounts;
-  const existing = await getOrUndefined(() => accounts.getProperties(resourceGroup, accountName));
+  const existing = await readUnlessNew(options.inNewGroup, () =>
+    accounts.getProperties(resourceGroup, accountName),
+  );
   let id: string;
   if (!existing) {
     const created = await accounts.create(
@@ -68,7 +78,7 @@ export async function ensureStorage(
     }
   }
 
-  const share = await getOrUndefined(() =>
+  const share = await readUnlessNew(options.inNewGroup, () =>
     azure.storage.fileShares.get(resourceGroup, accountName, input.shareName),
   );
   if (!share) {
@@ -77,7 +87,7 @@ export async function ensureStorage(
     });
     changes.push({ resource: `file share ${accountName}/${input.shareName}`, action: 'created' });
   }
-  const container = await getOrUndefined(() =>
+  const container = await readUnlessNew(options.inNewGroup, () =>
     azure.storage.blobContainers.get(resourceGroup, accountName, input.containerName),
   );
   if (!container) {

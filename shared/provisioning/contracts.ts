@@ -119,7 +119,8 @@ export interface StepInput {
 
 /** The (non-secret) facts each step produces for later steps. */
 export interface StepFacts {
-  resourceGroup: { id: string };
+  /** `created`: made by this run, so nothing inside it exists yet (later steps skip their reads). */
+  resourceGroup: { id: string; created: boolean };
   identity: { id: string; principalId: string; clientId: string };
   keyVault: { id: string; vaultUri: string };
   storage: { id: string; accountName: string };

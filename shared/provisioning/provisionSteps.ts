@@ -126,6 +126,8 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
     return fact;
   };
   const slugVault = (input: StepInput) => azure.secrets(need(input, 'keyVault').vaultUri);
+  /** Reads of resources in a group this run created are skipped: they cannot exist yet. */
+  const fresh = (input: StepInput) => ({ inNewGroup: input.facts.resourceGroup?.created === true });
 
   return {
     /**
@@ -220,12 +222,16 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
     identity: (input: StepInput) =>
       asStepOutcome(async () => {
         const { plan } = input;
-        const ensured = await ensureManagedIdentity(azure, {
-          resourceGroup: plan.names.resourceGroup,
-          name: plan.names.managedIdentity,
-          slug: plan.slug,
-          location: plan.location,
-        });
+        const ensured = await ensureManagedIdentity(
+          azure,
+          {
+            resourceGroup: plan.names.resourceGroup,
+            name: plan.names.managedIdentity,
+            slug: plan.slug,
+            location: plan.location,
+          },
+          fresh(input),
+        );
         return done(ensured.value, [ensured.change]);
       }),
 
@@ -245,26 +251,34 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
     storage: (input: StepInput) =>
       asStepOutcome(async () => {
         const { plan } = input;
-        const ensured = await ensureStorage(azure, {
-          resourceGroup: plan.names.resourceGroup,
-          accountName: plan.names.storageAccount,
-          shareName: plan.names.stateFileShare,
-          containerName: plan.names.logContainer,
-          slug: plan.slug,
-          location: plan.location,
-        });
+        const ensured = await ensureStorage(
+          azure,
+          {
+            resourceGroup: plan.names.resourceGroup,
+            accountName: plan.names.storageAccount,
+            shareName: plan.names.stateFileShare,
+            containerName: plan.names.logContainer,
+            slug: plan.slug,
+            location: plan.location,
+          },
+          fresh(input),
+        );
         return done(ensured.value, ensured.changes);
       }),
 
     logAnalytics: (input: StepInput) =>
       asStepOutcome(async () => {
         const { plan } = input;
-        const ensured = await ensureLogAnalyticsWorkspace(azure, {
-          resourceGroup: plan.names.resourceGroup,
-          name: plan.names.logAnalyticsWorkspace,
-          slug: plan.slug,
-          location: plan.location,
-        });
+        const ensured = await ensureLogAnalyticsWorkspace(
+          azure,
+          {
+            resourceGroup: plan.names.resourceGroup,
+            name: plan.names.logAnalyticsWorkspace,
+            slug: plan.slug,
+            location: plan.location,
+          },
+          fresh(input),
+        );
         return done(ensured.value, [ensured.change]);
       }),
 
@@ -299,7 +313,12 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
             principalId: broker,
           },
         ];
-        const outcomes = await Promise.all(grants.map((grant) => ensureRoleAssignment(azure, grant)));
+        // Grants on the vault are new with a new group; the registry's lie outside it and are read.
+        const outcomes = await Promise.all(
+          grants.map((grant) =>
+            ensureRoleAssignment(azure, grant, grant.scope === vault.id ? fresh(input) : {}),
+          ),
+        );
         const pending = outcomes.flatMap((outcome) =>
           outcome.status === 'principal-not-found' ? [outcome.message] : [],
         );
@@ -313,13 +332,17 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
     appInsights: (input: StepInput) =>
       asStepOutcome(async () => {
         const { plan } = input;
-        const ensured = await ensureAppInsights(azure, {
-          resourceGroup: plan.names.resourceGroup,
-          name: plan.names.applicationInsights,
-          slug: plan.slug,
-          location: plan.location,
-          workspaceId: need(input, 'logAnalytics').id,
-        });
+        const ensured = await ensureAppInsights(
+          azure,
+          {
+            resourceGroup: plan.names.resourceGroup,
+            name: plan.names.applicationInsights,
+            slug: plan.slug,
+            location: plan.location,
+            workspaceId: need(input, 'logAnalytics').id,
+          },
+          fresh(input),
+        );
         return done(ensured.value, [ensured.change]);
       }),
 
@@ -328,17 +351,21 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
       asStepOutcome(async () => {
         const { plan } = input;
         const { names } = plan;
-        const ensured = await ensureManagedEnvironment(azure, {
-          resourceGroup: names.resourceGroup,
-          name: names.managedEnvironment,
-          slug: plan.slug,
-          location: plan.location,
-          workspace: {
+        const ensured = await ensureManagedEnvironment(
+          azure,
+          {
             resourceGroup: names.resourceGroup,
-            name: names.logAnalyticsWorkspace,
-            customerId: need(input, 'logAnalytics').customerId,
+            name: names.managedEnvironment,
+            slug: plan.slug,
+            location: plan.location,
+            workspace: {
+              resourceGroup: names.resourceGroup,
+              name: names.logAnalyticsWorkspace,
+              customerId: need(input, 'logAnalytics').customerId,
+            },
           },
-        });
+          fresh(input),
+        );
         return done(ensured.value, [ensured.change]);
       }),
 
@@ -347,13 +374,17 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
       asStepOutcome(async () => {
         const { names } = input.plan;
         need(input, 'managedEnvironment');
-        const change = await ensureEnvironmentStorage(azure, {
-          resourceGroup: names.resourceGroup,
-          environmentName: names.managedEnvironment,
-          storageName: names.environmentStorage,
-          accountName: need(input, 'storage').accountName,
-          shareName: names.stateFileShare,
-        });
+        const change = await ensureEnvironmentStorage(
+          azure,
+          {
+            resourceGroup: names.resourceGroup,
+            environmentName: names.managedEnvironment,
+            storageName: names.environmentStorage,
+            accountName: need(input, 'storage').accountName,
+            shareName: names.stateFileShare,
+          },
+          fresh(input),
+        );
         return done({ storageName: names.environmentStorage }, [change]);
       }),
 
@@ -643,11 +674,15 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
             },
           },
         };
-        const change = await ensureAuthConfig(azure, {
-          resourceGroup: plan.names.resourceGroup,
-          appName: plan.names.containerApp,
-          desired,
-        });
+        const change = await ensureAuthConfig(
+          azure,
+          {
+            resourceGroup: plan.names.resourceGroup,
+            appName: plan.names.containerApp,
+            desired,
+          },
+          fresh(input),
+        );
         return done({ excludedPaths }, [change]);
       }),
 

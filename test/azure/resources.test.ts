@@ -45,7 +45,8 @@ describe('resource group', () => {
       slug: 'rg-a',
       location: 'westeurope',
     });
-    expect(second).toEqual({ value: first.value });
+    expect(first.value.created).toBe(true);
+    expect(second).toEqual({ value: { id: first.value.id, created: false } });
     expect(t.armWrites(before)).toEqual([]);
   });
 
@@ -86,6 +87,20 @@ describe('managed identity, Key Vault, storage and monitoring', () => {
     expect(first.change?.action).toBe('created');
     expect(second).toEqual({ value: first.value });
     expect(t.armWrites(before)).toEqual([]);
+  });
+
+  it('skips the read of what cannot exist yet inside a group this run created, and converges on a repeat all the same', async () => {
+    const before = t.lastSeq();
+    const first = await ensureManagedIdentity(t.azure, { ...base, name: 'id-fresh' }, { inNewGroup: true });
+    expect(
+      t.requests(before).filter((entry) => entry.method === 'GET' && entry.path.endsWith('/id-fresh')),
+    ).toEqual([]);
+    const repeated = await ensureManagedIdentity(
+      t.azure,
+      { ...base, name: 'id-fresh' },
+      { inNewGroup: true },
+    );
+    expect(repeated.value).toEqual(first.value);
   });
 
   it('creates a Key Vault in RBAC mode with soft delete, and turns RBAC mode back on when someone switched it off', async () => {

@@ -108,6 +108,14 @@ export async function run(): Promise<BenchResult[]> {
           (entry) =>
             entry.status !== 429 && (kind === 'read') === (entry.method === 'GET' || entry.method === 'HEAD'),
         ).length;
+      const writesAt = log
+        .filter((entry) => entry.status !== 429 && entry.method !== 'GET' && entry.method !== 'HEAD')
+        .map((entry) => Math.floor((Date.parse(entry.at) - started) / 10_000));
+      const perTenSeconds = Array.from(
+        { length: Math.ceil(elapsedMs / 10_000) },
+        (_, window) => writesAt.filter((w) => w === window).length,
+      );
+      console.log(`ARM writes passed per 10 s window (the throttle allows 100): ${perTenSeconds.join(' ')}`);
       const reads = passed('read');
       const writes = passed('write');
       const boundMs =

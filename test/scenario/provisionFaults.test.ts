@@ -42,6 +42,17 @@ async function provision(slug: string, requestId: string) {
   return world.provision(slug, requestId, { telegramBotToken: { secretRef: ref } });
 }
 
+/** Polls until `check` returns a value; the bound is a safety net, not an assertion. */
+async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('gave up waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const fired = (fault: Fault) =>
   world.sim.admin.faults().find((candidate) => candidate.id === fault.id)!.fired;
 
@@ -105,7 +116,14 @@ describe('provisioning through Azure faults', () => {
     );
     expect(failed.reason).toMatch(/Existing in claw-f-lro: .*Microsoft\.KeyVault\/vaults\/kv-f-lro-/);
     expect(failed.reason).toContain('A new provision request resumes from here.');
-    expect(await world.environment('f-lro')).toMatchObject({
+    // The runner records the outcome on the request first, then on the environment.
+    const recorded = await eventually(async () => {
+      const environment = await world.environment('f-lro');
+      return (environment['lastOperation'] as { requestId?: string } | undefined)?.requestId === 'fault-lro-1'
+        ? environment
+        : undefined;
+    });
+    expect(recorded).toMatchObject({
       state: 'failed',
       lastOperation: { requestId: 'fault-lro-1', outcome: 'failed', reason: failed.reason },
     });

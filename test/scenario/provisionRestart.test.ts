@@ -7,9 +7,10 @@ import { ProvisionWorld } from './provisionWorld.js';
 /**
  * The host dies at each step boundary in turn and a new host takes over the same storage.
  *
- * To stop exactly at a boundary, each slug gets a simulator fault that holds the first request of
- * one step forever (a `timeout` fault, fired once): that step's activity has started but made no
- * change when the host is stopped. One slug per boundary, all held at once, then one restart; every
+ * To stop exactly at a boundary, each slug gets a simulator fault that holds one step's first
+ * request, or its first write, forever (a `timeout` fault, fired once): that step's activity has
+ * started but made no change when the host is stopped. (In a group the run created, steps write
+ * without reading first, so their first request is the write.) One slug per boundary, all held at once, then one restart; every
  * slug must converge to ready with no duplicate anywhere (role assignments, Entra objects, client
  * secrets, Key Vault secret versions).
  */
@@ -31,7 +32,7 @@ const BOUNDARIES: { slug: string; step: string; fault: FaultSpec }[] = [
   {
     slug: 'k-id',
     step: 'identity',
-    fault: { kind: 'timeout', method: 'GET', path: '/resourceGroups/claw-k-id/.*/userAssignedIdentities/' },
+    fault: { kind: 'timeout', method: 'PUT', path: '/resourceGroups/claw-k-id/.*/userAssignedIdentities/' },
   },
   {
     slug: 'k-kv',
@@ -44,32 +45,31 @@ const BOUNDARIES: { slug: string; step: string; fault: FaultSpec }[] = [
     step: 'storage',
     fault: {
       kind: 'timeout',
-      method: 'GET',
+      method: 'PUT',
       path: '/resourceGroups/claw-k-st/.*/storageAccounts/[^/]+$',
-      skip: 1,
     },
   },
   {
     slug: 'k-log',
     step: 'logAnalytics',
-    fault: { kind: 'timeout', method: 'GET', path: '/resourceGroups/claw-k-log/.*/workspaces/[^/]+$' },
+    fault: { kind: 'timeout', method: 'PUT', path: '/resourceGroups/claw-k-log/.*/workspaces/[^/]+$' },
   },
   {
     slug: 'k-roles',
     step: 'roleAssignments',
-    fault: { kind: 'timeout', method: 'GET', path: '/resourceGroups/claw-k-roles/.*/roleAssignments/' },
+    fault: { kind: 'timeout', method: 'PUT', path: '/resourceGroups/claw-k-roles/.*/roleAssignments/' },
   },
   {
     slug: 'k-appi',
     step: 'appInsights',
-    fault: { kind: 'timeout', method: 'GET', path: '/resourceGroups/claw-k-appi/.*/components/' },
+    fault: { kind: 'timeout', method: 'PUT', path: '/resourceGroups/claw-k-appi/.*/components/' },
   },
   {
     slug: 'k-env',
     step: 'managedEnvironment',
     fault: {
       kind: 'timeout',
-      method: 'GET',
+      method: 'PUT',
       path: '/resourceGroups/claw-k-env/.*/managedEnvironments/cae-k-env$',
     },
   },
@@ -78,7 +78,7 @@ const BOUNDARIES: { slug: string; step: string; fault: FaultSpec }[] = [
     step: 'environmentStorage',
     fault: {
       kind: 'timeout',
-      method: 'GET',
+      method: 'PUT',
       path: '/managedEnvironments/cae-k-envst/storages/openclawstate$',
     },
   },
@@ -95,12 +95,12 @@ const BOUNDARIES: { slug: string; step: string; fault: FaultSpec }[] = [
   {
     slug: 'k-app',
     step: 'containerApp',
-    fault: { kind: 'timeout', method: 'GET', path: '/resourceGroups/claw-k-app/.*/containerApps/ca-k-app$' },
+    fault: { kind: 'timeout', method: 'PUT', path: '/resourceGroups/claw-k-app/.*/containerApps/ca-k-app$' },
   },
   {
     slug: 'k-auth',
     step: 'authConfig',
-    fault: { kind: 'timeout', method: 'GET', path: '/resourceGroups/claw-k-auth/.*/authConfigs/current$' },
+    fault: { kind: 'timeout', method: 'PUT', path: '/resourceGroups/claw-k-auth/.*/authConfigs/current$' },
   },
   {
     slug: 'k-ready',
@@ -140,10 +140,10 @@ afterAll(async () => {
   await world?.stop();
 });
 
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
+async function eventually(check: () => boolean, what: () => string): Promise<void> {
+  const deadline = Date.now() + 35_000;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what()}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -162,7 +162,12 @@ describe('a host killed at a step boundary', () => {
       () =>
         world.sim.admin.faults().filter((fault) => faults.some((f) => f.id === fault.id) && fault.fired === 1)
           .length === faults.length,
-      'every slug to reach its boundary',
+      () =>
+        `every slug to reach its boundary; still on the way: ${BOUNDARIES.filter(
+          (_, index) => world.sim.admin.faults().find((fault) => fault.id === faults[index]!.id)?.fired !== 1,
+        )
+          .map((boundary) => boundary.step)
+          .join(', ')}`,
     );
     for (const { slug, step } of BOUNDARIES) {
       expect((await world.request(`kill-${slug}`)).status, `${slug} held before ${step}`).toBe('running');

@@ -3,7 +3,7 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { TableServiceClient } from '@azure/data-tables';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobServiceClient, type BlobClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { startAzurite, type RunningAzurite } from '../../sandbox/azurite.js';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../sandbox/host/index.js';
@@ -323,13 +323,8 @@ export class ProvisionWorld {
     for await (const container of blobs.listContainers()) {
       const client = blobs.getContainerClient(container.name);
       for await (const blob of client.listBlobsFlat()) {
-        try {
-          const buffer = await client.getBlobClient(blob.name).downloadToBuffer();
-          places.push({ where: `blob ${container.name}/${blob.name}`, text: buffer.toString('utf8') });
-        } catch (error) {
-          // A work item the running host completed between listing and reading.
-          if ((error as { statusCode?: number }).statusCode !== 404) throw error;
-        }
+        const text = await readChangingBlob(client.getBlobClient(blob.name));
+        if (text !== undefined) places.push({ where: `blob ${container.name}/${blob.name}`, text });
       }
     }
     const tables = TableServiceClient.fromConnectionString(connection, { allowInsecureConnection: true });
@@ -368,6 +363,21 @@ export class ProvisionWorld {
     await this.current.stop();
     await this.sim.stop();
     await this.azurite.stop();
+  }
+}
+
+/**
+ * A blob's text, read again when the running host rewrote it mid-download; undefined when the host
+ * deleted it (a completed work item) between listing and reading.
+ */
+async function readChangingBlob(blob: BlobClient): Promise<string | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await blob.downloadToBuffer()).toString('utf8');
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      if (attempt >= 5) throw error;
+    }
   }
 }
 
