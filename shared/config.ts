@@ -230,19 +230,19 @@ const settingsSchema = z.object({
     .number({ error: 'expected a number of ARM writes per second' })
     .gt(0, 'expected more than 0')
     .max(10, "expected at most 10 (ARM's refill rate per principal)")
-    .default(9),
+    .default(9.5),
   SWEEP_ARM_WRITE_BURST: z.coerce
     .number({ error: 'expected a whole number of ARM writes' })
     .int('expected a whole number of ARM writes')
     .min(0, 'expected 0 or more')
     .max(200, "expected at most 200 (ARM's write burst per principal)")
-    .default(180),
+    .default(190),
   SWEEP_ENQUEUE_CONCURRENCY: z.coerce
     .number({ error: 'expected a whole number of parallel enqueues' })
     .int('expected a whole number of parallel enqueues')
     .min(1, 'expected at least 1')
     .max(64, 'expected at most 64')
-    .default(16),
+    .default(32),
   DURABLE_TASK_HUB: matching(
     /^[A-Za-z][A-Za-z0-9]{2,49}$/,
     'a task hub name: 3-50 letters and digits, starting with a letter',

@@ -28,6 +28,8 @@ export interface SweepDependencies {
   log: Logger;
   /** Waits that long (Retry-After); a test can pass one that does not wait. */
   sleep?: (ms: number) => Promise<void>;
+  /** A monotonic clock in milliseconds (performance.now by default), for the pacing delays. */
+  monotonicNow?: () => number;
 }
 
 export interface SweepReport {
@@ -79,9 +81,13 @@ export async function runSweep(kind: SweepKind, now: Date, deps: SweepDependenci
     burst: config.sweeps.armWriteBurst,
   });
   const queue = await deps.queue();
+  const clock = deps.monotonicNow ?? (() => performance.now());
+  const enqueueStarted = clock();
   await forEachBounded(paced, config.sweeps.enqueueConcurrency, async ({ request, delayMs }) => {
     try {
-      const outcome = await enqueueOnce(kind, request, delayMs, now, queue, deps);
+      // Delays count from the start of enqueueing: a slow enqueue must not push the whole pace back.
+      const remaining = Math.max(0, delayMs - (clock() - enqueueStarted));
+      const outcome = await enqueueOnce(kind, request, remaining, now, queue, deps);
       if (outcome === 'known') report.known.push(request.requestId);
       else report.enqueued.push({ requestId: request.requestId, delaySeconds: Math.ceil(delayMs / 1000) });
     } catch (error) {

@@ -150,6 +150,34 @@ describe('configuration', () => {
     );
   });
 
+  it('defaults the maintenance policy: verification waits, bot token age, SAS back-off and the sweeps’ write budget', () => {
+    const config = loadConfig(testSettings());
+    expect(config.rotation).toMatchObject({
+      botTokenMaxAgeMs: 180 * 86_400_000,
+      verifyIntervalMs: 10_000,
+      verifyTimeoutMs: 10 * 60_000,
+    });
+    expect(config.sas).toMatchObject({ retryInitialMs: 30 * 60_000, retryMaxMs: 12 * 3_600_000 });
+    expect(config.sweeps).toEqual({ armWritesPerSecond: 9.5, armWriteBurst: 190, enqueueConcurrency: 32 });
+  });
+
+  it('refuses a sweep write budget beyond what ARM grants one principal', () => {
+    const message = configError(
+      testSettings({
+        SWEEP_ARM_WRITES_PER_SECOND: '12',
+        SWEEP_ARM_WRITE_BURST: '250',
+        SWEEP_ENQUEUE_CONCURRENCY: '0',
+      }),
+    );
+    expect(message).toContain(
+      "SWEEP_ARM_WRITES_PER_SECOND: expected at most 10 (ARM's refill rate per principal)",
+    );
+    expect(message).toContain(
+      "SWEEP_ARM_WRITE_BURST: expected at most 200 (ARM's write burst per principal)",
+    );
+    expect(message).toContain('SWEEP_ENQUEUE_CONCURRENCY: expected at least 1');
+  });
+
   it('uses an identity-based storage connection when only the account name is set', () => {
     const config = loadConfig(
       testSettings({ AzureWebJobsStorage: undefined, AzureWebJobsStorage__accountName: 'stclawbroker' }),
