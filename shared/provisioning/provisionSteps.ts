@@ -45,6 +45,7 @@ import {
   type RenderedOpenClawConfig,
 } from '../openclaw/renderConfig.js';
 import { openClawVersionSupport } from '../openclaw/versions.js';
+import { MAINTENANCE_APP_SECRETS, MAINTENANCE_SECRET_NAMES } from '../rotation/contracts.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import {
   PROVISION_STEPS,
@@ -606,7 +607,29 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           resourceGroup: plan.names.resourceGroup,
           name: plan.names.applicationInsights,
         });
-        const withAuth = withEdgeAuthSecret(spec, entra.clientSecretUri, identity.id, connectionString);
+        const withEdgeAuth = withEdgeAuthSecret(spec, entra.clientSecretUri, identity.id, connectionString);
+        // Keep the log-shipping SAS reference renew-sas added (it appends it last), or a convergence
+        // run would drop it and flag the app as drifted.
+        const logSas = await secretTags(slugVault(input), MAINTENANCE_SECRET_NAMES.logShippingSas);
+        const withAuth: ContainerApp = logSas
+          ? {
+              ...withEdgeAuth,
+              configuration: {
+                ...withEdgeAuth.configuration,
+                secrets: [
+                  ...(withEdgeAuth.configuration?.secrets ?? []),
+                  {
+                    name: MAINTENANCE_APP_SECRETS.logShippingSas,
+                    keyVaultUrl: secretUri(
+                      need(input, 'keyVault').vaultUri,
+                      MAINTENANCE_SECRET_NAMES.logShippingSas,
+                    ),
+                    identity: identity.id,
+                  },
+                ],
+              },
+            }
+          : withEdgeAuth;
         try {
           const ensured = await ensureContainerApp(azure, {
             resourceGroup: plan.names.resourceGroup,

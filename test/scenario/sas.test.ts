@@ -107,6 +107,22 @@ describe('renewing the log-shipping SAS', () => {
     expect([...(stored?.blobs.keys() ?? [])]).toEqual(['gateway/2026-01-01.jsonl']);
   });
 
+  it('keeps the SAS reference through a provision request that converges the footprint', async () => {
+    const writesBefore = world.world.lastSeq();
+    await world.world.requestProvision('logs-a', 'prov-logs-a-again', {});
+    const view = await world.settle('prov-logs-a-again');
+    expect(view.summary).toMatch(/^logs-a converged: nothing had drifted/);
+    const appWrites = world.world
+      .requests(writesBefore)
+      .filter(
+        (entry) =>
+          entry.surface === 'arm' && entry.method !== 'GET' && entry.path.includes('/containerApps/'),
+      );
+    expect(appWrites).toEqual([]);
+    const held = (world.sim.arm.get(containerAppId('logs-a'))?.hidden['secrets'] ?? []) as { name: string }[];
+    expect(held.map((secret) => secret.name)).toContain('log-shipping-sas');
+  });
+
   it('refuses a renewal requested before the current SAS was issued', async () => {
     const before = world.secretVersions('logs-a', 'log-shipping-sas').length;
     const madeEarlier = new Date(world.clock.now() - HOUR).toISOString();
