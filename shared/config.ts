@@ -162,6 +162,7 @@ const settingsSchema = z.object({
     .min(10, 'expected at least 10 ms')
     .max(60_000, 'expected at most 60000 ms')
     .default(2_000),
+  AZURE_ARM_PACING: booleanSetting(true),
   AZURE_MAX_RETRIES: z.coerce
     .number({ error: 'expected a whole number of retries' })
     .int('expected a whole number of retries')
@@ -291,6 +292,8 @@ export interface BrokerConfig {
     readonly lroPollIntervalMs: number;
     /** Retries of the SDK pipelines (throttling with Retry-After, 5xx, dropped connections). */
     readonly maxRetries: number;
+    /** Pace ARM requests to ARM's per-principal limits, first come, first served. */
+    readonly armPacing: boolean;
   };
   readonly brokerKeyVaultUri: string;
   readonly nameSalt: string;
@@ -397,6 +400,7 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       keyVaultVerifyChallengeResource: settings.KEY_VAULT_VERIFY_CHALLENGE_RESOURCE,
       lroPollIntervalMs: settings.AZURE_LRO_POLL_INTERVAL_MS,
       maxRetries: settings.AZURE_MAX_RETRIES,
+      armPacing: settings.AZURE_ARM_PACING,
     },
     brokerKeyVaultUri: settings.BROKER_KEY_VAULT_URI,
     nameSalt: settings.NAME_SALT,

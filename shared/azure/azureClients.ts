@@ -6,8 +6,10 @@ import { OperationalInsightsManagementClient } from '@azure/arm-operationalinsig
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { BrokerConfig } from '../config.js';
+import { armPacingPolicy } from './armPacing.js';
 import { brokerCredential } from './credential.js';
 
 /**
@@ -20,7 +22,8 @@ import { brokerCredential } from './credential.js';
  *
  * Throttling: the pipelines' default retry policy honours `Retry-After` on 429 and 503 (ARM's
  * per-principal token buckets) and backs off exponentially on other 5xx and dropped connections,
- * up to `config.azure.maxRetries` times per request. What outlasts that reaches the caller as an
+ * up to `config.azure.maxRetries` times per request. Before that, requests are paced to ARM's own
+ * limits, first come, first served (armPacing.ts; AZURE_ARM_PACING). What outlasts that reaches the caller as an
  * error that `isTransient` recognises, and the orchestration retries the whole step later.
  */
 export class AzureClients {
@@ -30,12 +33,15 @@ export class AzureClients {
   readonly poll: { updateIntervalInMs: number };
   readonly #config: BrokerConfig;
   readonly #cache = new Map<string, unknown>();
+  /** Shared by every ARM client: ARM's buckets are per principal, not per client (armPacing.ts). */
+  readonly #pacing: PipelinePolicy | undefined;
 
   constructor(config: BrokerConfig, credential: TokenCredential = brokerCredential(config)) {
     this.#config = config;
     this.credential = credential;
     this.subscriptionId = config.azure.subscriptionId;
     this.poll = { updateIntervalInMs: config.azure.lroPollIntervalMs };
+    this.#pacing = config.azure.armPacing ? armPacingPolicy() : undefined;
   }
 
   get config(): BrokerConfig {
@@ -103,6 +109,7 @@ export class AzureClients {
         credentialScopes: [`${endpoint}/.default`],
         credentials: { scopes: [`${endpoint}/.default`] },
         retryOptions: { maxRetries: this.#config.azure.maxRetries },
+        additionalPolicies: this.#pacing ? [{ policy: this.#pacing, position: 'perRetry' }] : [],
       });
       this.#cache.set(key, client);
     }
@@ -118,4 +125,5 @@ interface ArmClientOptions {
   /** The newer, TypeSpec-generated clients (arm-storage 20) take the scopes here. */
   credentials: { scopes: string[] };
   retryOptions: { maxRetries: number };
+  additionalPolicies: { policy: PipelinePolicy; position: 'perRetry' }[];
 }

@@ -82,6 +82,7 @@ describe('configuration', () => {
     expect(config.openclaw.gatewayUrlTemplate).toBe('https://{fqdn}');
     expect(config.azure.lroPollIntervalMs).toBe(2_000);
     expect(config.azure.maxRetries).toBe(8);
+    expect(config.azure.armPacing).toBe(true);
   });
 
   it('refuses a gateway URL template without a place for the app and out-of-range SDK settings', () => {
