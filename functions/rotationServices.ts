@@ -9,6 +9,7 @@ import {
   type RotationSteps,
 } from '../shared/rotation/rotationSteps.js';
 import { createSasSteps, type SasSteps } from '../shared/sas/sasSteps.js';
+import { ArmWriteGate } from '../shared/sweeps/armWriteGate.js';
 import { approvalServices } from './approvalServices.js';
 import { services } from './services.js';
 
@@ -29,6 +30,11 @@ export function maintenanceSteps(): { rotation: RotationSteps; sas: SasSteps } {
       entra: new EntraClient(credential, config.azure.graphEndpoint),
       chat: telegramAdminChat(approvalServices().telegram, config.telegram.adminChatId),
       probe: probeGateway,
+      // Keeps what ARM's write bucket (200) holds beyond the sweeps' burst for everything else.
+      armWrites: new ArmWriteGate({
+        reserve: Math.max(1, 200 - config.sweeps.armWriteBurst),
+        refillPerSecond: config.sweeps.armWritesPerSecond,
+      }),
     };
     built = {
       rotation: createRotationSteps(deps),

@@ -1,6 +1,7 @@
 import type { ContainerApp, Secret } from '@azure/arm-appcontainers';
 import type { AzureClients } from '../azure/azureClients.js';
 import { secretUri } from '../azure/keyVaultSecrets.js';
+import type { ArmWriteGate } from '../sweeps/armWriteGate.js';
 
 /**
  * Makes a container app take the current values of its Key Vault references now, instead of within
@@ -18,8 +19,12 @@ export async function reapplySecretReferences(
     restart: boolean;
     /** A reference to add when the app lacks it (by app secret name). */
     ensureReference?: { appSecretName: string; vaultSecretName: string } | undefined;
+    /** Paces the two writes (the PATCH, the restart) by ARM's remaining write budget. */
+    gate?: ArmWriteGate | undefined;
   },
 ): Promise<{ revision: string; restarted: boolean; added: boolean }> {
+  const gate = input.gate;
+  const observed = gate ? { onResponse: gate.observe } : {};
   const apps = azure.containerApps.containerApps;
   const app = await apps.get(input.resourceGroup, input.appName);
   const declared = app.configuration?.secrets ?? [];
@@ -42,14 +47,20 @@ export async function reapplySecretReferences(
     added = true;
   }
   const patch: ContainerApp = { location: app.location, configuration: { secrets } };
-  const updated = await apps.beginUpdateAndWait(input.resourceGroup, input.appName, patch, azure.poll);
+  await gate?.beforeWrite();
+  const updated = await apps.beginUpdateAndWait(input.resourceGroup, input.appName, patch, {
+    ...azure.poll,
+    ...observed,
+  });
   const revision =
     updated.latestReadyRevisionName || updated.latestRevisionName || app.latestRevisionName || '';
   if (input.restart && revision) {
+    await gate?.beforeWrite();
     await azure.containerApps.containerAppsRevisions.restartRevision(
       input.resourceGroup,
       input.appName,
       revision,
+      observed,
     );
   }
   return { revision, restarted: input.restart && revision !== '', added };
@@ -62,8 +73,14 @@ export async function reapplySecretReferences(
 export async function appHoldsSecretValue(
   azure: AzureClients,
   input: { resourceGroup: string; appName: string; appSecretName: string; expected: string },
+  gate?: ArmWriteGate,
 ): Promise<boolean> {
-  const listed = await azure.containerApps.containerApps.listSecrets(input.resourceGroup, input.appName);
+  await gate?.beforeWrite();
+  const listed = await azure.containerApps.containerApps.listSecrets(
+    input.resourceGroup,
+    input.appName,
+    gate ? { onResponse: gate.observe } : {},
+  );
   return listed.value.some(
     (secret) => secret.name === input.appSecretName && secret.value === input.expected,
   );
