@@ -9,7 +9,6 @@ import {
   type RotationSteps,
 } from '../shared/rotation/rotationSteps.js';
 import { createSasSteps, type SasSteps } from '../shared/sas/sasSteps.js';
-import { ArmWriteGate } from '../shared/sweeps/armWriteGate.js';
 import { approvalServices } from './approvalServices.js';
 import { services } from './services.js';
 
@@ -26,15 +25,11 @@ export function maintenanceSteps(): { rotation: RotationSteps; sas: SasSteps } {
     const deps: MaintenanceDependencies = {
       config,
       registry,
-      azure: new AzureClients(config, credential),
+      // Sweeps start maintenance by the fleet: it leaves a share of ARM's buckets to the foreground.
+      azure: new AzureClients(config, credential, { priority: 'background' }),
       entra: new EntraClient(credential, config.azure.graphEndpoint),
       chat: telegramAdminChat(approvalServices().telegram, config.telegram.adminChatId),
       probe: probeGateway,
-      // Keeps what ARM's write bucket (200) holds beyond the sweeps' burst for everything else.
-      armWrites: new ArmWriteGate({
-        reserve: Math.max(1, 200 - config.sweeps.armWriteBurst),
-        refillPerSecond: config.sweeps.armWritesPerSecond,
-      }),
     };
     built = {
       rotation: createRotationSteps(deps),

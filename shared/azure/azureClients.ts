@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { BrokerConfig } from '../config.js';
-import { armPacingPolicy } from './armPacing.js';
+import { armPacerFor, type ArmPriority } from './armPacing.js';
 import { brokerCredential } from './credential.js';
 
 /**
@@ -23,7 +23,9 @@ import { brokerCredential } from './credential.js';
  * Throttling: the pipelines' default retry policy honours `Retry-After` on 429 and 503 (ARM's
  * per-principal token buckets) and backs off exponentially on other 5xx and dropped connections,
  * up to `config.azure.maxRetries` times per request. Before that, requests are paced to ARM's own
- * limits, first come, first served (armPacing.ts; AZURE_ARM_PACING). What outlasts that reaches the caller as an
+ * limits, first come, first served, by one pacer per principal in the process, corrected by what
+ * ARM reports is left (armPacing.ts; AZURE_ARM_PACING); clients built for the `background`
+ * (maintenance) leave a reserve to the foreground. What outlasts that reaches the caller as an
  * error that `isTransient` recognises, and the orchestration retries the whole step later.
  */
 export class AzureClients {
@@ -33,15 +35,21 @@ export class AzureClients {
   readonly poll: { updateIntervalInMs: number };
   readonly #config: BrokerConfig;
   readonly #cache = new Map<string, unknown>();
-  /** Shared by every ARM client: ARM's buckets are per principal, not per client (armPacing.ts). */
+  /** Takes from the process's pacer for this principal: ARM's buckets are per principal (armPacing.ts). */
   readonly #pacing: PipelinePolicy | undefined;
 
-  constructor(config: BrokerConfig, credential: TokenCredential = brokerCredential(config)) {
+  constructor(
+    config: BrokerConfig,
+    credential: TokenCredential = brokerCredential(config),
+    options: { priority?: ArmPriority } = {},
+  ) {
     this.#config = config;
     this.credential = credential;
     this.subscriptionId = config.azure.subscriptionId;
     this.poll = { updateIntervalInMs: config.azure.lroPollIntervalMs };
-    this.#pacing = config.azure.armPacing ? armPacingPolicy() : undefined;
+    this.#pacing = config.azure.armPacing
+      ? armPacerFor(principalKey(config)).policy(options.priority ?? 'foreground')
+      : undefined;
   }
 
   get config(): BrokerConfig {
@@ -115,6 +123,14 @@ export class AzureClients {
     }
     return client;
   }
+}
+
+/** ARM's buckets are per subscription and principal (and per ARM instance, for a sovereign cloud). */
+function principalKey(config: BrokerConfig): string {
+  const { resourceManagerEndpoint, subscriptionId, tenantId, credential } = config.azure;
+  return [resourceManagerEndpoint, subscriptionId, tenantId, credential.kind, credential.clientId ?? ''].join(
+    '|',
+  );
 }
 
 interface ArmClientOptions {

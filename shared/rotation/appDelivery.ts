@@ -1,7 +1,6 @@
 import type { ContainerApp, Secret } from '@azure/arm-appcontainers';
 import type { AzureClients } from '../azure/azureClients.js';
 import { secretUri } from '../azure/keyVaultSecrets.js';
-import type { ArmWriteGate } from '../sweeps/armWriteGate.js';
 
 /**
  * Makes a container app take the current values of its Key Vault references now, instead of within
@@ -19,12 +18,8 @@ export async function reapplySecretReferences(
     restart: boolean;
     /** A reference to add when the app lacks it (by app secret name). */
     ensureReference?: { appSecretName: string; vaultSecretName: string } | undefined;
-    /** Paces the two writes (the PATCH, the restart) by ARM's remaining write budget. */
-    gate?: ArmWriteGate | undefined;
   },
 ): Promise<{ revision: string; restarted: boolean; added: boolean }> {
-  const gate = input.gate;
-  const observed = gate ? { onResponse: gate.observe } : {};
   const apps = azure.containerApps.containerApps;
   const app = await apps.get(input.resourceGroup, input.appName);
   const declared = app.configuration?.secrets ?? [];
@@ -47,20 +42,14 @@ export async function reapplySecretReferences(
     added = true;
   }
   const patch: ContainerApp = { location: app.location, configuration: { secrets } };
-  await gate?.beforeWrite();
-  const updated = await apps.beginUpdateAndWait(input.resourceGroup, input.appName, patch, {
-    ...azure.poll,
-    ...observed,
-  });
+  const updated = await apps.beginUpdateAndWait(input.resourceGroup, input.appName, patch, azure.poll);
   const revision =
     updated.latestReadyRevisionName || updated.latestRevisionName || app.latestRevisionName || '';
   if (input.restart && revision) {
-    await gate?.beforeWrite();
     await azure.containerApps.containerAppsRevisions.restartRevision(
       input.resourceGroup,
       input.appName,
       revision,
-      observed,
     );
   }
   return { revision, restarted: input.restart && revision !== '', added };
@@ -73,14 +62,8 @@ export async function reapplySecretReferences(
 export async function appHoldsSecretValue(
   azure: AzureClients,
   input: { resourceGroup: string; appName: string; appSecretName: string; expected: string },
-  gate?: ArmWriteGate,
 ): Promise<boolean> {
-  await gate?.beforeWrite();
-  const listed = await azure.containerApps.containerApps.listSecrets(
-    input.resourceGroup,
-    input.appName,
-    gate ? { onResponse: gate.observe } : {},
-  );
+  const listed = await azure.containerApps.containerApps.listSecrets(input.resourceGroup, input.appName);
   return listed.value.some(
     (secret) => secret.name === input.appSecretName && secret.value === input.expected,
   );

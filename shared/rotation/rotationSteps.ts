@@ -10,7 +10,6 @@ import { openClawVersionSupport } from '../openclaw/versions.js';
 import { SLUG_SECRET_NAMES } from '../provisioning/contracts.js';
 import { AUTH_SECRET_NAME } from '../provisioning/provisionSteps.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
-import type { ArmWriteGate } from '../sweeps/armWriteGate.js';
 import type { AdminChat } from './adminChat.js';
 import { appHoldsSecretValue, reapplySecretReferences } from './appDelivery.js';
 import {
@@ -53,8 +52,6 @@ export interface MaintenanceDependencies {
   probe(url: string): Promise<GatewayReadiness>;
   /** For the gateway's admin RPC; the global fetch by default. */
   fetch?: typeof fetch;
-  /** Paces maintenance's ARM writes by ARM's remaining write budget (none: unpaced). */
-  armWrites?: ArmWriteGate | undefined;
 }
 
 /** Starts a detached orchestration; 'exists' when an instance of that id already runs. */
@@ -130,12 +127,6 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
   const policy = rotationPolicy(config);
   const vaultOf = (target: MaintenanceTarget) => azure.secrets(target.vaultUri);
   const fetchImpl = deps.fetch ?? globalThis.fetch;
-  const gate = deps.armWrites;
-  /** Runs one ARM write after the gate lets it through, telling the gate what ARM answered. */
-  const armWrite = async <T>(call: (options: { onResponse?: ArmWriteGate['observe'] }) => Promise<T>) => {
-    await gate?.beforeWrite();
-    return call(gate ? { onResponse: gate.observe } : {});
-  };
 
   const gatewayUrl = (target: MaintenanceTarget, path: string) =>
     gatewayProbeUrl(
@@ -150,9 +141,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
   };
 
   async function accountKeys(target: MaintenanceTarget) {
-    const listed = await armWrite((options) =>
-      azure.storage.storageAccounts.listKeys(target.resourceGroup, target.storageAccount, options),
-    );
+    const listed = await azure.storage.storageAccounts.listKeys(target.resourceGroup, target.storageAccount);
     const keys = new Map<StorageKeyName, { value: string; createdAt: string }>();
     for (const key of listed.keys ?? []) {
       const name = key.keyName?.toLowerCase() as StorageKeyName | undefined;
@@ -322,7 +311,6 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
           vaultUri: target.vaultUri,
           restart: input.restart,
           ensureReference: input.ensureReference,
-          gate,
         });
         return done({ revision: applied.revision, restarted: applied.restarted });
       }),
@@ -396,23 +384,20 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
             `the stored storage key is no longer ${input.fromKey} as planned: a newer rotation happened; nothing changed`,
           );
         }
-        await armWrite((options) =>
-          azure.containerApps.managedEnvironmentsStorages.createOrUpdate(
-            target.resourceGroup,
-            target.managedEnvironment,
-            target.environmentStorage,
-            {
-              properties: {
-                azureFile: {
-                  accountName: target.storageAccount,
-                  shareName: target.stateFileShare,
-                  accessMode: 'ReadWrite',
-                  accountKey: standby.value,
-                },
+        await azure.containerApps.managedEnvironmentsStorages.createOrUpdate(
+          target.resourceGroup,
+          target.managedEnvironment,
+          target.environmentStorage,
+          {
+            properties: {
+              azureFile: {
+                accountName: target.storageAccount,
+                shareName: target.stateFileShare,
+                accessMode: 'ReadWrite',
+                accountKey: standby.value,
               },
             },
-            options,
-          ),
+          },
         );
         await writeVersion(vault, SLUG_SECRET_NAMES.storageKey, standby.value, {
           tags: { [MAINTENANCE_TAGS.keyName]: input.toKey, [MAINTENANCE_TAGS.request]: target.requestId },
@@ -482,14 +467,9 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
             `${input.fromKey} is still (or again) the key in use; it was not regenerated`,
           );
         }
-        await armWrite((options) =>
-          azure.storage.storageAccounts.regenerateKey(
-            target.resourceGroup,
-            target.storageAccount,
-            { keyName: input.fromKey },
-            options,
-          ),
-        );
+        await azure.storage.storageAccounts.regenerateKey(target.resourceGroup, target.storageAccount, {
+          keyName: input.fromKey,
+        });
         return done({ regenerated: true });
       }),
 
@@ -569,16 +549,12 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
         }
         const notReady = await readiness(target);
         if (notReady) return notYet(notReady);
-        const holds = await appHoldsSecretValue(
-          azure,
-          {
-            resourceGroup: target.resourceGroup,
-            appName: target.containerApp,
-            appSecretName: AUTH_SECRET_NAME,
-            expected: stored.value,
-          },
-          gate,
-        );
+        const holds = await appHoldsSecretValue(azure, {
+          resourceGroup: target.resourceGroup,
+          appName: target.containerApp,
+          appSecretName: AUTH_SECRET_NAME,
+          expected: stored.value,
+        });
         if (!holds) return notYet("the app's built-in auth does not hold the new client secret yet");
         return done({});
       }),
