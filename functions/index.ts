@@ -16,4 +16,5 @@ import './api/audit.js';
 import './rotationActivities.js';
 import './sasActivities.js';
 import './sweeps.js';
+import './housekeeping.js';
 import './teardownActivities.js';

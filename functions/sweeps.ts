@@ -14,19 +14,11 @@ import { SweepControl } from '../shared/sweeps/sweepControl.js';
 import type { SweepKind } from '../shared/sweeps/sweepPlanner.js';
 import { runSweep, type SweepReport } from '../shared/sweeps/sweepRunner.js';
 import { json, problem, problemFromError } from './api/problem.js';
+import { occurrenceTime } from './timerOccurrence.js';
 import { services } from './services.js';
 
 let control: SweepControl | undefined;
 const sweepControl = () => (control ??= new SweepControl(services().storage));
-
-/**
- * The time a sweep runs for: the schedule's own record of this occurrence (`lastUpdated`), never
- * earlier than the wall clock. Request ids and due checks derive from it.
- */
-function occurrenceTime(timer: Timer): Date {
-  const updated = Date.parse(timer.scheduleStatus?.lastUpdated ?? '');
-  return new Date(Number.isNaN(updated) ? Date.now() : Math.max(Date.now(), updated));
-}
 
 async function sweep(kind: SweepKind, timer: Timer, context: InvocationContext): Promise<SweepReport> {
   const { config, registry, requests, storage } = services();

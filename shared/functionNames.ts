@@ -122,6 +122,7 @@ export const Functions = {
   registerTelegramWebhook: 'registerTelegramWebhook',
   rotationSweep: 'rotationSweep',
   sasSweep: 'sasSweep',
+  housekeeping: 'housekeeping',
   getSweeps: 'getSweeps',
   pauseSweeps: 'pauseSweeps',
   resumeSweeps: 'resumeSweeps',

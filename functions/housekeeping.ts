@@ -1,0 +1,30 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { Functions } from '../shared/functionNames.js';
+import { runHousekeeping } from '../shared/housekeeping/housekeeping.js';
+import { createLogger } from '../shared/logger.js';
+import { NONCES_TABLE } from '../shared/storage/nonceStore.js';
+import { SEEN_UPDATES_TABLE } from '../shared/storage/seenUpdateStore.js';
+import { TEARDOWN_BACKUP_CONTAINER } from '../shared/teardown/teardownSteps.js';
+import { services } from './services.js';
+import { occurrenceTime } from './timerOccurrence.js';
+
+/**
+ * Housekeeping, daily at 02:30 UTC: deletes expired chat button nonces, old seen Telegram update
+ * ids and teardown backups past their retention (shared/housekeeping). The schedule is fixed: it
+ * is not a policy anyone tunes, and a daily run keeps each run small.
+ */
+app.timer(Functions.housekeeping, {
+  schedule: '0 30 2 * * *',
+  handler: async (timer: Timer, context: InvocationContext) => {
+    const { storage } = services();
+    await runHousekeeping(
+      {
+        nonces: () => storage.table(NONCES_TABLE),
+        seenUpdates: () => storage.table(SEEN_UPDATES_TABLE),
+        teardownBackups: () => storage.container(TEARDOWN_BACKUP_CONTAINER),
+      },
+      occurrenceTime(timer),
+      createLogger(context, { function: Functions.housekeeping }),
+    );
+  },
+});
