@@ -6,11 +6,16 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { startAzurite, type RunningAzurite } from './azurite.js';
-import { startFullSimulator, trustSimulatorCertificate, type FullSimulator } from './sim/index.js';
+import {
+  startFullSimulator,
+  trustSimulatorCertificate,
+  type FullSimulator,
+  type FullSimulatorOptions,
+} from './sim/index.js';
 import type { GraphSurface } from './sim/graph.js';
+import type { OpenClawSurface } from './sim/openclaw.js';
 import type { TelegramSurface } from './sim/telegram.js';
-import { startLocalHost, type LocalHost } from './host/index.js';
-import type { HostClock } from './host/clock.js';
+import { startLocalHost, type LocalHost, type LocalHostOptions } from './host/index.js';
 
 /** The fake people and chat of the sandbox's admin Telegram chat. */
 export const SANDBOX_TELEGRAM = {
@@ -39,37 +44,119 @@ export interface SandboxWorldOptions {
   simPort?: number;
   /** The app module to load; the broker's functions/index.js by default. */
   app?: () => Promise<unknown>;
-  /** The local host's clock; real time by default. */
-  clock?: HostClock;
+  /**
+   * More of the local host's options: its clock (real time by default), host.json, its durable
+   * storage (Azurite by default).
+   */
+  host?: Pick<LocalHostOptions, 'clock' | 'hostJson' | 'storage'>;
   /** Simulator options passed through (throttle, latencies, propagation delays). */
-  simulator?: Parameters<typeof startFullSimulator>[0];
+  simulator?: FullSimulatorOptions;
   /** Extra or replaced app settings. */
   settings?: Record<string, string>;
+  /** The image registry seeded beside the broker (an ACR mirror of ghcr.io/openclaw/openclaw). */
+  registryName?: string;
+  /**
+   * The Telegram stand-in with the sandbox's admin chat and people (SANDBOX_TELEGRAM), its bot token
+   * and a webhook secret in the broker's vault, and the bot's webhook pointed at the broker (unless
+   * registerWebhook is false). The token is made once per data folder unless given. false: no
+   * Telegram at all (the broker's Telegram settings then reference secrets that do not exist).
+   */
+  telegram?: false | { botToken?: string; registerWebhook?: boolean };
 }
 
-export interface SandboxWorld {
+/** What startSandboxWorld brought up, for a SandboxWorld or a subclass (tests add their helpers). */
+export interface SandboxWorldParts {
   azurite: RunningAzurite;
   sim: FullSimulator;
-  host: LocalHost;
-  /** The app settings the broker runs with (no secret values: the secrets are Key Vault references). */
   settings: Record<string, string>;
-  telegram: TelegramSurface;
-  graph: GraphSurface;
-  stop(): Promise<void>;
+  brokerVaultUri: string;
+  hostOptions: LocalHostOptions;
+  host: LocalHost;
 }
 
 /**
  * The broker's whole world on this machine: Azurite for its storage, the simulated Azure (ARM, Key
  * Vault, Entra, Graph), Telegram and OpenClaw, and the local Functions host running the broker with
- * settings that point at them. The broker reaches the simulator through configuration alone:
- * endpoints, the authority host and a client-secret credential of the simulated tenant.
+ * settings that point at them. See startSandboxWorld.
+ */
+export class SandboxWorld {
+  readonly azurite: RunningAzurite;
+  readonly sim: FullSimulator;
+  /** The app settings the broker runs with (no secret values: the secrets are Key Vault references). */
+  readonly settings: Record<string, string>;
+  /** The broker's own Key Vault (with a trailing slash), where the API stages request secrets. */
+  readonly brokerVaultUri: string;
+  readonly brokerSecrets: SecretClient;
+  readonly #hostOptions: LocalHostOptions;
+  #host: LocalHost;
+
+  constructor(parts: SandboxWorldParts) {
+    this.azurite = parts.azurite;
+    this.sim = parts.sim;
+    this.settings = parts.settings;
+    this.brokerVaultUri = parts.brokerVaultUri;
+    this.brokerSecrets = brokerVaultClient(parts.sim, parts.brokerVaultUri);
+    this.#hostOptions = parts.hostOptions;
+    this.#host = parts.host;
+  }
+
+  /** The running local host (a new one after restartHost). */
+  get host(): LocalHost {
+    return this.#host;
+  }
+
+  get telegram(): TelegramSurface {
+    if (!this.sim.telegram) throw new Error('this sandbox world runs without the Telegram stand-in');
+    return this.sim.telegram as TelegramSurface;
+  }
+
+  get graph(): GraphSurface {
+    return this.sim.graph as GraphSurface;
+  }
+
+  get openclaw(): OpenClawSurface {
+    return this.sim.openclaw;
+  }
+
+  /** A new client-secret credential of the broker's service principal in the simulated tenant. */
+  credential(): ClientSecretCredential {
+    return brokerCredential(this.sim);
+  }
+
+  /** Stops the host (in-flight work is lost, as in a crash) and starts a new one on the same storage. */
+  async restartHost(): Promise<void> {
+    await this.#host.stop();
+    this.#host = await startLocalHost(this.#hostOptions);
+  }
+
+  async stop(): Promise<void> {
+    await this.#host.stop();
+    await this.sim.stop();
+    await this.azurite.stop();
+  }
+}
+
+/**
+ * Starts the broker's whole world (see SandboxWorld). The broker reaches the simulator through
+ * configuration alone: endpoints, the authority host and a client-secret credential of the
+ * simulated tenant.
  *
  * Bootstraps what an operator deploys once beside the broker (infra/main.bicep): the broker's
- * resource group and Key Vault holding the Telegram bot token and webhook secret. Idempotent, so a
- * restart over persisted state reuses them.
+ * resource group, its Key Vault holding the Telegram bot token and webhook secret, and the image
+ * registry the gateways pull from. Idempotent, so a restart over persisted state reuses them.
+ * With `World`, the world is built as that subclass of SandboxWorld.
  */
-export async function startSandboxWorld(options: SandboxWorldOptions = {}): Promise<SandboxWorld> {
-  const botToken = sandboxBotToken(options.dataDir);
+export function startSandboxWorld(options?: SandboxWorldOptions): Promise<SandboxWorld>;
+export function startSandboxWorld<W extends SandboxWorld>(
+  options: SandboxWorldOptions,
+  World: new (parts: SandboxWorldParts) => W,
+): Promise<W>;
+export async function startSandboxWorld(
+  options: SandboxWorldOptions = {},
+  World: new (parts: SandboxWorldParts) => SandboxWorld = SandboxWorld,
+): Promise<SandboxWorld> {
+  const telegram = options.telegram === false ? undefined : (options.telegram ?? {});
+  const botToken = telegram ? (telegram.botToken ?? sandboxBotToken(options.dataDir)) : undefined;
   const azurite = await startAzurite(options.dataDir ? { location: join(options.dataDir, 'azurite') } : {});
   let sim: FullSimulator | undefined;
   try {
@@ -79,19 +166,22 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
       ...(options.dataDir
         ? { statePath: join(options.dataDir, 'simulator.json'), resetState: options.reset ?? false }
         : {}),
-      telegram: {
-        botToken,
-        users: [...SANDBOX_TELEGRAM.approvers, SANDBOX_TELEGRAM.outsider],
-        chats: [{ id: SANDBOX_TELEGRAM.adminChatId, type: 'group', title: 'claw admins' }],
-      },
+      ...(botToken
+        ? {
+            telegram: {
+              botToken,
+              users: [...SANDBOX_TELEGRAM.approvers, SANDBOX_TELEGRAM.outsider],
+              chats: [{ id: SANDBOX_TELEGRAM.adminChatId, type: 'group', title: 'claw admins' }],
+            },
+          }
+        : {}),
       ...options.simulator,
     });
     trustSimulatorCertificate(sim.caCertPem);
-    const telegram = sim.telegram as TelegramSurface;
-    const graph = sim.graph as GraphSurface;
     const brokerVaultUri = await bootstrapBrokerVault(sim, botToken);
-    const adminGroup = graph.groups('shire-admins')[0];
+    const adminGroup = (sim.graph as GraphSurface).groups('shire-admins')[0];
     if (!adminGroup) throw new Error('the simulated tenant has no shire-admins group');
+    const registry = options.registryName ?? REGISTRY;
 
     const settings: Record<string, string> = {
       FUNCTIONS_WORKER_RUNTIME: 'node',
@@ -107,10 +197,10 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
       AZURE_RESOURCE_MANAGER_ENDPOINT: sim.url,
       MICROSOFT_GRAPH_ENDPOINT: `${sim.url}/graph`,
       KEY_VAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
-      TELEGRAM_API_BASE: `${sim.url}/telegram`,
+      ...(telegram ? { TELEGRAM_API_BASE: `${sim.url}/telegram` } : {}),
       BROKER_KEY_VAULT_URI: brokerVaultUri,
-      IMAGE_REGISTRY_ID: seedRegistry(sim),
-      IMAGE_REPOSITORY: `${REGISTRY}.azurecr.io/openclaw/openclaw`,
+      IMAGE_REGISTRY_ID: seedRegistry(sim, registry),
+      IMAGE_REPOSITORY: `${registry}.azurecr.io/openclaw/openclaw`,
       ENTRA_ADMIN_GROUP_ID: adminGroup.id,
       TELEGRAM_APPROVER_IDS: SANDBOX_TELEGRAM.approvers.map((user) => user.id).join(','),
       TELEGRAM_ADMIN_CHAT_ID: String(SANDBOX_TELEGRAM.adminChatId),
@@ -125,29 +215,22 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
       ...options.settings,
     };
 
-    const host = await startLocalHost({
+    const hostOptions: LocalHostOptions = {
       app: options.app ?? (() => import('../functions/index.js')),
       settings,
       storage: { connectionString: azurite.connectionString },
       port: options.hostPort ?? 7071,
       functionKey: SANDBOX_FUNCTION_KEY,
-      ...(options.clock ? { clock: options.clock } : {}),
-    });
-    if (!options.app) await registerTelegramWebhook(host.baseUrl);
-    const running = sim;
-    return {
-      azurite,
-      sim: running,
-      host,
-      settings,
-      telegram,
-      graph,
-      stop: async () => {
-        await host.stop();
-        await running.stop();
-        await azurite.stop();
-      },
+      ...options.host,
     };
+    const host = await startLocalHost(hostOptions);
+    try {
+      if (telegram && telegram.registerWebhook !== false) await registerTelegramWebhook(host.baseUrl);
+    } catch (error) {
+      await host.stop();
+      throw error;
+    }
+    return new World({ azurite, sim, settings, brokerVaultUri, hostOptions, host });
   } catch (error) {
     await sim?.stop();
     await azurite.stop();
@@ -155,15 +238,24 @@ export async function startSandboxWorld(options: SandboxWorldOptions = {}): Prom
   }
 }
 
-/**
- * Creates (or finds) the broker's own Key Vault in the simulated subscription, as the broker's
- * deployment would, and stores the Telegram bot token and a webhook secret in it. Returns its URI.
- */
-async function bootstrapBrokerVault(sim: FullSimulator, botToken: string): Promise<string> {
-  const credential = new ClientSecretCredential(sim.tenantId, sim.broker.clientId, sim.broker.clientSecret, {
+function brokerCredential(sim: FullSimulator): ClientSecretCredential {
+  return new ClientSecretCredential(sim.tenantId, sim.broker.clientId, sim.broker.clientSecret, {
     authorityHost: sim.url,
     disableInstanceDiscovery: true,
   });
+}
+
+function brokerVaultClient(sim: FullSimulator, vaultUri: string): SecretClient {
+  return new SecretClient(vaultUri, brokerCredential(sim), { disableChallengeResourceVerification: true });
+}
+
+/**
+ * Creates (or finds) the broker's own Key Vault in the simulated subscription, as the broker's
+ * deployment would, and stores the Telegram bot token (when there is one) and a webhook secret in
+ * it. Returns its URI.
+ */
+async function bootstrapBrokerVault(sim: FullSimulator, botToken: string | undefined): Promise<string> {
+  const credential = brokerCredential(sim);
   const arm = { endpoint: sim.url, credentialScopes: [`${sim.url}/.default`] };
   const groups = new ResourceManagementClient(credential, sim.subscriptionId, arm);
   await groups.resourceGroups.createOrUpdate(BROKER_GROUP, {
@@ -171,24 +263,32 @@ async function bootstrapBrokerVault(sim: FullSimulator, botToken: string): Promi
     tags: { 'managed-by': 'operator' },
   });
   const vaults = new KeyVaultManagementClient(credential, sim.subscriptionId, arm);
-  const vault = await vaults.vaults.beginCreateOrUpdateAndWait(BROKER_GROUP, BROKER_VAULT, {
-    location: 'westeurope',
-    properties: {
-      tenantId: sim.tenantId,
-      sku: { family: 'A', name: 'standard' },
-      enableRbacAuthorization: true,
-      enableSoftDelete: true,
+  const vault = await vaults.vaults.beginCreateOrUpdateAndWait(
+    BROKER_GROUP,
+    BROKER_VAULT,
+    {
+      location: 'westeurope',
+      properties: {
+        tenantId: sim.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        enableRbacAuthorization: true,
+        enableSoftDelete: true,
+      },
     },
-  });
+    // The simulator answers no Retry-After; its provisioning takes provisioningSeconds at most.
+    { updateIntervalInMs: 20 },
+  );
   const vaultUri = vault.properties.vaultUri;
   if (!vaultUri || !vault.id) throw new Error('the simulated broker vault has no URI');
   // The deployment grants this at deploy time; granted in the past so it has already propagated.
   sim.grantRole(sim.broker.objectId, 'Key Vault Secrets Officer', vault.id, {
     createdAt: sim.clock.now() - 3_600_000,
   });
-  const secrets = new SecretClient(vaultUri, credential, { disableChallengeResourceVerification: true });
-  await setSecretOnce(secrets, 'telegram-bot-token', botToken);
-  await setSecretOnce(secrets, 'telegram-webhook-secret', randomBytes(32).toString('base64url'));
+  if (botToken) {
+    const secrets = brokerVaultClient(sim, vaultUri);
+    await setSecretOnce(secrets, 'telegram-bot-token', botToken);
+    await setSecretOnce(secrets, 'telegram-webhook-secret', randomBytes(32).toString('base64url'));
+  }
   return vaultUri.endsWith('/') ? vaultUri : `${vaultUri}/`;
 }
 
@@ -197,21 +297,21 @@ async function bootstrapBrokerVault(sim: FullSimulator, botToken: string): Promi
  * straight into the simulator's state: the simulator has no registry provider, and the broker
  * only assigns AcrPull on it. Returns its ARM id.
  */
-function seedRegistry(sim: FullSimulator): string {
-  const id = `/subscriptions/${sim.subscriptionId}/resourceGroups/${BROKER_GROUP}/providers/Microsoft.ContainerRegistry/registries/${REGISTRY}`;
+function seedRegistry(sim: FullSimulator, name: string): string {
+  const id = `/subscriptions/${sim.subscriptionId}/resourceGroups/${BROKER_GROUP}/providers/Microsoft.ContainerRegistry/registries/${name}`;
   if (sim.arm.get(id)) return id;
   const now = sim.clock.now();
   const body = {
     id,
-    name: REGISTRY,
+    name,
     type: 'Microsoft.ContainerRegistry/registries',
     location: 'westeurope',
-    properties: { loginServer: `${REGISTRY}.azurecr.io`, provisioningState: 'Succeeded' },
+    properties: { loginServer: `${name}.azurecr.io`, provisioningState: 'Succeeded' },
   };
   sim.arm.put({
     id,
     type: body.type,
-    name: REGISTRY,
+    name,
     subscriptionId: sim.subscriptionId,
     resourceGroup: BROKER_GROUP,
     body,

@@ -1,22 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { TableClient } from '@azure/data-tables';
-import { ClientSecretCredential } from '@azure/identity';
+import type { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { QueueClient } from '@azure/storage-queue';
 import { ManualClock } from '../../sandbox/host/index.js';
 import type { StoredResource } from '../../sandbox/sim/arm/armState.js';
 import type { Simulator, SimulatorContext } from '../../sandbox/sim/simulator.js';
 import type { SimSurface } from '../../sandbox/sim/surface.js';
-import { createTelegramSurface, type TelegramSurface } from '../../sandbox/sim/telegram.js';
+import type { TelegramSurface } from '../../sandbox/sim/telegram.js';
+import { SANDBOX_TELEGRAM } from '../../sandbox/world.js';
 import { footprintNames } from '../../shared/domain/names.js';
 import type { EnvironmentRecord } from '../../shared/storage/environmentRegistry.js';
 import { ProvisionWorld, type RequestView } from '../scenario/provisionWorld.js';
 
-export const ADMIN_CHAT_ID = -100200300;
-const BOT_TOKEN = '7000000099:AAHmaintenanceWorldBotToken0123456789ab';
+export const ADMIN_CHAT_ID = SANDBOX_TELEGRAM.adminChatId;
 const DAY = 86_400_000;
 
 /**
@@ -104,36 +103,23 @@ export class MaintenanceWorld {
   static async start(options: MaintenanceWorldOptions = {}): Promise<MaintenanceWorld> {
     const start = Math.floor(Date.now() / 1000) * 1000;
     const clock = new FollowedClock(start);
-    const simPort = await freePort();
     const hostJson = JSON.parse(readFileSync('host.json', 'utf8')) as {
       extensions: { durableTask: Record<string, unknown>; queues: Record<string, unknown> };
     };
     hostJson.extensions.queues['maxPollingInterval'] = '00:00:00.100';
     hostJson.extensions.durableTask['maxConcurrentActivityFunctions'] = 32;
-    let telegram: TelegramSurface | undefined;
     const regenerations: RegenerationSeen[] = [];
     const world = await ProvisionWorld.start({
       simulator: {
-        port: simPort,
         clock: { mode: 'manual', startAt: start },
         provisioningSeconds: 0,
         dataPlanePropagationSeconds: 2,
-        surfaces: [
-          (context) => regenerationSpy(context, regenerations),
-          (context) => {
-            telegram = createTelegramSurface({
-              clock: context.clock,
-              botToken: BOT_TOKEN,
-              chats: [{ id: ADMIN_CHAT_ID, type: 'group', title: 'claw admins' }],
-            });
-            return telegram;
-          },
-        ],
+        surfaces: [(context) => regenerationSpy(context, regenerations)],
       },
+      // The broker only sends to the admin chat here; no update comes in, so no webhook.
+      telegram: { registerWebhook: false },
       host: { clock, hostJson, ...(options.durableInMemory ? { storage: 'memory' as const } : {}) },
       settings: {
-        TELEGRAM_API_BASE: `https://127.0.0.1:${simPort}/telegram`,
-        TELEGRAM_ADMIN_CHAT_ID: String(ADMIN_CHAT_ID),
         ROTATION_VERIFY_INTERVAL: '5s',
         ROTATION_VERIFY_TIMEOUT: '5m',
         PROVISION_PROPAGATION_TIMEOUT: '10m',
@@ -144,13 +130,11 @@ export class MaintenanceWorld {
         ...options.settings,
       },
     });
-    void telegram;
-    const maintenance = new MaintenanceWorld(world, clock, telegram!, regenerations);
+    const maintenance = new MaintenanceWorld(world, clock, world.telegram, regenerations);
     clock.follow((now) => {
       const behind = now - world.sim.clock.now();
       if (behind > 0) world.sim.admin.advance(behind);
     });
-    await world.brokerSecrets.setSecret('telegram-bot-token', BOT_TOKEN);
     return maintenance;
   }
 
@@ -265,15 +249,7 @@ export class MaintenanceWorld {
   }
 
   credential(): ClientSecretCredential {
-    return new ClientSecretCredential(
-      this.sim.tenantId,
-      this.sim.broker.clientId,
-      this.sim.broker.clientSecret,
-      {
-        authorityHost: this.sim.url,
-        disableInstanceDiscovery: true,
-      },
-    );
+    return this.world.credential();
   }
 
   arm() {
@@ -322,17 +298,6 @@ export class MaintenanceWorld {
   async stop(): Promise<void> {
     await this.world.stop();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**

@@ -1,10 +1,9 @@
-import { createServer } from 'node:net';
-import { TableServiceClient, TableClient } from '@azure/data-tables';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { ManualClock } from '../../sandbox/host/index.js';
-import { SANDBOX_TELEGRAM, startSandboxWorld, type SandboxWorld } from '../../sandbox/world.js';
+import { SANDBOX_TELEGRAM, startSandboxWorld } from '../../sandbox/world.js';
 import type { OutboxEntry, TelegramUpdate, WebhookDelivery } from '../../sandbox/sim/telegram.js';
+import { TestWorld, type RequestView } from './testWorld.js';
+
+export type { AuditEntryView, RequestView } from './testWorld.js';
 
 export const ADMIN_CHAT = SANDBOX_TELEGRAM.adminChatId;
 export const ADA = SANDBOX_TELEGRAM.approvers[0].id;
@@ -17,69 +16,28 @@ export const APPROVAL_POLICY = JSON.stringify({
   upgrade: { approvers: 2, requesterMayApprove: true },
 });
 
-export interface RequestView {
-  requestId: string;
-  status: string;
-  step?: string;
-  reason?: string;
-  summary?: string;
-}
-
 /**
  * The sandbox world (Azurite, the full simulator with its Telegram stand-in, the local host) running
  * the broker plus the approval-gated test operation (approvalTestApp.ts), on free ports, with a
  * ManualClock on the host so deadlines pass when a test says so. The bot's webhook is registered
  * through the broker's own setup endpoint, as an operator does after deploying.
  */
-export class ApprovalWorld {
-  private constructor(
-    readonly world: SandboxWorld,
-    readonly clock: ManualClock,
-  ) {}
-
-  static async start(settings: Record<string, string> = {}): Promise<ApprovalWorld> {
+export class ApprovalWorld extends TestWorld {
+  static start(settings: Record<string, string> = {}): Promise<ApprovalWorld> {
     const clock = new ManualClock(Date.now());
-    const simPort = await freePort();
-    const world = await startSandboxWorld({
-      app: () => import('./approvalTestApp.js'),
-      hostPort: 0,
-      simPort,
-      clock,
-      settings: {
-        DURABLE_TASK_HUB: 'clawapprovals',
-        APPROVAL_POLICY,
-        OPENCLAW_GATEWAY_URL_TEMPLATE: `https://127.0.0.1:${simPort}/openclaw/{app}`,
-        ...settings,
+    return startSandboxWorld(
+      {
+        app: () => import('./approvalTestApp.js'),
+        hostPort: 0,
+        host: { clock },
+        settings: { DURABLE_TASK_HUB: 'clawapprovals', APPROVAL_POLICY, ...settings },
       },
-    });
-    const approvals = new ApprovalWorld(world, clock);
-    const setup = await approvals.api('POST', '/api/telegram/setup', {});
-    if (setup.status !== 200)
-      throw new Error(`webhook setup answered ${setup.status}: ${JSON.stringify(setup.body)}`);
-    return approvals;
+      ApprovalWorld,
+    );
   }
 
-  get telegram() {
-    return this.world.telegram;
-  }
-
-  get host() {
-    return this.world.host;
-  }
-
-  async api(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<{ status: number; body: Record<string, unknown> }> {
-    const response = await fetch(`${this.host.baseUrl}${path}`, {
-      method,
-      headers: { 'x-functions-key': this.host.functionKey, 'content-type': 'application/json', ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  get clock(): ManualClock {
+    return this.host.clock as ManualClock;
   }
 
   /** Submits a request through the HTTP API as `principal` (Entra built-in auth's header). */
@@ -92,10 +50,6 @@ export class ApprovalWorld {
     );
     if (answer.status !== 202)
       throw new Error(`submitting ${requestId}: ${answer.status} ${JSON.stringify(answer.body)}`);
-  }
-
-  async request(requestId: string): Promise<RequestView> {
-    return (await this.api('GET', `/api/requests/${requestId}`)).body as unknown as RequestView;
   }
 
   /** Polls until the request is in one of `statuses`; the bound is a safety net, not an assertion. */
@@ -157,7 +111,7 @@ export class ApprovalWorld {
   }
 
   private secretValue(name: string): string {
-    for (const [, vault] of this.world.sim.keyVault.exportState()) {
+    for (const [, vault] of this.sim.keyVault.exportState()) {
       for (const [secretName, secret] of vault.secrets) {
         if (secretName === name) {
           const value = secret.versions.at(-1)?.value;
@@ -217,84 +171,6 @@ export class ApprovalWorld {
     });
     return { status: response.status, text: await response.text() };
   }
-
-  async audit(query = ''): Promise<AuditEntryView[]> {
-    const answer = await this.api('GET', `/api/audit?limit=1000${query}`);
-    return answer.body['entries'] as AuditEntryView[];
-  }
-
-  /**
-   * Every place the broker could have leaked a secret to: all of its storage in Azurite (task hub
-   * blobs with orchestration histories, inputs, outputs and custom status; every table, the audit
-   * trail included; queues), the host's logs and the simulator's request log.
-   */
-  async observableText(): Promise<{ where: string; text: string }[]> {
-    const places: { where: string; text: string }[] = [];
-    const connection = this.world.azurite.connectionString;
-    const blobs = BlobServiceClient.fromConnectionString(connection);
-    for await (const container of blobs.listContainers()) {
-      const client = blobs.getContainerClient(container.name);
-      for await (const blob of client.listBlobsFlat()) {
-        // The host may consume a message blob between the listing and the download.
-        const buffer = await client
-          .getBlobClient(blob.name)
-          .downloadToBuffer()
-          .catch((error: { statusCode?: number }) => {
-            if (error.statusCode === 404) return undefined;
-            throw error;
-          });
-        if (buffer)
-          places.push({ where: `blob ${container.name}/${blob.name}`, text: buffer.toString('utf8') });
-      }
-    }
-    const tables = TableServiceClient.fromConnectionString(connection, { allowInsecureConnection: true });
-    for await (const table of tables.listTables()) {
-      const client = TableClient.fromConnectionString(connection, table.name!, {
-        allowInsecureConnection: true,
-      });
-      for await (const entity of client.listEntities()) {
-        places.push({ where: `table ${table.name}`, text: JSON.stringify(entity) });
-      }
-    }
-    const queues = QueueServiceClient.fromConnectionString(connection);
-    for await (const queue of queues.listQueues()) {
-      const peeked = await queues.getQueueClient(queue.name).peekMessages({ numberOfMessages: 32 });
-      places.push({ where: `queue ${queue.name}`, text: JSON.stringify(peeked.peekedMessageItems) });
-    }
-    places.push({ where: 'host logs', text: JSON.stringify(this.host.logs) });
-    places.push({ where: 'simulator request log', text: JSON.stringify(this.world.sim.admin.requests()) });
-    return places;
-  }
-
-  /** An instance's history, timeline and status as text. */
-  instanceText(instanceId: string): { where: string; text: string } {
-    return {
-      where: `instance ${instanceId}`,
-      text: JSON.stringify({
-        history: this.host.history(instanceId),
-        timeline: this.host.timeline(instanceId),
-        status: this.host.getStatus(instanceId),
-      }),
-    };
-  }
-
-  stop(): Promise<void> {
-    return this.world.stop();
-  }
-}
-
-export interface AuditEntryView {
-  at: string;
-  channel: string;
-  actor: string;
-  actorName?: string;
-  action: string;
-  outcome: string;
-  requestId?: string;
-  slug?: string;
-  pairingRequestId?: string;
-  reason?: string;
-  updateId?: number;
 }
 
 let nextForgedUpdateId = 900_000_001;
@@ -312,16 +188,4 @@ export async function poll<T>(
     if (Date.now() > deadline) throw new Error(`${what()}; last seen ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
