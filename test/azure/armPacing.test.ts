@@ -179,9 +179,8 @@ describe('ARM pacing against the simulated throttle', () => {
 
   it('learns from ARM’s figure that an unpaced caller drained the bucket, and meets no 429 after one read', async () => {
     // The unpaced burst above left ARM's bucket near empty while this process's count refilled.
-    const before = t.lastSeq();
+    // The one read may itself meet a 429 (nothing told this process yet); its answer carries the figure.
     await t.azure.resources.resourceGroups.get('claw-paced');
     expect(await burstOfReads(t.azure, 60)).toBe(0);
-    expect(t.requests(before).filter((entry) => entry.status === 429)).toEqual([]);
   });
 });

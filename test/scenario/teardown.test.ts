@@ -43,6 +43,8 @@ beforeAll(async () => {
       PROVISION_PROPAGATION_TIMEOUT: '60m',
       PROVISION_READY_TIMEOUT: '60m',
       TEARDOWN_BACKUP_RETENTION: '30d',
+      // No maintenance while the last test jumps a month ahead: only housekeeping is looked at.
+      SWEEPS_PAUSED: 'true',
     },
   });
   world = chat.world;
@@ -309,5 +311,31 @@ describe('secrets during teardown', () => {
     for (const secret of secrets) {
       expect(places.filter((place) => place.text.includes(secret)).map((place) => place.where)).toEqual([]);
     }
+  });
+});
+
+describe('after the retention', () => {
+  it('deletes the backup once its retention has passed, at the next daily housekeeping', async () => {
+    const DAY = 24 * 3_600_000;
+    const manifest = BlobServiceClient.fromConnectionString(world.azurite.connectionString)
+      .getContainerClient('teardown-backups')
+      .getBlobClient('acme/1/td-acme-1/manifest.json');
+    const { retainUntil } = JSON.parse((await manifest.downloadToBuffer()).toString('utf8')) as {
+      retainUntil: string;
+    };
+    await stopPump();
+    try {
+      // Up to a day before the retention ends, through every daily housekeeping on the way: kept.
+      await clock.advanceTo(Date.parse(retainUntil) - DAY);
+      expect(await backupBlobs('acme/1/td-acme-1/')).toHaveLength(3);
+      await clock.advance(2 * DAY);
+    } finally {
+      startPump();
+    }
+    await poll(
+      () => backupBlobs('acme/1/td-acme-1/'),
+      (names) => names.length === 0,
+      () => 'the expired backup is still there',
+    );
   });
 });
