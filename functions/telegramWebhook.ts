@@ -5,13 +5,42 @@ import { z } from 'zod';
 import { ErrorCodes } from '../shared/errors.js';
 import { Functions } from '../shared/functionNames.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import type { NewAuditEntry } from '../shared/storage/auditTrail.js';
+import { RefusalCoalescer } from '../shared/approvals/refusalCoalescer.js';
+import type { AuditTrail, NewAuditEntry } from '../shared/storage/auditTrail.js';
 import { telegramUpdateSchema } from '../shared/telegram/updates.js';
 import { json, problem, problemFromError } from './api/problem.js';
 import { approvalServices, chatService } from './approvalServices.js';
 
 /** Larger than any update the broker handles (a 4096-character message and its metadata). */
 export const TELEGRAM_MAX_UPDATE_BYTES = 64 * 1024;
+
+/**
+ * Calls without the right secret token are anyone on the internet: within this window only the
+ * first of each kind is audited in full, the rest counted into one entry when the window ends.
+ */
+export const UNAUTHENTICATED_AUDIT_WINDOW_MS = 60_000;
+
+let unauthenticated: RefusalCoalescer | undefined;
+function unauthenticatedRefusals(audit: AuditTrail, log: Logger): RefusalCoalescer {
+  return (unauthenticated ??= new RefusalCoalescer(
+    async ({ key, count, from, to }) => {
+      await audit.add({
+        channel: 'telegram',
+        actor: 'unknown',
+        action: 'webhook',
+        outcome: 'refused',
+        reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
+      });
+    },
+    {
+      windowMs: UNAUTHENTICATED_AUDIT_WINDOW_MS,
+      onError: (error) =>
+        log.error('auditing coalesced webhook refusals failed', {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    },
+  ));
+}
 
 /** The update kinds the broker asks Telegram for. */
 export const TELEGRAM_ALLOWED_UPDATES = ['message', 'callback_query'];
@@ -24,7 +53,9 @@ export const TELEGRAM_ALLOWED_UPDATES = ['message', 'callback_query'];
  *
  * Answers: 401 without the right token, 400 for an oversized or malformed update, 200 once
  * handled (refusals included: they are audited, and Telegram must not redeliver them), 500 when
- * the broker failed, so Telegram redelivers. Every refusal is audited.
+ * the broker failed, so Telegram redelivers. Every refusal is audited; calls without the right
+ * token (anyone on the internet) are coalesced per minute, so a flood of them is not a flood of
+ * writes (the first in full, the rest as one count).
  */
 export async function telegramWebhook(
   request: HttpRequest,
@@ -39,8 +70,10 @@ export async function telegramWebhook(
     const presented = request.headers.get('x-telegram-bot-api-secret-token');
     if (!presented || !sameSecret(presented, expected)) {
       const reason = presented ? 'wrong secret token' : 'missing secret token';
-      await audit({ outcome: 'refused', reason });
-      log.warn('telegram webhook refused', { reason });
+      if (await unauthenticatedRefusals(s.audit, log).first(reason)) {
+        await audit({ outcome: 'refused', reason });
+        log.warn('telegram webhook refused', { reason });
+      }
       return problem(ErrorCodes.BadRequest, 'not a Telegram update for this bot', {}, 401);
     }
 

@@ -53,6 +53,17 @@ describe('the webhook authenticates Telegram', () => {
     expect(refusals(audit, /^wrong secret token$/)).toHaveLength(wrongBefore + 1);
   });
 
+  it('does not write an audit entry per call when flooded with forged calls, and refuses every one', async () => {
+    const data = world.buttonData('sec-token-1', 'Approve');
+    const wrongBefore = refusals(await world.audit(), /^wrong secret token$/).length;
+    for (let i = 0; i < 30; i++) {
+      expect((await world.forgePress({ data, userId: ADA }, `forged-${i}`)).status).toBe(401);
+    }
+    // The first of each kind per minute in full, the rest counted into one entry when the minute ends.
+    expect(refusals(await world.audit(), /^wrong secret token$/).length - wrongBefore).toBeLessThanOrEqual(1);
+    expect((await world.request('sec-token-1')).status).toBe('awaiting-approval');
+  });
+
   it('answers 400 to malformed and oversized updates, audits them, and keeps serving', async () => {
     const notJson = await world.postRawUpdate('{"update_id": 1, "callback_query": ');
     expect(notJson.status).toBe(400);
