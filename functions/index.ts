@@ -1,8 +1,10 @@
 /**
  * The Functions app's entry point (package.json "main"): importing a module registers its
  * functions with the host. This list is the single source of truth for what the app contains; the
- * local host in sandbox/ loads this same file.
+ * local host in sandbox/ loads this same file. Telemetry starts first, so its instrumentation is
+ * in place before the modules it instruments are used.
  */
+import './telemetry.js';
 import './intake.js';
 import './slugRunner.js';
 import './api/requests.js';

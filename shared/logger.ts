@@ -18,7 +18,7 @@ export interface LogSink {
 }
 
 const CREDENTIAL_LIKE = [
-  /\b\d{5,}:[A-Za-z0-9_-]{30,}\b/g, // Telegram bot token
+  /(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}/g, // Telegram bot token, also inside a Bot API URL (`/bot<token>/`)
   /\b[0-9a-f]{64}\b/gi, // 32-byte hex tokens (gateway token)
   /\b(?:sig|sv|se|sp|skoid)=[^&\s]+/gi, // SAS query parts
   /AccountKey=[^;\s]+/gi,
