@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/core-auth';
 import type { Context } from '@opentelemetry/api';
 import type { LogRecordProcessor, SdkLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -59,6 +60,24 @@ export class RedactingLogRecordProcessor implements LogRecordProcessor {
 let started = false;
 
 /**
+ * The credential for ingestion when the App Insights resource takes Entra tokens only (the
+ * broker's Bicep sets DisableLocalAuth and `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` to
+ * `Authorization=AAD`, optionally `;ClientId=<user-assigned identity>`), as the Functions host reads it.
+ */
+export async function ingestionCredential(authentication: string | undefined): Promise<TokenCredential | undefined> {
+  const parts = new Map(
+    (authentication ?? '')
+      .split(';')
+      .map((part) => part.split('=').map((piece) => piece.trim()) as [string, string | undefined])
+      .map(([key, value]) => [key.toLowerCase(), value ?? ''] as const),
+  );
+  if (parts.get('authorization')?.toUpperCase() !== 'AAD') return undefined;
+  const { ManagedIdentityCredential } = await import('@azure/identity');
+  const clientId = parts.get('clientid');
+  return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+}
+
+/**
  * Sends the broker's traces, dependencies (ARM, Key Vault, Graph, storage calls through the Azure
  * SDKs and Node's http/https) and metrics to Application Insights when the Functions app has
  * `APPLICATIONINSIGHTS_CONNECTION_STRING` (Azure sets it from the app's App Insights resource);
@@ -73,8 +92,9 @@ export async function startTelemetry(
   if (started || !connectionString) return started;
   try {
     const { useAzureMonitor } = await import('@azure/monitor-opentelemetry');
+    const credential = await ingestionCredential(env['APPLICATIONINSIGHTS_AUTHENTICATION_STRING']);
     useAzureMonitor({
-      azureMonitorExporterOptions: { connectionString },
+      azureMonitorExporterOptions: { connectionString, ...(credential ? { credential } : {}) },
       instrumentationOptions: { azureSdk: { enabled: true }, http: { enabled: true } },
       enableLiveMetrics: false,
       spanProcessors: [new RedactingSpanProcessor()],

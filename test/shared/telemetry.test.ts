@@ -6,7 +6,9 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
+import { ManagedIdentityCredential } from '@azure/identity';
 import {
+  ingestionCredential,
   RedactingLogRecordProcessor,
   RedactingSpanProcessor,
   startTelemetry,
@@ -68,5 +70,14 @@ describe('telemetry redaction', () => {
 
   it('stays off without APPLICATIONINSIGHTS_CONNECTION_STRING (tests, the sandbox)', async () => {
     expect(await startTelemetry({})).toBe(false);
+  });
+
+  it('authenticates ingestion with the app’s managed identity when App Insights takes Entra tokens only', async () => {
+    expect(await ingestionCredential(undefined)).toBeUndefined();
+    expect(await ingestionCredential('')).toBeUndefined();
+    expect(await ingestionCredential('Authorization=AAD')).toBeInstanceOf(ManagedIdentityCredential);
+    expect(
+      await ingestionCredential('Authorization=AAD;ClientId=00000000-0000-0000-0000-00000000000a'),
+    ).toBeInstanceOf(ManagedIdentityCredential);
   });
 });
