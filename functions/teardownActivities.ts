@@ -1,6 +1,6 @@
 import * as df from 'durable-functions';
 import { AzureClients } from '../shared/azure/azureClients.js';
-import { brokerCredential } from '../shared/azure/credential.js';
+import { brokerCredential, brokerPrincipalId } from '../shared/azure/credential.js';
 import { EntraClient } from '../shared/azure/entra.js';
 import { Orchestrations, TeardownActivities } from '../shared/functionNames.js';
 import type {
@@ -33,6 +33,7 @@ function teardownSteps(): TeardownSteps {
       entra: new EntraClient(credential, config.azure.graphEndpoint),
       registry,
       storage,
+      brokerPrincipalId: () => brokerPrincipalId(config, credential),
     });
   }
   return steps;

@@ -27,6 +27,20 @@ export interface GraphSurfaceOptions {
   passwordCredentialsForbidden?: boolean;
   /** Tenant app management policy: longest allowed client secret lifetime, in days. */
   passwordMaxLifetimeDays?: number;
+  /**
+   * Directory objects that live outside this surface (the principals the identity directory signs
+   * in, such as the broker's own service principal), by object id: references (`@odata.id`,
+   * `owners@odata.bind`) may name them and owner lists show them.
+   */
+  externalPrincipal?: (id: string) => ExternalPrincipal | undefined;
+}
+
+/** A principal this surface does not store but knows as a directory object. */
+export interface ExternalPrincipal {
+  id: string;
+  type: 'servicePrincipal' | 'user';
+  displayName: string;
+  appId?: string;
 }
 
 export interface PasswordCredentialView {
@@ -52,8 +66,33 @@ export interface GraphSurface extends SimSurface {
   application(idOrAppId: string): Record<string, unknown> | undefined;
   /** Groups with that display name (Entra allows duplicates). */
   groups(displayName: string): GraphGroupView[];
+  /** Object ids of the owners of an application or a group (by object id); [] for any other id. */
+  owners(objectId: string): string[];
   /** True when `secretText` is a current client secret of the application with that appId. */
   verifyClientSecret(appId: string, secretText: string, at?: number): boolean;
+}
+
+/**
+ * A principal of the identity directory as Graph shows it: service principals and users are
+ * directory objects; anything else (a group principal) is left to the surface's own groups.
+ */
+export function externalPrincipalOf(
+  principal: { objectId: string; type: string; displayName: string; appId?: string } | undefined,
+): ExternalPrincipal | undefined {
+  if (!principal) return undefined;
+  const type =
+    principal.type === 'ServicePrincipal'
+      ? 'servicePrincipal'
+      : principal.type === 'User'
+        ? 'user'
+        : undefined;
+  if (!type) return undefined;
+  return {
+    id: principal.objectId,
+    type,
+    displayName: principal.displayName,
+    ...(principal.appId !== undefined ? { appId: principal.appId } : {}),
+  };
 }
 
 // ---- stored objects ----
@@ -129,7 +168,8 @@ type DirectoryObject =
   | { type: 'application'; value: StoredApplication }
   | { type: 'servicePrincipal'; value: StoredServicePrincipal }
   | { type: 'group'; value: StoredGroup }
-  | { type: 'user'; value: StoredUser };
+  | { type: 'user'; value: StoredUser }
+  | { type: 'external'; value: ExternalPrincipal };
 
 type Json = Record<string, unknown>;
 
@@ -142,6 +182,8 @@ interface GraphStateData {
   groups: StoredGroup[];
   users: StoredUser[];
   members: [string, string[]][];
+  /** Owners by application or group object id; absent in state files saved before owners. */
+  owners?: [string, string[]][];
 }
 
 class GraphError extends Error {
@@ -225,6 +267,8 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
   const groups = new Map<string, StoredGroup>();
   const users = new Map<string, StoredUser>();
   const members = new Map<string, Set<string>>();
+  /** Owners of applications (kept through soft delete) and groups, by object id. */
+  const owners = new Map<string, Set<string>>();
 
   const isoNow = (at = clock.now()) => new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -282,6 +326,10 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
   }
 
   function objectView(object: DirectoryObject): Json {
+    if (object.type === 'external') {
+      const { type, ...view } = object.value;
+      return { '@odata.type': `#microsoft.graph.${type}`, ...view };
+    }
     const view =
       object.type === 'application' ? applicationView(object.value) : structuredClone(object.value);
     return { '@odata.type': `#microsoft.graph.${object.type}`, ...view };
@@ -296,6 +344,8 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
     if (group) return { type: 'group', value: group };
     const user = users.get(id);
     if (user) return { type: 'user', value: user };
+    const external = options.externalPrincipal?.(id);
+    if (external) return { type: 'external', value: { ...external, id } };
     return undefined;
   }
 
@@ -699,6 +749,35 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
 
   function forgetMember(id: string): void {
     for (const set of members.values()) set.delete(id);
+    for (const set of owners.values()) set.delete(id);
+  }
+
+  /** Adds an owner to an application or group; Graph refuses a reference that is already there. */
+  function addOwner(objectId: string, ownerId: string): void {
+    const set = owners.get(objectId) ?? new Set<string>();
+    if (set.has(ownerId)) {
+      throw badRequest(
+        "One or more added object references already exist for the following modified properties: 'owners'.",
+      );
+    }
+    set.add(ownerId);
+    owners.set(objectId, set);
+  }
+
+  function ownersCollection(req: SimRequest, objectId: string): SimResponse {
+    const list = [...(owners.get(objectId) ?? [])].flatMap((id) => {
+      const object = findObject(id);
+      return object ? [objectView(object)] : [];
+    });
+    return collection(req, 'directoryObjects', 'DirectoryObject', list, ['displayName']);
+  }
+
+  function bindReferences(binds: unknown): string[] {
+    return binds === undefined
+      ? []
+      : Array.isArray(binds)
+        ? binds.map(resolveReference)
+        : [resolveReference(binds)];
   }
 
   // ---- routing ----
@@ -761,6 +840,19 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
       }
       if (tail === 'addPassword' && method === 'POST') return addPassword(req, app);
       if (tail === 'removePassword' && method === 'POST') return removePassword(req, app);
+      if (tail === 'owners') {
+        const rest = alternate ? action : subKey;
+        const beyond = alternate ? subKey : subAction;
+        if (rest === undefined) {
+          if (method !== 'GET') throw methodNotAllowed();
+          return ownersCollection(req, app.id);
+        }
+        if (rest === '$ref' && beyond === undefined) {
+          if (method !== 'POST') throw methodNotAllowed();
+          addOwner(app.id, resolveReference(readBody(req)['@odata.id']));
+          return ok(204);
+        }
+      }
       throw invalidSegment();
     }
 
@@ -805,15 +897,12 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         if (method === 'POST') {
           const body = readBody(req);
           validateGroup(body);
-          const binds = body['members@odata.bind'];
-          const memberIds =
-            binds === undefined
-              ? []
-              : Array.isArray(binds)
-                ? binds.map(resolveReference)
-                : [resolveReference(binds)];
+          const memberIds = bindReferences(body['members@odata.bind']);
+          const ownerIds = bindReferences(body['owners@odata.bind']);
           const group = createGroup(body);
           for (const id of memberIds) addMember(group.id, id);
+          // Repeats in one bind collapse, as a set of references does.
+          if (ownerIds.length > 0) owners.set(group.id, new Set(ownerIds));
           return entity(req, 'groups', { ...group }, 201);
         }
         throw methodNotAllowed();
@@ -826,10 +915,23 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
           // Security groups are deleted for good; only Microsoft 365 groups go to deletedItems.
           groups.delete(group.id);
           members.delete(group.id);
+          owners.delete(group.id);
           forgetMember(group.id);
           return ok(204);
         }
         throw methodNotAllowed();
+      }
+      if (action === 'owners') {
+        if (subKey === undefined) {
+          if (method !== 'GET') throw methodNotAllowed();
+          return ownersCollection(req, group.id);
+        }
+        if (subKey === '$ref' && subAction === undefined) {
+          if (method !== 'POST') throw methodNotAllowed();
+          addOwner(group.id, resolveReference(readBody(req)['@odata.id']));
+          return ok(204);
+        }
+        throw invalidSegment();
       }
       if (action !== 'members') throw invalidSegment();
       if (subKey === undefined) {
@@ -895,6 +997,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         }
         if (method === 'DELETE') {
           deletedApplications.delete(app.id);
+          owners.delete(app.id);
           return ok(204);
         }
         throw methodNotAllowed();
@@ -979,7 +1082,11 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         applications: [...applications.values()].map(applicationView),
         deletedApplications: [...deletedApplications.values()].map(applicationView),
         servicePrincipals: [...servicePrincipals.values()].map((sp) => ({ ...sp })),
-        groups: [...groups.values()].map((g) => ({ ...g, memberIds: [...(members.get(g.id) ?? [])] })),
+        groups: [...groups.values()].map((g) => ({
+          ...g,
+          memberIds: [...(members.get(g.id) ?? [])],
+          ownerIds: [...(owners.get(g.id) ?? [])],
+        })),
         users: [...users.values()].map((u) => ({ ...u })),
       };
     },
@@ -993,6 +1100,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         groups: [...groups.values()],
         users: [...users.values()],
         members: [...members].map(([groupId, ids]) => [groupId, [...ids]]),
+        owners: [...owners].map(([objectId, ids]) => [objectId, [...ids]]),
       });
     },
 
@@ -1010,6 +1118,8 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
       refill(users, data.users);
       members.clear();
       for (const [groupId, ids] of data.members) members.set(groupId, new Set(ids));
+      owners.clear();
+      for (const [objectId, ids] of data.owners ?? []) owners.set(objectId, new Set(ids));
       // Users given as options exist whatever the saved state says (seed groups were saved).
       for (const user of options.users ?? []) {
         const known = [...users.values()].some(
@@ -1040,6 +1150,8 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
           mailNickname: g.mailNickname,
           memberIds: [...(members.get(g.id) ?? [])],
         })),
+
+    owners: (objectId) => [...(owners.get(objectId) ?? [])],
 
     verifyClientSecret(appId, secretText, at = clock.now()) {
       const app = [...applications.values()].find((a) => a.appId === appId);

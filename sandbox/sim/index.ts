@@ -1,5 +1,5 @@
 import type { FileShareStore } from './fileShareStore.js';
-import { createGraphSurface, type GraphSurfaceOptions } from './graph.js';
+import { createGraphSurface, externalPrincipalOf, type GraphSurfaceOptions } from './graph.js';
 import { createOpenClawSurface, type OpenClawSurface, type OpenClawSurfaceOptions } from './openclaw.js';
 import { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
 import type { SimSurface } from './surface.js';
@@ -53,6 +53,8 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
           ...options.graph,
           clock: context.clock,
           tenantId: context.identity.tenantId,
+          // The principals that sign in (the broker among them) are directory objects to Graph too.
+          externalPrincipal: (id) => externalPrincipalOf(context.identity.get(id)),
           verifyToken: (authorization) => {
             const result = context.identity.authenticate({ authorization });
             if (!result) return undefined;

@@ -27,6 +27,9 @@ export interface EntraGroup {
   displayName: string;
 }
 
+/** An Entra object of the footprint's name that the broker may only touch when it owns it. */
+export type OwnedObjectKind = 'application' | 'group';
+
 /** Display name the broker gives the client secrets it creates, so it can find its own. */
 export const BROKER_SECRET_DISPLAY_NAME = 'claw-broker';
 
@@ -39,8 +42,14 @@ const MAX_ATTEMPTS = 4;
  * 429/503 honouring Retry-After and other 5xx with a short back-off; other errors throw a
  * GraphError with Graph's code. It never logs bodies: addPassword answers carry a secret.
  *
+ * Ownership: the broker finds its objects by display name, and Entra lets anyone make an object of
+ * any name, so it tells its own by Entra's `owners` relationship: groups are created with the
+ * broker as owner (`owners@odata.bind`), applications get it added (`POST .../owners/$ref`), and
+ * `listOwners` reads the owners back (`GET .../owners?$select=id`). References use the generic
+ * `directoryObjects/{id}` form, which Graph accepts for a service principal and a user alike.
+ *
  * Why not @microsoft/microsoft-graph-client: it is not among the project's dependencies, and the
- * broker needs six calls.
+ * broker needs a handful of calls.
  */
 export class EntraClient {
   constructor(
@@ -55,6 +64,30 @@ export class EntraClient {
 
   async createApplication(body: ApplicationBody): Promise<EntraApplication> {
     return applicationOf(await this.call<RawApplication>('POST', '/applications', body));
+  }
+
+  /**
+   * Adds a directory object (the broker's service principal) as an owner of an application. False
+   * when it already was one: Graph answers a duplicate reference with 400, and a tenant may make the
+   * creating service principal an owner by itself.
+   */
+  async addApplicationOwner(applicationId: string, ownerId: string): Promise<boolean> {
+    try {
+      await this.call('POST', `/applications/${applicationId}/owners/$ref`, {
+        '@odata.id': this.directoryObjectUrl(ownerId),
+      });
+      return true;
+    } catch (error) {
+      if (isDuplicateReference(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Object ids of the owners of an application or a group. */
+  async listOwners(kind: OwnedObjectKind, id: string): Promise<string[]> {
+    const collection = kind === 'application' ? 'applications' : 'groups';
+    const owners = await this.list<{ id: string }>(`/${collection}/${id}/owners?$select=id`);
+    return owners.map((owner) => owner.id);
   }
 
   async updateApplication(id: string, body: Partial<ApplicationBody>): Promise<void> {
@@ -75,13 +108,15 @@ export class EntraClient {
     return found[0] && { id: found[0].id, displayName: found[0].displayName };
   }
 
-  async createGroup(displayName: string, description: string): Promise<EntraGroup> {
+  /** Creates a security group with `ownerId` (the broker's own object id) as its owner. */
+  async createGroup(displayName: string, description: string, ownerId: string): Promise<EntraGroup> {
     const group = await this.call<EntraGroup>('POST', '/groups', {
       displayName,
       description,
       mailNickname: displayName,
       mailEnabled: false,
       securityEnabled: true,
+      'owners@odata.bind': [this.directoryObjectUrl(ownerId)],
     });
     return { id: group.id, displayName: group.displayName };
   }
@@ -112,6 +147,11 @@ export class EntraClient {
   /** Deletes a group. False when it was already gone. */
   async deleteGroup(id: string): Promise<boolean> {
     return this.deleteOrMissing(`/groups/${id}`);
+  }
+
+  /** The reference Graph takes in `@odata.id` / `@odata.bind`, on the configured Graph endpoint. */
+  private directoryObjectUrl(id: string): string {
+    return `${this.graphEndpoint.replace(/\/+$/, '')}/v1.0/directoryObjects/${encodeURIComponent(id)}`;
   }
 
   private async deleteOrMissing(path: string): Promise<boolean> {
@@ -199,6 +239,15 @@ function applicationOf(raw: RawApplication): EntraApplication {
       displayName,
     })),
   };
+}
+
+/** Graph's 400 for adding a reference (owner, member) that is already there. */
+function isDuplicateReference(error: unknown): boolean {
+  return (
+    error instanceof GraphError &&
+    error.statusCode === 400 &&
+    /added object references already exist/i.test(error.message)
+  );
 }
 
 function eq(property: string, value: string): string {

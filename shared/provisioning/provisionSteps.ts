@@ -10,7 +10,12 @@ import {
   ensureManagedEnvironment,
 } from '../azure/containerApps.js';
 import type { Change } from '../azure/ensure.js';
-import { BROKER_SECRET_DISPLAY_NAME, type EntraClient, type EntraApplication } from '../azure/entra.js';
+import {
+  BROKER_SECRET_DISPLAY_NAME,
+  type EntraApplication,
+  type EntraClient,
+  type OwnedObjectKind,
+} from '../azure/entra.js';
 import { gatewayProbeUrl, type GatewayReadiness } from '../azure/gatewayProbe.js';
 import { ensureKeyVault, keyVaultNameUsable } from '../azure/keyVault.js';
 import {
@@ -466,9 +471,13 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * The slug's Entra objects: the app registration `claw-<slug>` (ID tokens with group claims,
      * the app's sign-in callback as redirect URI), its service principal, the group
      * `shire-<slug>`, and a client secret kept in the slug's vault (tagged with its key id).
-     * Idempotent: each object is looked up by name first. The client secret is added only when the
-     * vault holds none that the app still knows; client secrets the broker added earlier but never
-     * stored (a crash between the two calls) are removed first, so they never pile up.
+     * Idempotent: each object is looked up by name first, and one found is adopted only when the
+     * broker is among its Entra owners; an app or group of that name that someone else owns fails
+     * the step (ResourceNotOwned) before anything is created or changed. The broker creates the group
+     * with itself as owner and adds itself as owner of the app it creates (deleting the new app again
+     * when that fails, so no unowned app is left for a retry to refuse). The client secret is added only when the vault holds none that the app still knows; client
+     * secrets the broker added earlier but never stored (a crash between the two calls) are removed
+     * first, so they never pile up.
      */
     entra: (input: StepInput) =>
       asStepOutcome(async () => {
@@ -478,9 +487,17 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
         const vaultUri = need(input, 'keyVault').vaultUri;
         const redirectUri = `https://${appFqdn(input)}/.auth/login/aad/callback`;
         const changes: Change[] = [];
+        const brokerId = await deps.brokerPrincipalId();
+        let app: EntraApplication | undefined = await deps.entra.findApplication(names.entraApplication);
+        if (app && !(await ownedByBroker(deps.entra, 'application', app.id, brokerId))) {
+          throw notOwned('application', names.entraApplication, app.id, brokerId);
+        }
+        let group = await deps.entra.findGroup(names.entraGroup);
+        if (group && !(await ownedByBroker(deps.entra, 'group', group.id, brokerId))) {
+          throw notOwned('group', names.entraGroup, group.id, brokerId);
+        }
         const stored = await secretTags(vault, SLUG_SECRET_NAMES.entraClientSecret);
 
-        let app: EntraApplication | undefined = await deps.entra.findApplication(names.entraApplication);
         const body = {
           displayName: names.entraApplication,
           signInAudience: 'AzureADMyOrg' as const,
@@ -488,7 +505,15 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           web: { redirectUris: [redirectUri], implicitGrantSettings: { enableIdTokenIssuance: true } },
         };
         if (!app) {
-          app = await deps.entra.createApplication(body);
+          const created = await deps.entra.createApplication(body);
+          try {
+            await deps.entra.addApplicationOwner(created.id, brokerId);
+          } catch (error) {
+            // Not left behind unowned: a retry would find it and refuse it as someone else's.
+            await deps.entra.deleteApplication(created.id).catch(() => false);
+            throw error;
+          }
+          app = created;
           changes.push({ resource: `Entra application ${names.entraApplication}`, action: 'created' });
         } else if (!app.redirectUris.includes(redirectUri)) {
           await deps.entra.updateApplication(app.id, {
@@ -504,11 +529,11 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           await deps.entra.createServicePrincipal(app.appId);
           changes.push({ resource: `service principal of ${names.entraApplication}`, action: 'created' });
         }
-        let group = await deps.entra.findGroup(names.entraGroup);
         if (!group) {
           group = await deps.entra.createGroup(
             names.entraGroup,
             `Users of the OpenClaw environment ${plan.slug}`,
+            brokerId,
           );
           changes.push({ resource: `Entra group ${names.entraGroup}`, action: 'created' });
         }
@@ -846,6 +871,23 @@ function missingSecretParams(
     return 'foundry needs apiKey ({ secretRef } to the key staged in the broker vault)';
   }
   return undefined;
+}
+
+async function ownedByBroker(
+  entra: EntraClient,
+  kind: OwnedObjectKind,
+  id: string,
+  brokerId: string,
+): Promise<boolean> {
+  return (await entra.listOwners(kind, id)).includes(brokerId);
+}
+
+/** The definitive failure for an Entra object of the footprint's name that the broker does not own. */
+function notOwned(kind: OwnedObjectKind, name: string, id: string, brokerId: string): BrokerError {
+  return new BrokerError(
+    ErrorCodes.ResourceNotOwned,
+    `Entra ${kind} ${name} exists but is not owned by claw-broker (object id ${id}; the broker is ${brokerId}): rename or remove it, or add the broker as an owner`,
+  );
 }
 
 function appFqdn(input: StepInput): string {

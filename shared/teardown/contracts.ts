@@ -51,6 +51,11 @@ export interface TeardownPlan {
   stateShare: string;
   entra: { application?: { id: string; appId: string } | undefined; group?: { id: string } | undefined };
   entraNames: { application: string; group: string };
+  /**
+   * Entra objects of the footprint's names that the broker does not own (it is not among their
+   * Entra owners): teardown leaves them alone.
+   */
+  entraLeftAlone?: { kind: 'application' | 'group'; name: string; id: string }[] | undefined;
   /** Purge the soft-deleted vault: asked for, allowed by policy, and possible (no purge protection). */
   purgeKeyVault: boolean;
   /** Why a purge that was asked for will not happen, when it will not. */

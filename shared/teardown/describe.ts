@@ -29,6 +29,13 @@ export function describeTeardown(plan: TeardownPlan, reason?: string): string[] 
   if (plan.entra.application) lines.push(`removes the Entra app registration ${plan.entraNames.application}`);
   if (plan.entra.group)
     lines.push(`removes the Entra group ${plan.entraNames.group} (its members lose access)`);
+  for (const object of plan.entraLeftAlone ?? []) lines.push(describeLeftAlone(object));
   lines.push(`marks ${plan.slug} deleted in the registry`);
   return lines;
+}
+
+/** An Entra object of the footprint's name that teardown leaves alone, and why. */
+export function describeLeftAlone(object: NonNullable<TeardownPlan['entraLeftAlone']>[number]): string {
+  const what = object.kind === 'application' ? 'app registration' : 'group';
+  return `leaves the Entra ${what} ${object.name} (object id ${object.id}) alone: it exists but is not owned by claw-broker`;
 }

@@ -7,10 +7,11 @@ import {
 import type { AzureClients } from '../azure/azureClients.js';
 import { isNotFound } from '../azure/azureErrors.js';
 import { getOrUndefined } from '../azure/ensure.js';
-import { BROKER_SECRET_DISPLAY_NAME, type EntraClient } from '../azure/entra.js';
+import type { EntraClient, OwnedObjectKind } from '../azure/entra.js';
 import { storageAccountKey } from '../azure/storage.js';
 import type { BrokerConfig } from '../config.js';
 import { footprintNames } from '../domain/names.js';
+import { describeLeftAlone } from './describe.js';
 import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../openclaw/containerAppSpec.js';
 import type { BrokerStorage } from '../storage/brokerStorage.js';
 import type { EnvironmentRegistry } from '../storage/environmentRegistry.js';
@@ -39,6 +40,8 @@ export interface TeardownStepsDeps {
   entra: EntraClient;
   registry: EnvironmentRegistry;
   storage: BrokerStorage;
+  /** The broker's own object id in Entra: it removes only the Entra objects it owns. */
+  brokerPrincipalId(): Promise<string>;
 }
 
 export type TeardownSteps = ReturnType<typeof createTeardownSteps>;
@@ -47,7 +50,8 @@ export type TeardownSteps = ReturnType<typeof createTeardownSteps>;
  * Teardown's steps. Each is safe to run twice: it looks first and acts on what is still there
  * (a deleted group is not deleted again, a backup is written to the same place, a removed Entra
  * object is skipped). Ownership is established by looking, never assumed: the resource group must
- * carry the broker's ownership tags for this slug, and every resource in it too.
+ * carry the broker's ownership tags for this slug, and every resource in it too; the app
+ * registration and the group must have the broker among their Entra owners.
  */
 export function createTeardownSteps(deps: TeardownStepsDeps) {
   const { azure, config, registry } = deps;
@@ -98,14 +102,30 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
             .join(', ')}${foreign.length > 5 ? ` and ${foreign.length - 5} more` : ''}; nothing was deleted`,
         };
       }
-      const application = await deps.entra.findApplication(entraNames.application);
-      const ownApplication =
-        application?.passwordCredentials.some(
-          (credential) => credential.displayName === BROKER_SECRET_DISPLAY_NAME,
-        ) ?? false;
-      const entraGroup = await deps.entra.findGroup(entraNames.group);
+      // Entra objects are found by name, which anyone can take: only those the broker owns are its.
+      const brokerId = await deps.brokerPrincipalId();
+      const entraLeftAlone: NonNullable<TeardownPlan['entraLeftAlone']> = [];
+      const owned = async <T extends { id: string }>(
+        kind: OwnedObjectKind,
+        name: string,
+        found: T | undefined,
+      ): Promise<T | undefined> => {
+        if (!found) return undefined;
+        if ((await deps.entra.listOwners(kind, found.id)).includes(brokerId)) return found;
+        entraLeftAlone.push({ kind, name, id: found.id });
+        return undefined;
+      };
+      const application = await owned(
+        'application',
+        entraNames.application,
+        await deps.entra.findApplication(entraNames.application),
+      );
+      const entraGroup = await owned('group', entraNames.group, await deps.entra.findGroup(entraNames.group));
       if (!group && !application && !entraGroup && (!record || record.state === 'deleted')) {
-        return { kind: 'gone', reason: `${input.slug} is already gone: no resource group, no Entra objects` };
+        return {
+          kind: 'gone',
+          reason: `${input.slug} is already gone: no resource group, no Entra objects of claw-broker${entraLeftAlone.map((o) => `; ${describeLeftAlone(o)}`).join('')}`,
+        };
       }
 
       const vaultResource = resources.find((r) => r.type.toLowerCase() === VAULT_TYPE);
@@ -149,13 +169,11 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
         storageAccount: resources.find((r) => r.type.toLowerCase() === STORAGE_TYPE)?.name,
         stateShare: names?.stateFileShare ?? 'openclaw-state',
         entra: {
-          application:
-            application && (ownApplication || group)
-              ? { id: application.id, appId: application.appId }
-              : undefined,
+          application: application ? { id: application.id, appId: application.appId } : undefined,
           group: entraGroup ? { id: entraGroup.id } : undefined,
         },
         entraNames,
+        ...(entraLeftAlone.length > 0 ? { entraLeftAlone } : {}),
         purgeKeyVault: input.purgeKeyVault && purgeRefusal === undefined,
         purgeRefusal,
         backupRetentionMs: config.teardown.backupRetentionMs,

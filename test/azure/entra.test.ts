@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntraClient, GraphError } from '../../shared/azure/entra.js';
 import { gatewayProbeUrl, probeGateway } from '../../shared/azure/gatewayProbe.js';
-import { createGraphSurface, type GraphSurface } from '../../sandbox/sim/graph.js';
+import { createGraphSurface, externalPrincipalOf, type GraphSurface } from '../../sandbox/sim/graph.js';
+import { brokerPrincipalId } from '../../shared/azure/credential.js';
 import { startAzureFixture, type AzureFixture } from './azureFixture.js';
 
 /**
@@ -18,6 +19,7 @@ beforeAll(async () => {
   graph = createGraphSurface({
     clock: t.sim.clock,
     tenantId: t.sim.tenantId,
+    externalPrincipal: (id) => externalPrincipalOf(t.sim.identity.get(id)),
     verifyToken: (authorization) => {
       const result = t.sim.identity.authenticate({ authorization });
       return result?.claims.aud === `${t.sim.url}/graph` ? { id: result.principal.objectId } : undefined;
@@ -74,8 +76,45 @@ describe('Microsoft Graph', () => {
     expect(error).toBeInstanceOf(GraphError);
     expect(error).toMatchObject({ statusCode: 409, code: 'Request_MultipleObjectsWithSameKeyValue' });
 
-    const group = await entra.createGroup('shire-graph', 'test');
+    const group = await entra.createGroup('shire-graph', 'test', t.sim.broker.objectId);
     expect(await entra.findGroup('shire-graph')).toEqual(group);
+  });
+
+  it("creates a group owned by the broker's service principal and lists its owners", async () => {
+    // The broker's object id is the oid of its ARM token: its service principal, which Graph knows.
+    const brokerId = await brokerPrincipalId(t.config, t.credential);
+    expect(brokerId).toBe(t.sim.broker.objectId);
+    const group = await entra.createGroup('shire-owned', 'test', brokerId);
+    expect(graph.owners(group.id)).toEqual([brokerId]);
+    expect(await entra.listOwners('group', group.id)).toEqual([brokerId]);
+  });
+
+  it('adds the broker as owner of an application, once: a second reference is refused by Graph', async () => {
+    const brokerId = t.sim.broker.objectId;
+    const app = (await entra.findApplication('claw-graph'))!;
+    expect(await entra.listOwners('application', app.id)).toEqual([]);
+    const before = t.lastSeq();
+    expect(await entra.addApplicationOwner(app.id, brokerId)).toBe(true);
+    expect(await entra.listOwners('application', app.id)).toEqual([brokerId]);
+    // Graph answers the duplicate reference with 400; the client reports "already an owner".
+    expect(await entra.addApplicationOwner(app.id, brokerId)).toBe(false);
+    const refs = t
+      .requests(before)
+      .filter((entry) => entry.surface === 'graph' && entry.method === 'POST')
+      .map((entry) => [entry.path, entry.status]);
+    expect(refs).toEqual([
+      [`/graph/v1.0/applications/${app.id}/owners/$ref`, 204],
+      [`/graph/v1.0/applications/${app.id}/owners/$ref`, 400],
+    ]);
+    expect(graph.owners(app.id)).toEqual([brokerId]);
+  });
+
+  it('lists the owners of a group someone else made: the broker is not among them', async () => {
+    const group = await entra.createGroup('shire-foreign', 'test', t.sim.broker.objectId);
+    const other = t.sim.identity.register({ displayName: 'someone-else' });
+    const foreign = await entra.createGroup('shire-theirs', 'test', other.objectId);
+    expect(await entra.listOwners('group', foreign.id)).toEqual([other.objectId]);
+    expect(await entra.listOwners('group', group.id)).toEqual([t.sim.broker.objectId]);
   });
 
   it('waits out a throttled Graph call', async () => {

@@ -5,7 +5,8 @@ import { EntraClient } from '../../shared/azure/entra.js';
 import { footprintNames } from '../../shared/domain/names.js';
 import { BrokerError, ErrorCodes } from '../../shared/errors.js';
 import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';
-import type { PrepareInput, ProvisionRequest } from '../../shared/provisioning/contracts.js';
+import type { PrepareInput, ProvisionRequest, StepInput } from '../../shared/provisioning/contracts.js';
+import { createGraphSurface, externalPrincipalOf, type GraphSurface } from '../../sandbox/sim/graph.js';
 import { asStepOutcome, createProvisionSteps } from '../../shared/provisioning/provisionSteps.js';
 import type {
   EnvironmentMutation,
@@ -37,9 +38,20 @@ class MemoryRegistry {
 }
 
 let t: AzureFixture;
+let graph: GraphSurface;
 
 beforeAll(async () => {
   t = await startAzureFixture();
+  graph = createGraphSurface({
+    clock: t.sim.clock,
+    tenantId: t.sim.tenantId,
+    externalPrincipal: (id) => externalPrincipalOf(t.sim.identity.get(id)),
+    verifyToken: (authorization) => {
+      const result = t.sim.identity.authenticate({ authorization });
+      return result ? { id: result.principal.objectId } : undefined;
+    },
+  });
+  t.sim.mount(graph);
 });
 
 afterAll(async () => {
@@ -168,5 +180,80 @@ describe('step outcomes', () => {
     }).catch((e: unknown) => e);
     expect(thrown).toEqual(new Error('TooManyRequests: Too many requests'));
     expect((thrown as Error).cause).toBeUndefined();
+  });
+});
+
+describe('the entra step', () => {
+  /** The entra step's input for a slug; the vault is never reached when the step refuses. */
+  function entraInput(slug: string): StepInput {
+    const names = footprintNames(slug, { salt: t.config.nameSalt, incarnation: 1 });
+    return {
+      plan: {
+        slug,
+        requestId: `req-${slug}`,
+        incarnation: 1,
+        names,
+        location: 'westeurope',
+        tenantId: t.sim.tenantId,
+        openclawVersion: '2026.11.1',
+        channels: [],
+        allowedIdentities: [],
+        owners: [],
+      },
+      facts: {
+        keyVault: { id: 'unused', vaultUri: `https://${names.keyVault}.vault.azure.net/` },
+        managedEnvironment: { id: 'unused', defaultDomain: 'example.azurecontainerapps.io' },
+      },
+    };
+  }
+
+  /** A group made by someone else, who is its only owner. */
+  async function foreignGroup(name: string): Promise<{ id: string; ownerId: string }> {
+    const someone = t.sim.identity.register({ displayName: 'someone-else' });
+    const entra = new EntraClient(t.credential, t.config.azure.graphEndpoint);
+    const group = await entra.createGroup(name, 'not the broker’s', someone.objectId);
+    return { id: group.id, ownerId: someone.objectId };
+  }
+
+  it('refuses, definitively and before creating anything, a group of the slug’s name that the broker does not own', async () => {
+    const group = await foreignGroup('shire-squatted');
+    const before = t.lastSeq();
+    const outcome = await steps(new MemoryRegistry()).entra(entraInput('squatted'));
+    expect(outcome).toEqual({
+      status: 'failed',
+      error: {
+        code: 'ResourceNotOwned',
+        message: `Entra group shire-squatted exists but is not owned by claw-broker (object id ${group.id}; the broker is ${t.sim.broker.objectId}): rename or remove it, or add the broker as an owner`,
+      },
+    });
+    // Only reads: no app registration made, the group untouched, no vault call.
+    const calls = t.requests(before).filter((entry) => entry.surface !== 'identity');
+    expect(calls.filter((entry) => entry.method !== 'GET')).toEqual([]);
+    expect(calls.every((entry) => entry.surface === 'graph')).toBe(true);
+    expect(graph.application('claw-squatted')).toBeUndefined();
+    expect(graph.groups('shire-squatted').map((g) => g.id)).toEqual([group.id]);
+    expect(graph.owners(group.id)).toEqual([group.ownerId]);
+  });
+
+  it('refuses an app registration of the slug’s name that the broker does not own', async () => {
+    const entra = new EntraClient(t.credential, t.config.azure.graphEndpoint);
+    const app = await entra.createApplication({
+      displayName: 'claw-appsquat',
+      signInAudience: 'AzureADMyOrg',
+      groupMembershipClaims: 'SecurityGroup',
+      web: { redirectUris: [], implicitGrantSettings: { enableIdTokenIssuance: true } },
+    });
+    const outcome = await steps(new MemoryRegistry()).entra(entraInput('appsquat'));
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'ResourceNotOwned',
+        message: expect.stringContaining(
+          `Entra application claw-appsquat exists but is not owned by claw-broker (object id ${app.id}`,
+        ) as unknown,
+      },
+    });
+    expect(graph.owners(app.id)).toEqual([]);
+    expect(graph.groups('shire-appsquat')).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGraphSurface, type GraphSurface, type GraphSurfaceOptions } from '../../sandbox/sim/graph.js';
 import { startSurfaceServer, type SurfaceServer } from './surfaceServer.js';
@@ -486,6 +487,94 @@ describe('the simulated Microsoft Graph', () => {
       });
       expect(answer.status).toBe(404);
       expect(answer.body.error.code).toBe('Request_ResourceNotFound');
+    });
+
+    it('records the owners bound at creation and lists them; a principal it does not store may be named', async () => {
+      const brokerId = '0d3c5f8e-5b9a-4a57-8c55-6a1f5a0b9e01';
+      await server.close();
+      await start({
+        externalPrincipal: (id) =>
+          id === brokerId
+            ? { id, type: 'servicePrincipal', displayName: 'claw-broker', appId: randomUUID() }
+            : undefined,
+      });
+      const created = await call('POST', '/groups', {
+        ...newGroup,
+        'owners@odata.bind': [`${server.url}/graph/v1.0/directoryObjects/${brokerId}`],
+      });
+      expect(created.status).toBe(201);
+      const owners = await call('GET', `/groups/${created.body.id}/owners?$select=id`);
+      expect(owners.body).toEqual({
+        '@odata.context': `${server.url}/graph/v1.0/$metadata#directoryObjects`,
+        value: [{ '@odata.type': '#microsoft.graph.servicePrincipal', id: brokerId }],
+      });
+      expect(graph.owners(created.body.id)).toEqual([brokerId]);
+      // The servicePrincipals/{id} form binds too; an id nobody knows is 404 and creates nothing.
+      const bySp = await call('POST', '/groups', {
+        ...newGroup,
+        'owners@odata.bind': [`https://graph.microsoft.com/v1.0/servicePrincipals/${brokerId}`],
+      });
+      expect(graph.owners(bySp.body.id)).toEqual([brokerId]);
+      const unknown = await call('POST', '/groups', {
+        ...newGroup,
+        displayName: 'shire-nobody',
+        'owners@odata.bind': [
+          'https://graph.microsoft.com/v1.0/directoryObjects/99999999-9999-9999-9999-999999999999',
+        ],
+      });
+      expect(unknown.status).toBe(404);
+      expect(graph.groups('shire-nobody')).toEqual([]);
+      // A group created without owners has none.
+      const ownerless = (await call('POST', '/groups', newGroup)).body as { id: string };
+      expect((await call('GET', `/groups/${ownerless.id}/owners`)).body.value).toEqual([]);
+    });
+
+    it('adds owners to a group and an application by reference, and refuses a duplicate owner with 400', async () => {
+      const group = (await call('POST', '/groups', newGroup)).body as { id: string };
+      const app = await createApp();
+      const userId = '4c1f7a55-3f38-4c63-9a0b-0f0cfe0e7c11';
+      const ref = { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}` };
+      for (const path of [`/groups/${group.id}`, `/applications/${app.id}`]) {
+        const added = await call('POST', `${path}/owners/$ref`, ref);
+        const again = await call('POST', `${path}/owners/$ref`, ref);
+        expect([added.status, again.status]).toEqual([204, 400]);
+        expect(again.body.error).toMatchObject({
+          code: 'Request_BadRequest',
+          message:
+            "One or more added object references already exist for the following modified properties: 'owners'.",
+        });
+        const listed = await call('GET', `${path}/owners`);
+        expect(listed.body.value).toEqual([
+          expect.objectContaining({ '@odata.type': '#microsoft.graph.user', id: userId, displayName: 'Ada' }),
+        ]);
+      }
+      expect(graph.owners(app.id)).toEqual([userId]);
+      // The appId alternate key reaches the same owners.
+      const byAppId = await call('GET', `/applications(appId='${app.appId}')/owners`);
+      expect(byAppId.body.value).toEqual([expect.objectContaining({ id: userId })]);
+      // An application is no owner.
+      const appAsOwner = await call('POST', `/groups/${group.id}/owners/$ref`, {
+        '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${app.id}`,
+      });
+      expect(appAsOwner.status).toBe(404);
+    });
+
+    it('keeps owners across an export and import of its state', async () => {
+      const group = (await call('POST', '/groups', newGroup)).body as { id: string };
+      const userId = '4c1f7a55-3f38-4c63-9a0b-0f0cfe0e7c11';
+      await call('POST', `/groups/${group.id}/owners/$ref`, {
+        '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}`,
+      });
+      const saved = JSON.parse(JSON.stringify(graph.exportState!())) as Record<string, unknown>;
+      await server.close();
+      await start();
+      expect(graph.owners(group.id)).toEqual([]);
+      graph.importState!(saved);
+      expect(graph.owners(group.id)).toEqual([userId]);
+      // A state file saved before owners existed has none to restore.
+      const { owners: _owners, ...older } = saved;
+      graph.importState!(older);
+      expect(graph.owners(group.id)).toEqual([]);
     });
 
     it('deletes a security group for good', async () => {
