@@ -764,11 +764,32 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
     owners.set(objectId, set);
   }
 
+  const isServicePrincipal = (object: DirectoryObject) =>
+    object.type === 'servicePrincipal' ||
+    (object.type === 'external' && object.value.type === 'servicePrincipal');
+
+  /**
+   * The owners of an application or group. Graph v1.0 does not list service principals among a
+   * group's owners ("due to the staged rollout of service principals", group-list-owners), so
+   * neither does this; `/servicePrincipals/{id}/ownedObjects` shows them.
+   */
   function ownersCollection(req: SimRequest, objectId: string): SimResponse {
+    const ofGroup = groups.has(objectId);
     const list = [...(owners.get(objectId) ?? [])].flatMap((id) => {
       const object = findObject(id);
-      return object ? [objectView(object)] : [];
+      return object && !(ofGroup && isServicePrincipal(object)) ? [objectView(object)] : [];
     });
+    return collection(req, 'directoryObjects', 'DirectoryObject', list, ['displayName']);
+  }
+
+  /** `GET /servicePrincipals/{id}/ownedObjects` and `/users/{id}/ownedObjects`: the applications and groups it owns. */
+  function ownedObjectsCollection(req: SimRequest, principalId: string): SimResponse {
+    const list = [...owners]
+      .filter(([, ids]) => ids.has(principalId))
+      .flatMap(([objectId]) => {
+        const object = findObject(objectId);
+        return object ? [objectView(object)] : [];
+      });
     return collection(req, 'directoryObjects', 'DirectoryObject', list, ['displayName']);
   }
 
@@ -854,6 +875,23 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         }
       }
       throw invalidSegment();
+    }
+
+    if (
+      (collectionName === 'servicePrincipals' || collectionName === 'users') &&
+      key !== undefined &&
+      action === 'ownedObjects' &&
+      subKey === undefined
+    ) {
+      if (method !== 'GET') throw methodNotAllowed();
+      const principal = findObject(key);
+      const wanted = collectionName === 'users' ? 'user' : 'servicePrincipal';
+      if (
+        !principal ||
+        !(principal.type === wanted || (principal.type === 'external' && principal.value.type === wanted))
+      )
+        throw notFound(key);
+      return ownedObjectsCollection(req, key);
     }
 
     if (collectionName === 'servicePrincipals') {

@@ -45,7 +45,8 @@ const MAX_ATTEMPTS = 4;
  * Ownership: the broker finds its objects by display name, and Entra lets anyone make an object of
  * any name, so it tells its own by Entra's `owners` relationship: groups are created with the
  * broker as owner (`owners@odata.bind`), applications get it added (`POST .../owners/$ref`), and
- * `listOwners` reads the owners back (`GET .../owners?$select=id`). References use the generic
+ * `ownedBy` asks from the owner's side (`GET /servicePrincipals/{id}/ownedObjects`), because Graph
+ * v1.0 leaves service principals out of a group's owner list. References use the generic
  * `directoryObjects/{id}` form, which Graph accepts for a service principal and a user alike.
  *
  * Why not @microsoft/microsoft-graph-client: it is not among the project's dependencies, and the
@@ -83,11 +84,30 @@ export class EntraClient {
     }
   }
 
-  /** Object ids of the owners of an application or a group. */
+  /** Object ids of the owners of an application or a group (Graph v1.0 leaves service principals out of a group's). */
   async listOwners(kind: OwnedObjectKind, id: string): Promise<string[]> {
     const collection = kind === 'application' ? 'applications' : 'groups';
-    const owners = await this.list<{ id: string }>(`/${collection}/${id}/owners?$select=id`);
+    const owners = await this.listAll<{ id: string }>(`/${collection}/${id}/owners?$select=id`);
     return owners.map((owner) => owner.id);
+  }
+
+  /**
+   * Whether `principalId` owns the application or group `objectId`, asked from the owner's side
+   * (`GET /servicePrincipals/{id}/ownedObjects`, or `/users/{id}/ownedObjects` for a developer
+   * signed in as a user): Graph v1.0 does not list service principals among a group's owners
+   * (group-list-owners), so reading the group's owners would never find the broker.
+   */
+  async ownedBy(principalId: string, objectId: string): Promise<boolean> {
+    const owned = async (collection: 'servicePrincipals' | 'users') =>
+      (await this.listAll<{ id: string }>(`/${collection}/${principalId}/ownedObjects?$select=id`)).some(
+        (object) => object.id === objectId,
+      );
+    try {
+      return await owned('servicePrincipals');
+    } catch (error) {
+      if (error instanceof GraphError && error.statusCode === 404) return owned('users');
+      throw error;
+    }
   }
 
   async updateApplication(id: string, body: Partial<ApplicationBody>): Promise<void> {
@@ -166,6 +186,25 @@ export class EntraClient {
 
   private async list<T>(path: string): Promise<T[]> {
     return (await this.call<{ value: T[] }>('GET', path)).value;
+  }
+
+  /** Every page of a collection, following `@odata.nextLink` (on the same Graph endpoint). */
+  private async listAll<T>(path: string): Promise<T[]> {
+    const base = `${this.graphEndpoint.replace(/\/+$/, '')}/v1.0`;
+    const items: T[] = [];
+    for (let next: string | undefined = path; next !== undefined;) {
+      const page: { value: T[]; '@odata.nextLink'?: string } = await this.call('GET', next);
+      items.push(...page.value);
+      const link = page['@odata.nextLink'];
+      if (link !== undefined && !link.startsWith(base))
+        throw new GraphError(
+          502,
+          'UnexpectedNextLink',
+          `Microsoft Graph paged to another host: ${link.split('?')[0]}`,
+        );
+      next = link?.slice(base.length);
+    }
+    return items;
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

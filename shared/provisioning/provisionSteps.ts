@@ -489,11 +489,11 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
         const changes: Change[] = [];
         const brokerId = await deps.brokerPrincipalId();
         let app: EntraApplication | undefined = await deps.entra.findApplication(names.entraApplication);
-        if (app && !(await ownedByBroker(deps.entra, 'application', app.id, brokerId))) {
+        if (app && !(await deps.entra.ownedBy(brokerId, app.id))) {
           throw notOwned('application', names.entraApplication, app.id, brokerId);
         }
         let group = await deps.entra.findGroup(names.entraGroup);
-        if (group && !(await ownedByBroker(deps.entra, 'group', group.id, brokerId))) {
+        if (group && !(await deps.entra.ownedBy(brokerId, group.id))) {
           throw notOwned('group', names.entraGroup, group.id, brokerId);
         }
         const stored = await secretTags(vault, SLUG_SECRET_NAMES.entraClientSecret);
@@ -871,15 +871,6 @@ function missingSecretParams(
     return 'foundry needs apiKey ({ secretRef } to the key staged in the broker vault)';
   }
   return undefined;
-}
-
-async function ownedByBroker(
-  entra: EntraClient,
-  kind: OwnedObjectKind,
-  id: string,
-  brokerId: string,
-): Promise<boolean> {
-  return (await entra.listOwners(kind, id)).includes(brokerId);
 }
 
 /** The definitive failure for an Entra object of the footprint's name that the broker does not own. */

@@ -111,7 +111,7 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
         found: T | undefined,
       ): Promise<T | undefined> => {
         if (!found) return undefined;
-        if ((await deps.entra.listOwners(kind, found.id)).includes(brokerId)) return found;
+        if (await deps.entra.ownedBy(brokerId, found.id)) return found;
         entraLeftAlone.push({ kind, name, id: found.id });
         return undefined;
       };

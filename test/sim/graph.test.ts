@@ -503,11 +503,16 @@ describe('the simulated Microsoft Graph', () => {
         'owners@odata.bind': [`${server.url}/graph/v1.0/directoryObjects/${brokerId}`],
       });
       expect(created.status).toBe(201);
+      // Graph v1.0 does not list service principals among a group's owners (group-list-owners);
+      // the service principal's ownedObjects does list the group.
       const owners = await call('GET', `/groups/${created.body.id}/owners?$select=id`);
       expect(owners.body).toEqual({
         '@odata.context': `${server.url}/graph/v1.0/$metadata#directoryObjects`,
-        value: [{ '@odata.type': '#microsoft.graph.servicePrincipal', id: brokerId }],
+        value: [],
       });
+      const owned = await call('GET', `/servicePrincipals/${brokerId}/ownedObjects?$select=id`);
+      expect(owned.body.value).toEqual([{ '@odata.type': '#microsoft.graph.group', id: created.body.id }]);
+      expect((await call('GET', `/servicePrincipals/${randomUUID()}/ownedObjects`)).status).toBe(404);
       expect(graph.owners(created.body.id)).toEqual([brokerId]);
       // The servicePrincipals/{id} form binds too; an id nobody knows is 404 and creates nothing.
       const bySp = await call('POST', '/groups', {
