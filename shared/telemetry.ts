@@ -64,7 +64,9 @@ let started = false;
  * broker's Bicep sets DisableLocalAuth and `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` to
  * `Authorization=AAD`, optionally `;ClientId=<user-assigned identity>`), as the Functions host reads it.
  */
-export async function ingestionCredential(authentication: string | undefined): Promise<TokenCredential | undefined> {
+export async function ingestionCredential(
+  authentication: string | undefined,
+): Promise<TokenCredential | undefined> {
   const parts = new Map(
     (authentication ?? '')
       .split(';')
