@@ -99,9 +99,9 @@ export class EntraClient {
    */
   async ownedBy(principalId: string, objectId: string): Promise<boolean> {
     const owned = async (collection: 'servicePrincipals' | 'users') =>
-      (await this.listAll<{ id: string }>(`/${collection}/${principalId}/ownedObjects?$select=id`)).some(
-        (object) => object.id === objectId,
-      );
+      (
+        await this.listAll<{ id: string }>(`/${collection}/${principalId}/ownedObjects?$select=id&$top=999`)
+      ).some((object) => object.id === objectId);
     try {
       return await owned('servicePrincipals');
     } catch (error) {

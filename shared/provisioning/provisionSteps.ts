@@ -472,12 +472,13 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * the app's sign-in callback as redirect URI), its service principal, the group
      * `shire-<slug>`, and a client secret kept in the slug's vault (tagged with its key id).
      * Idempotent: each object is looked up by name first, and one found is adopted only when the
-     * broker is among its Entra owners; an app or group of that name that someone else owns fails
+     * broker owns it in Entra (EntraClient.ownedBy); an app or group of that name that someone else owns fails
      * the step (ResourceNotOwned) before anything is created or changed. The broker creates the group
      * with itself as owner and adds itself as owner of the app it creates (deleting the new app again
-     * when that fails, so no unowned app is left for a retry to refuse). The client secret is added only when the vault holds none that the app still knows; client
-     * secrets the broker added earlier but never stored (a crash between the two calls) are removed
-     * first, so they never pile up.
+     * when that fails, so no unowned app is left for a retry to refuse). The client secret is added
+     * only when the vault holds none that the app still knows; client secrets the broker added
+     * earlier but never stored (a crash between the two calls) are removed first, so they never
+     * pile up.
      */
     entra: (input: StepInput) =>
       asStepOutcome(async () => {
