@@ -1,6 +1,7 @@
 import { ClientSecretCredential } from '@azure/identity';
 import { AzureClients } from '../../shared/azure/azureClients.js';
 import { loadConfig, type BrokerConfig } from '../../shared/config.js';
+import { createGraphSurface, externalPrincipalOf, type GraphSurface } from '../../sandbox/sim/graph.js';
 import type { RequestLogEntry } from '../../sandbox/sim/requestLog.js';
 import { startSimulator, type Simulator, type StartSimulatorOptions } from '../../sandbox/sim/simulator.js';
 import { trustSimulatorCertificate } from '../../sandbox/sim/trustSimulatorCertificate.js';
@@ -60,4 +61,23 @@ export async function startAzureFixture(options: StartSimulatorOptions = {}): Pr
     requests,
     lastSeq: () => requests().at(-1)?.seq ?? 0,
   };
+}
+
+/**
+ * Mounts a simulated Microsoft Graph on the fixture's simulator: it takes the broker's Graph
+ * tokens (audience `<sim>/graph`) and knows the identity directory's principals as directory
+ * objects, so the broker can name itself as an owner.
+ */
+export function mountGraph(t: AzureFixture): GraphSurface {
+  const graph = createGraphSurface({
+    clock: t.sim.clock,
+    tenantId: t.sim.tenantId,
+    externalPrincipal: (id) => externalPrincipalOf(t.sim.identity.get(id)),
+    verifyToken: (authorization) => {
+      const result = t.sim.identity.authenticate({ authorization });
+      return result?.claims.aud === `${t.sim.url}/graph` ? { id: result.principal.objectId } : undefined;
+    },
+  });
+  t.sim.mount(graph);
+  return graph;
 }

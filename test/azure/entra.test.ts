@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntraClient, GraphError } from '../../shared/azure/entra.js';
 import { gatewayProbeUrl, probeGateway } from '../../shared/azure/gatewayProbe.js';
-import { createGraphSurface, externalPrincipalOf, type GraphSurface } from '../../sandbox/sim/graph.js';
+import type { GraphSurface } from '../../sandbox/sim/graph.js';
 import { brokerPrincipalId } from '../../shared/azure/credential.js';
-import { startAzureFixture, type AzureFixture } from './azureFixture.js';
+import { mountGraph, startAzureFixture, type AzureFixture } from './azureFixture.js';
 
 /**
  * Contract tests of the Microsoft Graph client (the slug's app registration, service principal,
@@ -16,16 +16,7 @@ let entra: EntraClient;
 
 beforeAll(async () => {
   t = await startAzureFixture();
-  graph = createGraphSurface({
-    clock: t.sim.clock,
-    tenantId: t.sim.tenantId,
-    externalPrincipal: (id) => externalPrincipalOf(t.sim.identity.get(id)),
-    verifyToken: (authorization) => {
-      const result = t.sim.identity.authenticate({ authorization });
-      return result?.claims.aud === `${t.sim.url}/graph` ? { id: result.principal.objectId } : undefined;
-    },
-  });
-  t.sim.mount(graph);
+  graph = mountGraph(t);
   entra = new EntraClient(t.credential, t.config.azure.graphEndpoint);
 });
 

@@ -6,14 +6,14 @@ import { footprintNames } from '../../shared/domain/names.js';
 import { BrokerError, ErrorCodes } from '../../shared/errors.js';
 import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';
 import type { PrepareInput, ProvisionRequest, StepInput } from '../../shared/provisioning/contracts.js';
-import { createGraphSurface, externalPrincipalOf, type GraphSurface } from '../../sandbox/sim/graph.js';
+import type { GraphSurface } from '../../sandbox/sim/graph.js';
 import { asStepOutcome, createProvisionSteps } from '../../shared/provisioning/provisionSteps.js';
 import type {
   EnvironmentMutation,
   EnvironmentRecord,
   EnvironmentRegistry,
 } from '../../shared/storage/environmentRegistry.js';
-import { startAzureFixture, type AzureFixture } from './azureFixture.js';
+import { mountGraph, startAzureFixture, type AzureFixture } from './azureFixture.js';
 
 /**
  * The provisioning steps' own decisions, with the simulator for Azure and an in-memory registry:
@@ -42,16 +42,7 @@ let graph: GraphSurface;
 
 beforeAll(async () => {
   t = await startAzureFixture();
-  graph = createGraphSurface({
-    clock: t.sim.clock,
-    tenantId: t.sim.tenantId,
-    externalPrincipal: (id) => externalPrincipalOf(t.sim.identity.get(id)),
-    verifyToken: (authorization) => {
-      const result = t.sim.identity.authenticate({ authorization });
-      return result ? { id: result.principal.objectId } : undefined;
-    },
-  });
-  t.sim.mount(graph);
+  graph = mountGraph(t);
 });
 
 afterAll(async () => {

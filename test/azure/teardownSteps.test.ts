@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGraphSurface, externalPrincipalOf, type GraphSurface } from '../../sandbox/sim/graph.js';
+import type { GraphSurface } from '../../sandbox/sim/graph.js';
 import { EntraClient } from '../../shared/azure/entra.js';
 import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../../shared/openclaw/containerAppSpec.js';
 import type { BrokerStorage } from '../../shared/storage/brokerStorage.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../../shared/storage/environmentRegistry.js';
 import { describeTeardown } from '../../shared/teardown/describe.js';
 import { createTeardownSteps } from '../../shared/teardown/teardownSteps.js';
-import { startAzureFixture, type AzureFixture } from './azureFixture.js';
+import { mountGraph, startAzureFixture, type AzureFixture } from './azureFixture.js';
 
 /**
  * Teardown's plan and Entra removal against the simulator: Entra objects are found by name, which
@@ -20,16 +20,7 @@ const records = new Map<string, EnvironmentRecord>();
 
 beforeAll(async () => {
   t = await startAzureFixture();
-  graph = createGraphSurface({
-    clock: t.sim.clock,
-    tenantId: t.sim.tenantId,
-    externalPrincipal: (id) => externalPrincipalOf(t.sim.identity.get(id)),
-    verifyToken: (authorization) => {
-      const result = t.sim.identity.authenticate({ authorization });
-      return result ? { id: result.principal.objectId } : undefined;
-    },
-  });
-  t.sim.mount(graph);
+  graph = mountGraph(t);
   entra = new EntraClient(t.credential, t.config.azure.graphEndpoint);
 });
 
