@@ -21,7 +21,7 @@ export const TELEGRAM_MAX_UPDATE_BYTES = 64 * 1024;
 export const UNAUTHENTICATED_AUDIT_WINDOW_MS = 60_000;
 
 let unauthenticated: RefusalCoalescer | undefined;
-function unauthenticatedRefusals(audit: AuditTrail, log: Logger): RefusalCoalescer {
+function unauthenticatedRefusals(audit: AuditTrail): RefusalCoalescer {
   return (unauthenticated ??= new RefusalCoalescer(
     async ({ key, count, from, to }) => {
       await audit.add({
@@ -34,10 +34,14 @@ function unauthenticatedRefusals(audit: AuditTrail, log: Logger): RefusalCoalesc
     },
     {
       windowMs: UNAUTHENTICATED_AUDIT_WINDOW_MS,
+      // A window closes after the invocation that opened it has ended: log to the process, not its context.
       onError: (error) =>
-        log.error('auditing coalesced webhook refusals failed', {
-          error: error instanceof Error ? error.message : String(error),
-        }),
+        createLogger(console, { function: Functions.telegramWebhook }).error(
+          'auditing coalesced webhook refusals failed',
+          {
+            error: error instanceof Error ? error.message : String(error),
+          },
+        ),
     },
   ));
 }
@@ -70,7 +74,7 @@ export async function telegramWebhook(
     const presented = request.headers.get('x-telegram-bot-api-secret-token');
     if (!presented || !sameSecret(presented, expected)) {
       const reason = presented ? 'wrong secret token' : 'missing secret token';
-      if (await unauthenticatedRefusals(s.audit, log).first(reason)) {
+      if (await unauthenticatedRefusals(s.audit).first(reason)) {
         await audit({ outcome: 'refused', reason });
         log.warn('telegram webhook refused', { reason });
       }

@@ -84,13 +84,6 @@ export class EntraClient {
     }
   }
 
-  /** Object ids of the owners of an application or a group (Graph v1.0 leaves service principals out of a group's). */
-  async listOwners(kind: OwnedObjectKind, id: string): Promise<string[]> {
-    const collection = kind === 'application' ? 'applications' : 'groups';
-    const owners = await this.listAll<{ id: string }>(`/${collection}/${id}/owners?$select=id`);
-    return owners.map((owner) => owner.id);
-  }
-
   /**
    * Whether `principalId` owns the application or group `objectId`, asked from the owner's side
    * (`GET /servicePrincipals/{id}/ownedObjects`, or `/users/{id}/ownedObjects` for a developer

@@ -287,6 +287,17 @@ export class MaintenanceWorld {
     }));
   }
 
+  /** What the slug's gateway answers to its admin RPC (`device.pair.list`) with this bearer token. */
+  async gatewayRpcStatus(slug: string, token: string): Promise<number> {
+    const response = await fetch(`${this.sim.url}/openclaw/${this.names(slug).containerApp}/rpc`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: '1', method: 'device.pair.list', params: {} }),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
   /** Admin chat messages the broker's bot sent. */
   adminMessages(): { text: string; at: number }[] {
     return this.telegram

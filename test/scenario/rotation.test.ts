@@ -21,17 +21,6 @@ afterAll(async () => {
   await world?.stop();
 });
 
-/** What the gateway answers to its admin RPC with this bearer token. */
-async function rpcStatus(app: string, token: string): Promise<number> {
-  const response = await fetch(`${world.sim.url}/openclaw/${app}/rpc`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id: '1', method: 'device.pair.list', params: {} }),
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
-
 describe('gateway token rotation', () => {
   it('writes a new version, makes the app take it, checks the gateway, and disables the old version', async () => {
     const before = world.secretVersions('gw-one', 'gateway-token');
@@ -53,8 +42,8 @@ describe('gateway token rotation', () => {
     expect(fresh.value).not.toBe(old.value);
     expect(after.map((version) => version.enabled)).toEqual([false, true]);
     expect(world.sim.containerApp('ca-gw-one')?.env['OPENCLAW_GATEWAY_TOKEN']).toBe(fresh.value);
-    expect(await rpcStatus('ca-gw-one', fresh.value)).toBe(200);
-    expect(await rpcStatus('ca-gw-one', old.value)).toBe(401);
+    expect(await world.gatewayRpcStatus('gw-one', fresh.value)).toBe(200);
+    expect(await world.gatewayRpcStatus('gw-one', old.value)).toBe(401);
 
     const environment = await world.environment('gw-one');
     expect(Date.parse(environment.secretAges['gateway-token']!)).toBeGreaterThan(world.clock.now() - 60_000);

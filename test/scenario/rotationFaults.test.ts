@@ -147,16 +147,6 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string)
   }
 }
 
-async function rpcStatus(slug: string, token: string): Promise<number> {
-  const response = await fetch(`${world.sim.url}/openclaw/ca-${slug}/rpc`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id: '1', method: 'device.pair.list', params: {} }),
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
-
 describe('a rotation interrupted by a host restart', () => {
   const before = new Map<string, number>();
 
@@ -197,8 +187,8 @@ describe('a rotation interrupted by a host restart', () => {
     for (const { slug } of BOUNDARIES.filter((b) => b.kind === 'gateway-token')) {
       const [old, fresh] = world.secretVersions(slug, 'gateway-token');
       expect(world.sim.containerApp(`ca-${slug}`)?.env['OPENCLAW_GATEWAY_TOKEN'], slug).toBe(fresh!.value);
-      expect(await rpcStatus(slug, fresh!.value), slug).toBe(200);
-      expect(await rpcStatus(slug, old!.value), slug).toBe(401);
+      expect(await world.gatewayRpcStatus(slug, fresh!.value), slug).toBe(200);
+      expect(await world.gatewayRpcStatus(slug, old!.value), slug).toBe(401);
       expect(old!.enabled, slug).toBe(false);
     }
   });

@@ -44,16 +44,6 @@ afterAll(async () => {
   await world?.stop();
 });
 
-async function rpcStatus(slug: string, token: string): Promise<number> {
-  const response = await fetch(`${world.sim.url}/openclaw/ca-${slug}/rpc`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id: '1', method: 'device.pair.list', params: {} }),
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
-
 /** Everything wrong with one slug right now, as sentences (empty when all is well). */
 async function problemsOf(slug: string, writeLog: boolean): Promise<string[]> {
   const problems: string[] = [];
@@ -64,7 +54,8 @@ async function problemsOf(slug: string, writeLog: boolean): Promise<string[]> {
   const readiness = world.world.openclaw.readiness(`ca-${slug}`);
   if (!readiness?.ready) problems.push(`the gateway is not ready: ${readiness?.reasons.join(', ')}`);
   const token = world.secretVersions(slug, 'gateway-token').at(-1)!.value;
-  if ((await rpcStatus(slug, token)) !== 200) problems.push('the gateway refuses the token in Key Vault');
+  if ((await world.gatewayRpcStatus(slug, token)) !== 200)
+    problems.push('the gateway refuses the token in Key Vault');
 
   const account = [...world.sim.arm.resources.values()].find((r) => r.name === names.storageAccount)!;
   const keys = (account.hidden['keys'] as { value: string }[]).map((key) => key.value);
