@@ -15,6 +15,10 @@ export const ErrorCodes = {
   RequestProcessingFailed: 'RequestProcessingFailed',
   NotFound: 'NotFound',
   SecretStagingUnavailable: 'SecretStagingUnavailable',
+  /** A `{ secretRef }` names something other than the secret staged for this request in the broker vault. */
+  SecretReferenceRefused: 'SecretReferenceRefused',
+  /** A request id in the namespace the broker's timers use, sent from outside the broker. */
+  RequestIdReserved: 'RequestIdReserved',
   ConcurrencyConflict: 'ConcurrencyConflict',
   BadRequest: 'BadRequest',
   /** An Azure resource of the footprint's name exists but the broker does not own it. */

@@ -8,6 +8,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.RequestUnsupportedVersion]: 400,
   [ErrorCodes.SlugInvalid]: 400,
   [ErrorCodes.BadRequest]: 400,
+  [ErrorCodes.SecretReferenceRefused]: 400,
+  [ErrorCodes.RequestIdReserved]: 400,
   [ErrorCodes.RequestOversized]: 413,
   [ErrorCodes.NotFound]: 404,
   [ErrorCodes.RequestIdConflict]: 409,

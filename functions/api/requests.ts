@@ -11,7 +11,8 @@ import {
 import { validateLifecycleRequest } from '../../shared/requests/parseLifecycleRequest.js';
 import { StorageNames } from '../../shared/storage/brokerStorage.js';
 import { requestView } from '../../shared/intake/requestView.js';
-import { planStagedSecrets } from '../../shared/intake/stagedSecrets.js';
+import { checkSecretReferences, planStagedSecrets } from '../../shared/intake/stagedSecrets.js';
+import { isBrokerRequestId } from '../../shared/requests/brokerRequestIds.js';
 import { isVaultAccessPending, writeSecret } from '../../shared/azure/keyVaultSecrets.js';
 import { createLogger } from '../../shared/logger.js';
 import { services } from '../services.js';
@@ -92,6 +93,21 @@ export async function submitRequest(
     };
     const parsed = validateLifecycleRequest(candidate);
     if (!parsed.ok) return problem(parsed.code, parsed.reason, { errors: parsed.issues });
+    if (isBrokerRequestId(parsed.request.requestId)) {
+      return problem(
+        ErrorCodes.RequestIdReserved,
+        `requestId ${parsed.request.requestId} is in the namespace of the broker's own timer requests (rotate:, sas:); choose another id`,
+        { errors: [{ path: 'requestId', message: 'reserved for requests the broker makes itself' }] },
+      );
+    }
+    const refused = checkSecretReferences(parsed.request, config.brokerKeyVaultUri);
+    if (refused.length > 0) {
+      return problem(
+        ErrorCodes.SecretReferenceRefused,
+        `request refers to secrets it may not use: ${refused.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
+        { errors: refused },
+      );
+    }
 
     const outcome = await requests.record(parsed.request, now);
     const statusUrl = new URL(`/api/requests/${encodeURIComponent(parsed.request.requestId)}`, request.url)

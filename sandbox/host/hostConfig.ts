@@ -16,6 +16,15 @@ export interface HostJsonSettings {
     hubName: string | undefined;
     maxConcurrentActivityFunctions: number;
     maxConcurrentOrchestratorFunctions: number;
+    /**
+     * Which existing instances a start with the same instance id replaces. The extension's default
+     * is NonRunningStates (DurableTaskOptions.OverridableExistingInstanceStates in
+     * azure-functions-durable-extension); AnyState would replace a running instance, which the slug
+     * runner's "start if not running" must never do. host.json pins it, so no extension version's
+     * default matters, and the local host implements only NonRunningStates: it refuses AnyState
+     * rather than hide the difference.
+     */
+    overridableExistingInstanceStates: 'NonRunningStates';
   };
   raw: Record<string, unknown>;
 }
@@ -49,9 +58,17 @@ export function loadHostJson(source: string | object | undefined): HostJsonSetti
       hubName: typeof durable['hubName'] === 'string' ? durable['hubName'] : undefined,
       maxConcurrentActivityFunctions: numberOr(durable['maxConcurrentActivityFunctions'], 10),
       maxConcurrentOrchestratorFunctions: numberOr(durable['maxConcurrentOrchestratorFunctions'], 10),
+      overridableExistingInstanceStates: overridableStates(durable['overridableExistingInstanceStates']),
     },
     raw,
   };
+}
+
+function overridableStates(value: unknown): 'NonRunningStates' {
+  if (value === undefined || value === 'NonRunningStates') return 'NonRunningStates';
+  throw new Error(
+    `host.json durableTask.overridableExistingInstanceStates ${JSON.stringify(value)} is not supported by the local host (only NonRunningStates)`,
+  );
 }
 
 /**

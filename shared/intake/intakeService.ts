@@ -1,9 +1,11 @@
 import { ErrorCodes } from '../errors.js';
 import { parseLifecycleRequest, type RequestIssue } from '../requests/parseLifecycleRequest.js';
 import { REQUEST_ID_PATTERN, type LifecycleRequest } from '../requests/lifecycleRequest.js';
-import type { RequestRecord, RequestStore } from '../storage/requestStore.js';
+import { requestContentHash, type RequestRecord, type RequestStore } from '../storage/requestStore.js';
 import type { RejectedMessageStore } from '../storage/rejectedMessageStore.js';
 import type { Logger } from '../logger.js';
+import { isBrokerRequestId } from '../requests/brokerRequestIds.js';
+import { checkSecretReferences } from './stagedSecrets.js';
 
 /** Wakes (starting it if needed) the runner that serialises a slug's operations. */
 export interface SlugRunnerPort {
@@ -28,6 +30,8 @@ export interface IntakeDependencies {
   rejected: RejectedMessageStore;
   runner: SlugRunnerPort;
   maxMessageBytes: number;
+  /** The broker vault: the only place a request's `{ secretRef }` may point (to its own staged secret). */
+  brokerVaultUri: string;
   logger: Logger;
 }
 
@@ -44,7 +48,38 @@ export class IntakeService {
   async process(message: IntakeMessage): Promise<IntakeOutcome> {
     const parsed = parseLifecycleRequest(message.text, this.deps.maxMessageBytes);
     if (!parsed.ok) return this.reject(message, parsed.code, parsed.reason, parsed.issues, 'queue');
+    const refused = checkSecretReferences(parsed.request, this.deps.brokerVaultUri);
+    if (refused.length > 0) {
+      return this.reject(
+        message,
+        ErrorCodes.SecretReferenceRefused,
+        `request refers to secrets it may not use: ${refused.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`,
+        refused,
+        'queue',
+      );
+    }
+    if (isBrokerRequestId(parsed.request.requestId) && !(await this.recordedByBroker(parsed.request))) {
+      return this.reject(
+        message,
+        ErrorCodes.RequestIdReserved,
+        `requestId ${parsed.request.requestId} is in the namespace of the broker's own timer requests (rotate:, sas:); choose another id`,
+        [{ path: 'requestId', message: 'reserved for requests the broker makes itself' }],
+        'queue',
+        false,
+      );
+    }
     return this.admit(parsed.request, message);
+  }
+
+  /**
+   * Whether the broker recorded this very request before it was queued (the sweeps do, with origin
+   * 'broker'; a record marked enqueued is accepted too, as sweeps recorded before origin existed).
+   */
+  private async recordedByBroker(request: LifecycleRequest): Promise<boolean> {
+    const record = await this.deps.requests.get(request.requestId);
+    if (!record || record.request === null) return false;
+    if (record.origin !== 'broker' && record.enqueued !== true) return false;
+    return record.contentHash === requestContentHash(request);
   }
 
   /** Records a message that failed processing on every delivery (from the poison queue). */
@@ -113,7 +148,8 @@ export class IntakeService {
       },
       message.text,
     );
-    if (markRequest && hints.requestId) {
+    // Never a record under a reserved id from outside: it would occupy a sweep's id in advance.
+    if (markRequest && hints.requestId && !isBrokerRequestId(hints.requestId)) {
       await this.deps.requests.recordRejected(hints.requestId, {
         op: hints.op ?? '',
         slug: hints.slug ?? '',

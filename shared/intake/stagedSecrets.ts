@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { LifecycleRequest } from '../requests/lifecycleRequest.js';
+import type { RequestIssue } from '../requests/parseLifecycleRequest.js';
 
 /**
  * Secrets a provision request may supply. They never travel in a request: the HTTP API stages each
@@ -29,6 +31,66 @@ export function stagedSecretName(requestId: string, secret: StageableSecret): st
   return `staged-${digest}-${secret.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
+/** The URI of the secret staged for `requestId` in the broker vault (versionless). */
+export function stagedSecretUri(brokerVaultUri: string, requestId: string, secret: StageableSecret): string {
+  return `${brokerVaultUri.replace(/\/+$/, '')}/secrets/${stagedSecretName(requestId, secret)}`;
+}
+
+/** Where a provision request may carry a `{ secretRef }`, and which staged secret each one is. */
+function secretReferences(
+  request: LifecycleRequest,
+): { path: string; secret: StageableSecret; ref: string }[] {
+  if (request.op !== 'provision') return [];
+  const refs: { path: string; secret: StageableSecret; ref: string }[] = [];
+  const bot = request.params.telegramBotToken?.secretRef;
+  if (bot !== undefined)
+    refs.push({ path: 'params.telegramBotToken.secretRef', secret: 'telegramBotToken', ref: bot });
+  const key = request.params.foundry?.apiKey?.secretRef;
+  if (key !== undefined)
+    refs.push({ path: 'params.foundry.apiKey.secretRef', secret: 'foundryApiKey', ref: key });
+  return refs;
+}
+
+/**
+ * Whether `ref` names exactly the secret staged for this request: the broker vault's staging name
+ * derived from the request id, on the configured vault host (a version segment is allowed). Anything
+ * else, another vault (a slug's, an attacker's host) or another name in the broker vault (the broker's
+ * own bot token, another request's staged secret), is refused.
+ */
+export function isOwnStagedSecret(
+  ref: string,
+  brokerVaultUri: string,
+  requestId: string,
+  secret: StageableSecret,
+): boolean {
+  const expected = stagedSecretUri(brokerVaultUri, requestId, secret);
+  let url: URL;
+  try {
+    url = new URL(ref);
+  } catch {
+    return false;
+  }
+  if (url.search || url.hash || url.username || url.password) return false;
+  const versionless = `${url.origin}${url.pathname.replace(/\/[0-9a-f]{32}$/, '')}`;
+  return versionless === new URL(expected).href;
+}
+
+/**
+ * Refuses every `{ secretRef }` of a request that does not name the secret staged for this very
+ * request in the broker vault (see isOwnStagedSecret). Run at intake, before any Azure call, so no
+ * request can make the broker open a vault other than its own staging names: not another slug's
+ * vault, not the broker's own secrets, not an arbitrary HTTPS host (which would also receive the
+ * broker's bearer token).
+ */
+export function checkSecretReferences(request: LifecycleRequest, brokerVaultUri: string): RequestIssue[] {
+  return secretReferences(request)
+    .filter(({ ref, secret }) => !isOwnStagedSecret(ref, brokerVaultUri, request.requestId, secret))
+    .map(({ path, secret }) => ({
+      path,
+      message: `a secretRef may only name the secret staged for this request (${stagedSecretUri(brokerVaultUri, request.requestId, secret)}); stage secrets through POST /api/requests { secrets }`,
+    }));
+}
+
 /**
  * Puts a `{ secretRef }` for each supplied secret where the provision params expect it, and lists
  * what to write to the broker vault. Refuses a secret for another operation, an unknown secret, an
@@ -48,7 +110,6 @@ export function planStagedSecrets(input: {
   }
   const params = structuredClone(input.params);
   const toStage: SecretToStage[] = [];
-  const vault = input.brokerVaultUri.endsWith('/') ? input.brokerVaultUri : `${input.brokerVaultUri}/`;
   for (const [key, value] of entries) {
     if (!(STAGEABLE_SECRETS as readonly string[]).includes(key)) {
       return {
@@ -62,7 +123,7 @@ export function planStagedSecrets(input: {
       return { ok: false, path: `secrets.${key}`, message: `longer than ${MAX_STAGED_SECRET_BYTES} bytes` };
     }
     const name = stagedSecretName(input.requestId, key as StageableSecret);
-    const ref = { secretRef: `${vault}secrets/${name}` };
+    const ref = { secretRef: stagedSecretUri(input.brokerVaultUri, input.requestId, key as StageableSecret) };
     if (key === 'telegramBotToken') {
       params['telegramBotToken'] = ref;
     } else {

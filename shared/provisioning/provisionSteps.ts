@@ -50,6 +50,7 @@ import {
   type RenderedOpenClawConfig,
 } from '../openclaw/renderConfig.js';
 import { openClawVersionSupport } from '../openclaw/versions.js';
+import { isOwnStagedSecret, stagedSecretName, type StageableSecret } from '../intake/stagedSecrets.js';
 import { MAINTENANCE_APP_SECRETS, MAINTENANCE_SECRET_NAMES } from '../rotation/contracts.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import {
@@ -435,6 +436,8 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
             'telegram-bot-token',
             await moveStagedSecret(
               plan.telegramBotTokenRef,
+              'telegramBotToken',
+              plan.requestId,
               vault,
               SLUG_SECRET_NAMES.telegramBotToken,
               'telegramBotToken',
@@ -452,6 +455,8 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
             'foundry-api-key',
             await moveStagedSecret(
               plan.foundry.apiKeyRef,
+              'foundryApiKey',
+              plan.requestId,
               vault,
               SLUG_SECRET_NAMES.foundryApiKey,
               'foundry.apiKey',
@@ -823,22 +828,38 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
    * Moves a secret the request staged in the broker's vault into the slug's vault under `name`,
    * then deletes the staged copy. Returns true when it wrote. Safe to run twice: when the staged
    * copy is gone, a secret already in the slug's vault means it was moved before.
+   *
+   * The intake already refused any reference but this request's own staged secret; this checks
+   * again and never opens the vault the reference names: it reads the staging name derived from the
+   * request id in the configured broker vault, so no reference can reach another slug's vault, the
+   * broker's own secrets or another host.
    */
   async function moveStagedSecret(
     stagedRef: string | undefined,
+    secret: StageableSecret,
+    requestId: string,
     vault: ReturnType<AzureClients['secrets']>,
     name: string,
     param: string,
   ): Promise<boolean> {
+    if (
+      stagedRef !== undefined &&
+      !isOwnStagedSecret(stagedRef, config.brokerKeyVaultUri, requestId, secret)
+    ) {
+      throw new BrokerError(
+        ErrorCodes.SecretReferenceRefused,
+        `${param} may only refer to the secret staged for request ${requestId} in the broker's Key Vault`,
+      );
+    }
     const current = await readSecret(vault, name);
     if (stagedRef) {
-      const staged = parseSecretUri(stagedRef);
-      const broker = azure.secrets(staged.vaultUri);
-      const value = await readSecret(broker, staged.name, staged.version);
+      const broker = azure.secrets(config.brokerKeyVaultUri);
+      const stagedName = stagedSecretName(requestId, secret);
+      const value = await readSecret(broker, stagedName, parseSecretUri(stagedRef).version);
       if (value !== undefined) {
         const wrote = value !== current;
         if (wrote) await writeSecret(vault, name, value, {}, pollMs);
-        await deleteSecret(broker, staged.name, pollMs);
+        await deleteSecret(broker, stagedName, pollMs);
         return wrote;
       }
     }
@@ -846,7 +867,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
     throw new BrokerError(
       ErrorCodes.StagedSecretMissing,
       stagedRef
-        ? `${param} references ${stagedRef.split('?')[0]}, which is not in the broker's Key Vault, and the slug's vault has no ${name}`
+        ? `${param} references the secret staged for request ${requestId}, which is not in the broker's Key Vault, and the slug's vault has no ${name}`
         : `${param} is required: the slug's vault has no ${name} yet`,
     );
   }

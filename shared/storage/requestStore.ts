@@ -38,6 +38,8 @@ export interface RequestRecord {
   reason?: string | undefined;
   errorCode?: string | undefined;
   summary?: string | undefined;
+  /** 'broker' for a request the broker itself recorded (a timer sweep); absent for one from outside. */
+  origin?: 'broker' | undefined;
 }
 
 interface RequestEntity {
@@ -57,6 +59,7 @@ interface RequestEntity {
   reason?: string;
   errorCode?: string;
   summary?: string;
+  origin?: string;
 }
 
 interface SlugQueueEntity {
@@ -96,7 +99,11 @@ export class RequestStore {
    * Records a new request as queued, or returns the record already held for that id. A record with
    * the same id but different content is a conflict: the first one stands.
    */
-  async record(request: LifecycleRequest, acceptedAt: string): Promise<RecordOutcome> {
+  async record(
+    request: LifecycleRequest,
+    acceptedAt: string,
+    options: { origin?: 'broker' } = {},
+  ): Promise<RecordOutcome> {
     const table = await this.requests();
     const contentHash = requestContentHash(request);
     const entity: RequestEntity = {
@@ -109,6 +116,7 @@ export class RequestStore {
       contentHash,
       acceptedAt,
       admitted: false,
+      ...(options.origin ? { origin: options.origin } : {}),
     };
     try {
       await table.createEntity(entity);
@@ -116,9 +124,25 @@ export class RequestStore {
     } catch (error) {
       if (!hasStatus(error, 409)) throw error;
     }
-    const existing = await this.get(request.requestId);
+    const existing = await table.getEntity<RequestEntity>(request.requestId, ROW).catch((error: unknown) => {
+      if (hasStatus(error, 404)) return undefined;
+      throw error;
+    });
     if (!existing) throw new Error(`request ${request.requestId} reported as existing but could not be read`);
-    return { kind: existing.contentHash === contentHash ? 'existing' : 'conflict', record: existing };
+    if (isRejectedPlaceholder(existing)) {
+      // A rejected message never ran and holds no content: it must not keep the id from a valid
+      // request (an invalid message sent ahead with someone else's id would otherwise block it).
+      // The etag makes two claimants race fairly: one replaces, the other sees its record.
+      try {
+        await table.updateEntity(entity, 'Replace', { etag: existing.etag });
+        return { kind: 'created', record: fromEntity(entity) };
+      } catch (error) {
+        if (!hasStatus(error, 412)) throw error;
+        return this.record(request, acceptedAt, options);
+      }
+    }
+    const record = fromEntity(existing);
+    return { kind: existing.contentHash === contentHash ? 'existing' : 'conflict', record };
   }
 
   /**
@@ -253,7 +277,13 @@ function fromEntity(entity: RequestEntity): RequestRecord {
     reason: entity.reason,
     errorCode: entity.errorCode,
     summary: entity.summary,
+    ...(entity.origin === 'broker' ? { origin: 'broker' as const } : {}),
   };
+}
+
+/** The record recordRejected leaves for a message that failed validation: no request, no content. */
+function isRejectedPlaceholder(entity: RequestEntity): boolean {
+  return entity.status === 'rejected' && entity.contentHash === '' && entity.requestJson === 'null';
 }
 
 export function escapeOData(value: string): string {

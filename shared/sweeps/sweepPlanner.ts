@@ -2,6 +2,7 @@ import type { LifecycleOp } from '../requests/lifecycleRequest.js';
 import type { RotationPolicy } from '../rotation/rotationPolicy.js';
 import { dueSecrets } from '../rotation/rotationPolicy.js';
 import type { EnvironmentRecord } from '../storage/environmentRegistry.js';
+import { BrokerRequestIdPrefix } from '../requests/brokerRequestIds.js';
 
 /**
  * What the timer sweeps decide, as pure functions of the registry and the time: which requests are
@@ -45,7 +46,7 @@ export const ARM_WRITES = {
 
 /** `rotate:<slug>:<yyyy-mm-dd>`: one rotation request per slug and UTC day, whatever the sweeps do. */
 export function rotationRequestId(slug: string, now: Date): string {
-  return `rotate:${slug}:${now.toISOString().slice(0, 10)}`;
+  return `${BrokerRequestIdPrefix.rotation}${slug}:${now.toISOString().slice(0, 10)}`;
 }
 
 /**
@@ -56,7 +57,7 @@ export function rotationRequestId(slug: string, now: Date): string {
 export function sasRequestId(record: EnvironmentRecord): string {
   const expiry = record.sasExpiresAt ? compactTime(record.sasExpiresAt) : 'none';
   const attempt = record.maintenance?.sasRenewal?.failures ?? 0;
-  return `sas:${record.slug}:${record.incarnation}:${expiry}:${attempt}`;
+  return `${BrokerRequestIdPrefix.sasRenewal}${record.slug}:${record.incarnation}:${expiry}:${attempt}`;
 }
 
 function compactTime(iso: string): string {

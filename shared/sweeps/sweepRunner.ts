@@ -125,7 +125,7 @@ async function enqueueOnce(
     requestedAt: now.toISOString(),
   });
   if (!parsed.ok) throw new Error(`${parsed.code}: ${parsed.reason}`);
-  const recorded = await deps.requests.record(parsed.request, now.toISOString());
+  const recorded = await deps.requests.record(parsed.request, now.toISOString(), { origin: 'broker' });
   if (recorded.kind === 'conflict') {
     throw new Error(
       `requestId ${planned.requestId} is already used for ${recorded.record.op} ${recorded.record.slug}`,

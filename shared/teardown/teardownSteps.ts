@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   ShareServiceClient,
   StorageSharedKeyCredential,
@@ -216,13 +217,21 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
       const container = await deps.storage.container(TEARDOWN_BACKUP_CONTAINER);
       const metadata = { slug: plan.slug, requestid: plan.requestId, retainuntil: retainUntil };
       const manifest: { path: string; bytes: number }[] = [];
+      const skipped: { path: string; reason: string }[] = [];
       try {
         for await (const file of walk(share.rootDirectoryClient, '')) {
-          const content = await file.client.downloadToBuffer();
+          const name = backupBlobName(prefix, file.path);
+          if (!name) {
+            skipped.push({ path: file.path, reason: 'a path segment is empty, "." or ".."' });
+            continue;
+          }
+          // Streamed, never whole in memory: a state file can be as large as the share allows.
+          const download = await file.client.download();
+          if (!download.readableStreamBody) throw new Error(`no content stream for ${file.path}`);
           await container
-            .getBlockBlobClient(`${prefix}/files/${file.path}`)
-            .uploadData(content, { metadata });
-          manifest.push({ path: file.path, bytes: content.length });
+            .getBlockBlobClient(name)
+            .uploadStream(download.readableStreamBody as Readable, BACKUP_BLOCK_BYTES, 2, { metadata });
+          manifest.push({ path: file.path, bytes: download.contentLength ?? 0 });
         }
       } catch (error) {
         if (!isNotFound(error)) throw error;
@@ -238,6 +247,7 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
           takenAt: input.at,
           retainUntil,
           files: manifest,
+          ...(skipped.length > 0 ? { skipped } : {}),
         },
         null,
         2,
@@ -325,6 +335,25 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
 }
 
 /** Every file under a directory of the share, depth first, with its path. */
+/** Block size of a streamed backup upload: two blocks in flight keep the step's memory small. */
+const BACKUP_BLOCK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The blob a state file is backed up to, or undefined when its path could leave the request's
+ * prefix. The share's content is the tenant's: a name of "." or ".." would be resolved by the URL
+ * the storage SDK builds, and land under another slug's backups.
+ */
+export function backupBlobName(prefix: string, path: string): string | undefined {
+  const segments = path.split('/');
+  if (
+    segments.some(
+      (segment) => segment === '' || segment === '.' || segment === '..' || segment.includes('\\'),
+    )
+  )
+    return undefined;
+  return `${prefix}/files/${path}`;
+}
+
 async function* walk(
   directory: ShareDirectoryClient,
   path: string,

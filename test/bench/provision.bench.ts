@@ -46,7 +46,7 @@ export async function run(): Promise<BenchResult[]> {
   // partitioned across workers). Queues and tables (intake, registry) stay on Azurite.
   const single = await startWorld();
   try {
-    const token = await single.stageSecret('bench-one', botToken(0));
+    const token = await single.stageSecret('bench-one-1', botToken(0));
     const before = single.lastSeq();
     const view = await single.provision('bench-one', 'bench-one-1', {
       telegramBotToken: { secretRef: token },

@@ -6,6 +6,9 @@ import { RejectedMessageStore } from '../../shared/storage/rejectedMessageStore.
 import { createLogger } from '../../shared/logger.js';
 import { storageOn } from '../support/brokerStorage.js';
 import { aRequest } from '../support/requests.js';
+import { stagedSecretUri } from '../../shared/intake/stagedSecrets.js';
+import { rotationRequestId, sasRequestId } from '../../shared/sweeps/sweepPlanner.js';
+import { validateLifecycleRequest } from '../../shared/requests/parseLifecycleRequest.js';
 
 let azurite: RunningAzurite;
 let requests: RequestStore;
@@ -13,6 +16,8 @@ let rejected: RejectedMessageStore;
 const wakes: { slug: string; requestId: string }[] = [];
 let intake: IntakeService;
 let sequence = 0;
+
+const BROKER_VAULT = 'https://kv-clawbrk-test.vault.azure.net/';
 
 const quiet = createLogger({ log: () => undefined, warn: () => undefined, error: () => undefined });
 
@@ -36,6 +41,7 @@ beforeAll(async () => {
     requests,
     rejected,
     maxMessageBytes: 4_096,
+    brokerVaultUri: BROKER_VAULT,
     logger: quiet,
     runner: { wake: async (slug, requestId) => void wakes.push({ slug, requestId }) },
   });
@@ -155,5 +161,117 @@ describe('the intake, against Azure Storage (Azurite)', () => {
     await requests.update('head-1', { status: 'succeeded' });
     expect((await requests.head('head'))?.requestId).toBe('head-2');
     expect(await requests.queued('head')).toEqual(['head-2']);
+  });
+
+  describe('secret references (security finding 1 and 2)', () => {
+    const provision = (requestId: string, secretRef: string) =>
+      aRequest({
+        requestId,
+        op: 'provision',
+        slug: 'thief',
+        params: { channels: ['telegram'], telegramBotToken: { secretRef } },
+      });
+
+    it.each([
+      ['another slug’s vault', 'https://kv-victim-abcde1.vault.azure.net/secrets/gateway-token'],
+      ['the broker’s own bot token', `${BROKER_VAULT}secrets/telegram-bot-token`],
+      ['another request’s staged secret', stagedSecretUri(BROKER_VAULT, 'someone-else', 'telegramBotToken')],
+      ['an arbitrary host', 'https://attacker.example/secrets/x'],
+      [
+        'the right name on another host',
+        stagedSecretUri('https://evil.vault.azure.net/', 'steal-5', 'telegramBotToken'),
+      ],
+    ])('refuses a reference to %s before anything runs, with the reason', async (_, ref) => {
+      const requestId = `steal-${sequence + 1}`;
+      const outcome = await intake.process(message(provision(requestId, ref)));
+      expect(outcome).toMatchObject({ kind: 'rejected', code: 'SecretReferenceRefused' });
+      expect(outcome.kind === 'rejected' && outcome.reason).toContain('params.telegramBotToken.secretRef');
+      expect(await requests.get(requestId)).toMatchObject({
+        status: 'rejected',
+        errorCode: 'SecretReferenceRefused',
+      });
+      expect(await requests.queued('thief')).toEqual([]);
+    });
+
+    it('admits a reference to the secret staged for this very request (with or without a version)', async () => {
+      const own = stagedSecretUri(BROKER_VAULT, 'own-ref-1', 'telegramBotToken');
+      expect(await intake.process(message(provision('own-ref-1', own)))).toMatchObject({ kind: 'admitted' });
+      const versioned = `${stagedSecretUri(BROKER_VAULT, 'own-ref-2', 'telegramBotToken')}/${'a'.repeat(32)}`;
+      expect(await intake.process(message(provision('own-ref-2', versioned)))).toMatchObject({
+        kind: 'admitted',
+      });
+    });
+  });
+
+  describe("the sweeps' request ids (security finding 6)", () => {
+    const record = (slug: string) =>
+      ({ slug, incarnation: 1, maintenance: {}, sasExpiresAt: undefined }) as unknown as Parameters<
+        typeof sasRequestId
+      >[0];
+
+    it('cannot be occupied in advance by an invalid message: no record is left under the id, and the sweep still runs', async () => {
+      const requestId = sasRequestId(record('victim'));
+      const bad = await intake.process(
+        message({ schemaVersion: 1, requestId, op: 'renew-sas', slug: 'victim', params: { x: 1 } }),
+      );
+      expect(bad).toMatchObject({ kind: 'rejected', code: 'RequestSchemaViolation' });
+      expect(await requests.get(requestId)).toBeUndefined();
+    });
+
+    it('cannot be taken by a valid message from outside the broker', async () => {
+      const requestId = rotationRequestId('victim', new Date('2026-12-02T00:00:00Z'));
+      const forged = aRequest({
+        requestId,
+        op: 'rotate-secrets',
+        slug: 'victim',
+        params: { secrets: ['storage-key'] },
+      });
+      expect(await intake.process(message(forged))).toMatchObject({
+        kind: 'rejected',
+        code: 'RequestIdReserved',
+      });
+      expect(await requests.get(requestId)).toBeUndefined();
+      expect(await requests.queued('victim')).toEqual([]);
+    });
+
+    it('is admitted when the broker recorded that very request before queueing it (as the sweeps do)', async () => {
+      const requestId = rotationRequestId('swept', new Date('2026-12-02T00:00:00Z'));
+      const parsed = validateLifecycleRequest(
+        aRequest({ requestId, op: 'rotate-secrets', slug: 'swept', params: {} }),
+      );
+      if (!parsed.ok) throw new Error(parsed.reason);
+      await requests.record(parsed.request, new Date().toISOString(), { origin: 'broker' });
+      expect(await intake.process(message(parsed.request))).toMatchObject({ kind: 'admitted' });
+      // The same id with other content is still refused.
+      const other = aRequest({
+        requestId,
+        op: 'rotate-secrets',
+        slug: 'swept',
+        params: { secrets: ['gateway-token'] },
+      });
+      expect(await intake.process(message(other))).toMatchObject({
+        kind: 'rejected',
+        code: 'RequestIdReserved',
+      });
+    });
+
+    it('a rejected placeholder left under an id (by older code, or any invalid message) does not block a valid request', async () => {
+      await intake.process(
+        message({
+          schemaVersion: 1,
+          requestId: 'claimed-1',
+          op: 'renew-sas',
+          slug: 'claimed',
+          params: { x: 1 },
+        }),
+      );
+      expect(await requests.get('claimed-1')).toMatchObject({ status: 'rejected' });
+      expect(
+        await intake.process(message(aRequest({ requestId: 'claimed-1', slug: 'claimed' }))),
+      ).toMatchObject({
+        kind: 'admitted',
+      });
+      expect(await requests.get('claimed-1')).toMatchObject({ status: 'queued', admitted: true });
+    });
   });
 });

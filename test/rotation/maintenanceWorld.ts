@@ -166,10 +166,7 @@ export class MaintenanceWorld {
   /** Provisions several slugs at once and waits for all of them in simulated time. */
   async provisionAll(slugs: string[]): Promise<void> {
     for (const slug of slugs) {
-      const ref = await this.world.stageSecret(
-        `stage-${slug}`,
-        `7000000042:AAH0maint${slug.padEnd(30, 'x')}`,
-      );
+      const ref = await this.world.stageSecret(`prov-${slug}`, `7000000042:AAH0maint${slug.padEnd(30, 'x')}`);
       await this.world.requestProvision(slug, `prov-${slug}`, { telegramBotToken: { secretRef: ref } });
     }
     for (const slug of slugs) {
@@ -181,7 +178,7 @@ export class MaintenanceWorld {
 
   /** Provisions a slug (Telegram channel, a staged bot token) and waits in simulated time. */
   async provision(slug: string): Promise<RequestView> {
-    const ref = await this.world.stageSecret(`stage-${slug}`, `7000000042:AAH0maint${slug.padEnd(30, 'x')}`);
+    const ref = await this.world.stageSecret(`prov-${slug}`, `7000000042:AAH0maint${slug.padEnd(30, 'x')}`);
     await this.world.requestProvision(slug, `prov-${slug}`, { telegramBotToken: { secretRef: ref } });
     const view = await this.settle(`prov-${slug}`);
     // Provisioning stamps secret ages with the wall clock; move simulated time past it.

@@ -61,7 +61,7 @@ describe('chat commands before any environment exists', () => {
 describe('an environment and its devices from chat', () => {
   it('provisions acme, then /envs and /status show it ready', async () => {
     const slugBot = await world.stageSecret(
-      'stage-acme-telegram',
+      'chat-prov-acme',
       `7000000078:${randomBytes(24).toString('base64url')}`,
     );
     const view = await world.provision('acme', 'chat-prov-acme', {

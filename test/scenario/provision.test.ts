@@ -57,7 +57,7 @@ function resourcesIn(group: string): string[] {
 
 describe('provisioning a slug on the local host against the simulated Azure', () => {
   it('creates the whole footprint, shows progress while it runs, and ends ready with the gateway answering /readyz', async () => {
-    const ref = await world.stageSecret('stage-acme-telegram', BOT_TOKEN);
+    const ref = await world.stageSecret('prov-acme-1', BOT_TOKEN);
     await world.requestProvision('acme', 'prov-acme-1', { telegramBotToken: { secretRef: ref } });
     const view = await world.until(
       'prov-acme-1',
@@ -259,7 +259,7 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
   });
 
   it('provisions a Teams slug with an Azure OpenAI deployment, its key moved from the broker vault like the bot token', async () => {
-    const ref = await world.stageSecret('stage-teamsco-foundry', FOUNDRY_KEY);
+    const ref = await world.stageSecret('prov-teamsco-1', FOUNDRY_KEY, 'foundryApiKey');
     const view = await world.provision('teamsco', 'prov-teamsco-1', {
       channels: ['teams'],
       foundry: {

@@ -27,18 +27,19 @@ afterAll(async () => {
   await world?.stop();
 });
 
-const refs = new Map<string, string>();
+const tokensBySlug = new Map<string, string>();
 
-/** Provisions with a bot token staged for the slug (the same reference again on a retry, as an operator would resend). */
+/**
+ * Provisions with the slug's bot token staged for this request, as the API does when an operator
+ * resends it with a retry (a request may only refer to its own staged secret).
+ */
 async function provision(slug: string, requestId: string) {
-  let ref = refs.get(slug);
-  if (!ref) {
-    ref = await world.stageSecret(
-      `stage-${slug}`,
-      `7000000042:AAH0faults${(tokens++).toString().padStart(4, '0')}Token0123456789abcdef`,
-    );
-    refs.set(slug, ref);
+  let token = tokensBySlug.get(slug);
+  if (!token) {
+    token = `7000000042:AAH0faults${(tokens++).toString().padStart(4, '0')}Token0123456789abcdef`;
+    tokensBySlug.set(slug, token);
   }
+  const ref = await world.stageSecret(requestId, token);
   return world.provision(slug, requestId, { telegramBotToken: { secretRef: ref } });
 }
 

@@ -153,7 +153,7 @@ describe('a host killed at a step boundary', () => {
     const faults = BOUNDARIES.map((boundary) => world.sim.admin.addFault({ ...boundary.fault, count: 1 }));
     for (const { slug } of BOUNDARIES) {
       const ref = await world.stageSecret(
-        `stage-${slug}`,
+        `kill-${slug}`,
         `7000000042:AAH0restart${slug.replace('-', '')}Token0123456789abcdef`,
       );
       await world.requestProvision(slug, `kill-${slug}`, { telegramBotToken: { secretRef: ref } });

@@ -73,4 +73,56 @@ describe('secrets supplied with a request', () => {
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ code: 'RequestSchemaViolation', errors: [{ path: 'secrets' }] });
   });
+
+  it('refuses, at intake and before any Azure call, a reference to anything but the secret staged for that request (queue and API)', async () => {
+    const vaultUri = world.settings['BROKER_KEY_VAULT_URI']!;
+    const foreign = [
+      // The broker's own bot token: a provision would have moved it into the attacker's slug vault.
+      `${vaultUri}secrets/telegram-bot-token`,
+      // Another slug's vault on the same (simulated) Key Vault host.
+      `${vaultUri.replace('kv-', 'kv-victim-')}secrets/gateway-token`,
+      // Any HTTPS host: the broker would have called it with a bearer token.
+      'https://127.0.0.1:1/secrets/anything',
+    ];
+    const before = world.sim.admin.requests().at(-1)?.seq ?? 0;
+    const queue = new QueueClient(world.azurite.connectionString, 'lifecycle-requests');
+    for (const [index, secretRef] of foreign.entries()) {
+      await queue.sendMessage(
+        JSON.stringify({
+          schemaVersion: 1,
+          requestId: `steal-q-${index}`,
+          op: 'provision',
+          slug: 'thief',
+          params: { channels: ['telegram'], telegramBotToken: { secretRef } },
+          requestedBy: { kind: 'operator', id: 'mallory@example.com' },
+          requestedAt: new Date().toISOString(),
+        }),
+      );
+      const viaApi = await post({
+        op: 'provision',
+        slug: 'thief',
+        requestId: `steal-api-${index}`,
+        params: { channels: ['telegram'], telegramBotToken: { secretRef } },
+      });
+      expect(viaApi.status).toBe(400);
+      expect(viaApi.body).toMatchObject({ code: 'SecretReferenceRefused' });
+    }
+    for (const index of foreign.keys()) {
+      let view: Record<string, unknown> = {};
+      for (let attempt = 0; attempt < 100 && view['status'] !== 'rejected'; attempt++) {
+        const response = await fetch(`${world.host.baseUrl}/api/requests/steal-q-${index}`, {
+          headers: { 'x-functions-key': world.host.functionKey },
+        });
+        view = (await response.json()) as Record<string, unknown>;
+        if (view['status'] !== 'rejected') await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(view).toMatchObject({ status: 'rejected' });
+      expect(String(view['reason'])).toMatch(/may only name the secret staged for this request/);
+    }
+    await world.host.waitForIdle();
+    const vaultCalls = world.sim.admin
+      .requests(before)
+      .filter((entry) => entry.surface === 'keyVault' || /\/secrets\//.test(entry.path));
+    expect(vaultCalls).toEqual([]);
+  });
 });

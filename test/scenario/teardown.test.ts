@@ -57,10 +57,7 @@ afterAll(async () => {
 });
 
 async function provision(slug: string, requestId: string): Promise<RequestView> {
-  const ref = await world.stageSecret(
-    `stage-${requestId}`,
-    `7000000079:${randomBytes(24).toString('base64url')}`,
-  );
+  const ref = await world.stageSecret(requestId, `7000000079:${randomBytes(24).toString('base64url')}`);
   return world.provision(slug, requestId, { telegramBotToken: { secretRef: ref } });
 }
 

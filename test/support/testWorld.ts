@@ -4,6 +4,11 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import type { RequestLogEntry } from '../../sandbox/sim/requestLog.js';
 import { SandboxWorld } from '../../sandbox/world.js';
 import type { AuditEntry } from '../../shared/storage/auditTrail.js';
+import {
+  stagedSecretName,
+  stagedSecretUri,
+  type StageableSecret,
+} from '../../shared/intake/stagedSecrets.js';
 
 export interface RequestView {
   requestId: string;
@@ -61,10 +66,17 @@ export class TestWorld extends SandboxWorld {
     return this.sim.admin.requests().at(-1)?.seq ?? 0;
   }
 
-  /** Stages a secret in the broker's vault, as the HTTP API does for request secrets; returns its reference. */
-  async stageSecret(name: string, value: string): Promise<string> {
-    await this.brokerSecrets.setSecret(name, value);
-    return `${this.brokerVaultUri.replace(/\/+$/, '')}/secrets/${name}`;
+  /**
+   * Stages a secret for request `requestId` in the broker's vault under the name the HTTP API uses,
+   * as the API does for request secrets; returns its reference (the only one that request may use).
+   */
+  async stageSecret(
+    requestId: string,
+    value: string,
+    secret: StageableSecret = 'telegramBotToken',
+  ): Promise<string> {
+    await this.brokerSecrets.setSecret(stagedSecretName(requestId, secret), value);
+    return stagedSecretUri(this.brokerVaultUri, requestId, secret);
   }
 
   /**
