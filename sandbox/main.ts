@@ -7,17 +7,51 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SANDBOX_FUNCTION_KEY, SANDBOX_TELEGRAM, startSandboxWorld } from './world.js';
 
-const { values } = parseArgs({
-  options: {
-    reset: { type: 'boolean', default: false },
-    port: { type: 'string', default: '7071' },
-    'data-dir': { type: 'string', default: '.sandbox' },
-    // Seconds before a new role assignment takes effect on the data planes (Azure: minutes).
-    propagation: { type: 'string', default: '30' },
-  },
-});
+const USAGE = `usage: npm run sandbox [-- options]
+
+  --reset              start from empty state (removes the data directory first)
+  --port <port>        the broker's HTTP port (default 7071)
+  --data-dir <dir>     where the sandbox keeps its state (default .sandbox)
+  --propagation <s>    seconds before a new role assignment takes effect on the data planes (default 30)
+  --help               this text
+`;
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      options: {
+        reset: { type: 'boolean', default: false },
+        port: { type: 'string', default: '7071' },
+        'data-dir': { type: 'string', default: '.sandbox' },
+        // Seconds before a new role assignment takes effect on the data planes (Azure: minutes).
+        propagation: { type: 'string', default: '30' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const values = parseCommandLine();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+for (const [option, value] of [
+  ['port', values.port],
+  ['propagation', values.propagation],
+] as const) {
+  if (!/^\d+$/.test(value)) {
+    console.error(`--${option} must be a whole number, not ${JSON.stringify(value)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+// Loaded after the command line is checked, so --help and a typo answer at once.
+const { SANDBOX_FUNCTION_KEY, SANDBOX_TELEGRAM, startSandboxWorld } = await import('./world.js');
 
 const dataDir = resolve(values['data-dir']);
 if (values.reset) {
