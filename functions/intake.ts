@@ -28,7 +28,7 @@ function intakeFor(context: InvocationContext): IntakeService {
     rejected,
     runner: slugRunnerPort(df.getClient(context)),
     maxMessageBytes: config.intake.maxMessageBytes,
-    brokerVaultUri: config.brokerKeyVaultUri,
+    stagingVaultUri: config.stagingKeyVaultUri,
     logger: createLogger(context, { invocationId: context.invocationId }),
   });
 }

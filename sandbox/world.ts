@@ -29,6 +29,7 @@ export const SANDBOX_TELEGRAM = {
 
 const BROKER_GROUP = 'rg-claw-broker';
 const BROKER_VAULT = 'kv-claw-broker';
+const STAGING_VAULT = 'kv-claw-staging';
 const REGISTRY = 'clawsandboxacr';
 export const SANDBOX_FUNCTION_KEY = 'sandbox-function-key';
 export const SANDBOX_OPENCLAW_VERSION = '2026.10.20';
@@ -70,6 +71,7 @@ export interface SandboxWorldParts {
   sim: FullSimulator;
   settings: Record<string, string>;
   brokerVaultUri: string;
+  stagingVaultUri: string;
   hostOptions: LocalHostOptions;
   host: LocalHost;
 }
@@ -84,9 +86,12 @@ export class SandboxWorld {
   readonly sim: FullSimulator;
   /** The app settings the broker runs with (no secret values: the secrets are Key Vault references). */
   readonly settings: Record<string, string>;
-  /** The broker's own Key Vault (with a trailing slash), where the API stages request secrets. */
+  /** The broker's own Key Vault (with a trailing slash): its Telegram secrets. Purge protection on. */
   readonly brokerVaultUri: string;
   readonly brokerSecrets: SecretClient;
+  /** The staging vault (with a trailing slash), where the API stages request secrets. No purge protection. */
+  readonly stagingVaultUri: string;
+  readonly stagingSecrets: SecretClient;
   readonly #hostOptions: LocalHostOptions;
   #host: LocalHost;
 
@@ -96,6 +101,8 @@ export class SandboxWorld {
     this.settings = parts.settings;
     this.brokerVaultUri = parts.brokerVaultUri;
     this.brokerSecrets = brokerVaultClient(parts.sim, parts.brokerVaultUri);
+    this.stagingVaultUri = parts.stagingVaultUri;
+    this.stagingSecrets = brokerVaultClient(parts.sim, parts.stagingVaultUri);
     this.#hostOptions = parts.hostOptions;
     this.#host = parts.host;
   }
@@ -178,7 +185,7 @@ export async function startSandboxWorld(
       ...options.simulator,
     });
     trustSimulatorCertificate(sim.caCertPem);
-    const brokerVaultUri = await bootstrapBrokerVault(sim, botToken);
+    const { brokerVaultUri, stagingVaultUri } = await bootstrapBrokerVaults(sim, botToken);
     const adminGroup = (sim.graph as GraphSurface).groups('shire-admins')[0];
     if (!adminGroup) throw new Error('the simulated tenant has no shire-admins group');
     const registry = options.registryName ?? REGISTRY;
@@ -199,6 +206,7 @@ export async function startSandboxWorld(
       KEY_VAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
       ...(telegram ? { TELEGRAM_API_BASE: `${sim.url}/telegram` } : {}),
       BROKER_KEY_VAULT_URI: brokerVaultUri,
+      STAGING_KEY_VAULT_URI: stagingVaultUri,
       IMAGE_REGISTRY_ID: seedRegistry(sim, registry),
       IMAGE_REPOSITORY: `${registry}.azurecr.io/openclaw/openclaw`,
       ENTRA_ADMIN_GROUP_ID: adminGroup.id,
@@ -230,7 +238,7 @@ export async function startSandboxWorld(
       await host.stop();
       throw error;
     }
-    return new World({ azurite, sim, settings, brokerVaultUri, hostOptions, host });
+    return new World({ azurite, sim, settings, brokerVaultUri, stagingVaultUri, hostOptions, host });
   } catch (error) {
     await sim?.stop();
     await azurite.stop();
@@ -250,11 +258,16 @@ function brokerVaultClient(sim: FullSimulator, vaultUri: string): SecretClient {
 }
 
 /**
- * Creates (or finds) the broker's own Key Vault in the simulated subscription, as the broker's
- * deployment would, and stores the Telegram bot token (when there is one) and a webhook secret in
- * it. Returns its URI.
+ * Creates (or finds) the broker's two Key Vaults in the simulated subscription, as the broker's
+ * deployment (infra/modules/broker.bicep) does: its own vault, with purge protection, holding the
+ * Telegram bot token (when there is one) and a webhook secret; and the staging vault, without purge
+ * protection and with the shortest soft-delete retention, where the API stages request secrets
+ * until provisioning moves and purges them. Returns their URIs.
  */
-async function bootstrapBrokerVault(sim: FullSimulator, botToken: string | undefined): Promise<string> {
+async function bootstrapBrokerVaults(
+  sim: FullSimulator,
+  botToken: string | undefined,
+): Promise<{ brokerVaultUri: string; stagingVaultUri: string }> {
   const credential = brokerCredential(sim);
   const arm = { endpoint: sim.url, credentialScopes: [`${sim.url}/.default`] };
   const groups = new ResourceManagementClient(credential, sim.subscriptionId, arm);
@@ -263,33 +276,40 @@ async function bootstrapBrokerVault(sim: FullSimulator, botToken: string | undef
     tags: { 'managed-by': 'operator' },
   });
   const vaults = new KeyVaultManagementClient(credential, sim.subscriptionId, arm);
-  const vault = await vaults.vaults.beginCreateOrUpdateAndWait(
-    BROKER_GROUP,
-    BROKER_VAULT,
-    {
-      location: 'westeurope',
-      properties: {
-        tenantId: sim.tenantId,
-        sku: { family: 'A', name: 'standard' },
-        enableRbacAuthorization: true,
-        enableSoftDelete: true,
+  const create = async (name: string, protection: { purgeProtection: boolean; retentionDays: number }) => {
+    const vault = await vaults.vaults.beginCreateOrUpdateAndWait(
+      BROKER_GROUP,
+      name,
+      {
+        location: 'westeurope',
+        properties: {
+          tenantId: sim.tenantId,
+          sku: { family: 'A', name: 'standard' },
+          enableRbacAuthorization: true,
+          enableSoftDelete: true,
+          softDeleteRetentionInDays: protection.retentionDays,
+          ...(protection.purgeProtection ? { enablePurgeProtection: true } : {}),
+        },
       },
-    },
-    // The simulator answers no Retry-After; its provisioning takes provisioningSeconds at most.
-    { updateIntervalInMs: 20 },
-  );
-  const vaultUri = vault.properties.vaultUri;
-  if (!vaultUri || !vault.id) throw new Error('the simulated broker vault has no URI');
-  // The deployment grants this at deploy time; granted in the past so it has already propagated.
-  sim.grantRole(sim.broker.objectId, 'Key Vault Secrets Officer', vault.id, {
-    createdAt: sim.clock.now() - 3_600_000,
-  });
+      // The simulator answers no Retry-After; its provisioning takes provisioningSeconds at most.
+      { updateIntervalInMs: 20 },
+    );
+    const vaultUri = vault.properties.vaultUri;
+    if (!vaultUri || !vault.id) throw new Error(`the simulated vault ${name} has no URI`);
+    // The deployment grants this at deploy time; granted in the past so it has already propagated.
+    sim.grantRole(sim.broker.objectId, 'Key Vault Secrets Officer', vault.id, {
+      createdAt: sim.clock.now() - 3_600_000,
+    });
+    return vaultUri.endsWith('/') ? vaultUri : `${vaultUri}/`;
+  };
+  const brokerVaultUri = await create(BROKER_VAULT, { purgeProtection: true, retentionDays: 90 });
+  const stagingVaultUri = await create(STAGING_VAULT, { purgeProtection: false, retentionDays: 7 });
   if (botToken) {
-    const secrets = brokerVaultClient(sim, vaultUri);
+    const secrets = brokerVaultClient(sim, brokerVaultUri);
     await setSecretOnce(secrets, 'telegram-bot-token', botToken);
     await setSecretOnce(secrets, 'telegram-webhook-secret', randomBytes(32).toString('base64url'));
   }
-  return vaultUri.endsWith('/') ? vaultUri : `${vaultUri}/`;
+  return { brokerVaultUri, stagingVaultUri };
 }
 
 /**

@@ -176,6 +176,10 @@ const settingsSchema = z.object({
   BROKER_KEY_VAULT_URI: z.url({
     error: "expected the broker's own Key Vault URI (https://<vault>.vault.azure.net/)",
   }),
+  STAGING_KEY_VAULT_URI: z.url({
+    error:
+      'expected the Key Vault URI where the API stages request secrets (https://<vault>.vault.azure.net/; no purge protection)',
+  }),
   NAME_SALT: text('a stable salt for globally unique resource names').default('claw'),
   IMAGE_REGISTRY_ID: matching(
     ARM_RESOURCE_ID,
@@ -296,6 +300,12 @@ export interface BrokerConfig {
     readonly armPacing: boolean;
   };
   readonly brokerKeyVaultUri: string;
+  /**
+   * The vault the API stages request secrets in, until provisioning moves them to the slug's vault
+   * and purges them. Not the broker vault: that one has purge protection (a staged copy would stay
+   * recoverable for its retention), this one has none and the shortest soft-delete retention.
+   */
+  readonly stagingKeyVaultUri: string;
   readonly nameSalt: string;
   readonly image: { readonly registryId: string; readonly repository: string };
   readonly entra: { readonly adminGroupId: string };
@@ -403,6 +413,7 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       armPacing: settings.AZURE_ARM_PACING,
     },
     brokerKeyVaultUri: settings.BROKER_KEY_VAULT_URI,
+    stagingKeyVaultUri: settings.STAGING_KEY_VAULT_URI,
     nameSalt: settings.NAME_SALT,
     image: { registryId: settings.IMAGE_REGISTRY_ID, repository: settings.IMAGE_REPOSITORY },
     entra: { adminGroupId: settings.ENTRA_ADMIN_GROUP_ID.toLowerCase() },

@@ -75,7 +75,7 @@ export async function submitRequest(
       requestId,
       params: shape.data.params ?? {},
       secrets: shape.data.secrets ?? {},
-      brokerVaultUri: config.brokerKeyVaultUri,
+      stagingVaultUri: config.stagingKeyVaultUri,
     });
     if (!staging.ok) {
       return problem(ErrorCodes.RequestSchemaViolation, `${staging.path}: ${staging.message}`, {
@@ -100,7 +100,7 @@ export async function submitRequest(
         { errors: [{ path: 'requestId', message: 'reserved for requests the broker makes itself' }] },
       );
     }
-    const refused = checkSecretReferences(parsed.request, config.brokerKeyVaultUri);
+    const refused = checkSecretReferences(parsed.request, config.stagingKeyVaultUri);
     if (refused.length > 0) {
       return problem(
         ErrorCodes.SecretReferenceRefused,
@@ -123,7 +123,7 @@ export async function submitRequest(
     // the mark only means a second message, which the intake recognises as a duplicate.
     if (!outcome.record.admitted && !outcome.record.enqueued) {
       // Staged before the request can run, so provisioning always finds what it references.
-      const vault = services().azure.secrets(config.brokerKeyVaultUri);
+      const vault = services().azure.secrets(config.stagingKeyVaultUri);
       try {
         for (const secret of staging.toStage) {
           await writeSecret(vault, secret.name, secret.value, {

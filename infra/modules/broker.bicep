@@ -85,6 +85,23 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
+// Where the API stages the secrets a provision request brings (bot token, Foundry key) until
+// provisioning moves them to the slug's vault and purges them. Not the broker vault: with purge
+// protection a deleted staged copy would stay recoverable for 90 days. Purge protection cannot be
+// turned off once on, so this vault never has it, and keeps the shortest soft-delete retention.
+resource stagingVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: 'kv-clawstg-${take(suffix, 10)}'
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 7
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-claw-broker-${suffix}'
   location: location
@@ -129,6 +146,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AZURE_TENANT_ID', value: tenantId }
         { name: 'AZURE_CREDENTIAL', value: 'managed-identity' }
         { name: 'BROKER_KEY_VAULT_URI', value: vault.properties.vaultUri }
+        { name: 'STAGING_KEY_VAULT_URI', value: stagingVault.properties.vaultUri }
         { name: 'NAME_SALT', value: suffix }
         { name: 'IMAGE_REGISTRY_ID', value: imageRegistryId }
         { name: 'IMAGE_REPOSITORY', value: imageRepository }
@@ -161,6 +179,17 @@ resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
 resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, functionApp.id, keyVaultSecretsOfficer)
   scope: vault
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+  }
+}
+
+// Secrets Officer on the staging vault includes the purge of deleted secrets.
+resource stagingVaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(stagingVault.id, functionApp.id, keyVaultSecretsOfficer)
+  scope: stagingVault
   properties: {
     principalId: functionApp.identity.principalId
     principalType: 'ServicePrincipal'

@@ -100,11 +100,14 @@ export async function ensureSecret(
 }
 
 /**
- * Deletes a secret and, where the vault allows, purges it, so no copy stays recoverable. Missing is
- * fine (already deleted). Purge needs the purge permission, which a vault's Secrets Officer role
- * includes; when it is refused the secret stays soft-deleted until its retention ends.
+ * Deletes a secret and purges it, so no copy stays recoverable: for a vault without purge
+ * protection (the staging vault). Safe to run twice and after a crash between the two: a missing
+ * secret is not deleted again, and a soft-deleted one left behind is still purged. A refused purge
+ * is not ignored: 403 (the purge right not yet propagated, or purge protection, which Key Vault also
+ * answers with 403) is VaultAccessPending, so the step waits and finally fails naming the vault;
+ * 409 (the delete still settling) is tried again a few times.
  */
-export async function deleteSecret(
+export async function deleteAndPurgeSecret(
   client: SecretClient,
   name: string,
   pollIntervalMs = 2_000,
@@ -116,9 +119,18 @@ export async function deleteSecret(
     if (isForbidden(error)) throw new VaultAccessPending(client.vaultUrl);
     if (!isNotFound(error)) throw error;
   }
-  try {
-    await client.purgeDeletedSecret(name);
-  } catch (error) {
-    if (!isNotFound(error) && !isForbidden(error) && statusOf(error) !== 409) throw error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.purgeDeletedSecret(name);
+      return;
+    } catch (error) {
+      if (isNotFound(error)) return;
+      if (isForbidden(error)) throw new VaultAccessPending(client.vaultUrl);
+      if (statusOf(error) !== 409 || attempt >= PURGE_CONFLICT_ATTEMPTS) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
   }
 }
+
+/** Purges answered 409 (the delete still settling) are tried again this many times in all. */
+const PURGE_CONFLICT_ATTEMPTS = 5;

@@ -30,8 +30,8 @@ export interface IntakeDependencies {
   rejected: RejectedMessageStore;
   runner: SlugRunnerPort;
   maxMessageBytes: number;
-  /** The broker vault: the only place a request's `{ secretRef }` may point (to its own staged secret). */
-  brokerVaultUri: string;
+  /** The staging vault: the only place a request's `{ secretRef }` may point (to its own staged secret). */
+  stagingVaultUri: string;
   logger: Logger;
 }
 
@@ -48,7 +48,7 @@ export class IntakeService {
   async process(message: IntakeMessage): Promise<IntakeOutcome> {
     const parsed = parseLifecycleRequest(message.text, this.deps.maxMessageBytes);
     if (!parsed.ok) return this.reject(message, parsed.code, parsed.reason, parsed.issues, 'queue');
-    const refused = checkSecretReferences(parsed.request, this.deps.brokerVaultUri);
+    const refused = checkSecretReferences(parsed.request, this.deps.stagingVaultUri);
     if (refused.length > 0) {
       return this.reject(
         message,

@@ -32,8 +32,8 @@ export function stagedSecretName(requestId: string, secret: StageableSecret): st
 }
 
 /** The URI of the secret staged for `requestId` in the broker vault (versionless). */
-export function stagedSecretUri(brokerVaultUri: string, requestId: string, secret: StageableSecret): string {
-  return `${brokerVaultUri.replace(/\/+$/, '')}/secrets/${stagedSecretName(requestId, secret)}`;
+export function stagedSecretUri(stagingVaultUri: string, requestId: string, secret: StageableSecret): string {
+  return `${stagingVaultUri.replace(/\/+$/, '')}/secrets/${stagedSecretName(requestId, secret)}`;
 }
 
 /** Where a provision request may carry a `{ secretRef }`, and which staged secret each one is. */
@@ -59,11 +59,11 @@ function secretReferences(
  */
 export function isOwnStagedSecret(
   ref: string,
-  brokerVaultUri: string,
+  stagingVaultUri: string,
   requestId: string,
   secret: StageableSecret,
 ): boolean {
-  const expected = stagedSecretUri(brokerVaultUri, requestId, secret);
+  const expected = stagedSecretUri(stagingVaultUri, requestId, secret);
   let url: URL;
   try {
     url = new URL(ref);
@@ -82,12 +82,12 @@ export function isOwnStagedSecret(
  * vault, not the broker's own secrets, not an arbitrary HTTPS host (which would also receive the
  * broker's bearer token).
  */
-export function checkSecretReferences(request: LifecycleRequest, brokerVaultUri: string): RequestIssue[] {
+export function checkSecretReferences(request: LifecycleRequest, stagingVaultUri: string): RequestIssue[] {
   return secretReferences(request)
-    .filter(({ ref, secret }) => !isOwnStagedSecret(ref, brokerVaultUri, request.requestId, secret))
+    .filter(({ ref, secret }) => !isOwnStagedSecret(ref, stagingVaultUri, request.requestId, secret))
     .map(({ path, secret }) => ({
       path,
-      message: `a secretRef may only name the secret staged for this request (${stagedSecretUri(brokerVaultUri, request.requestId, secret)}); stage secrets through POST /api/requests { secrets }`,
+      message: `a secretRef may only name the secret staged for this request (${stagedSecretUri(stagingVaultUri, request.requestId, secret)}); stage secrets through POST /api/requests { secrets }`,
     }));
 }
 
@@ -101,7 +101,7 @@ export function planStagedSecrets(input: {
   requestId: string;
   params: Record<string, unknown>;
   secrets: Record<string, string>;
-  brokerVaultUri: string;
+  stagingVaultUri: string;
 }): StagingPlan {
   const entries = Object.entries(input.secrets);
   if (entries.length === 0) return { ok: true, params: input.params, toStage: [] };
@@ -123,7 +123,9 @@ export function planStagedSecrets(input: {
       return { ok: false, path: `secrets.${key}`, message: `longer than ${MAX_STAGED_SECRET_BYTES} bytes` };
     }
     const name = stagedSecretName(input.requestId, key as StageableSecret);
-    const ref = { secretRef: stagedSecretUri(input.brokerVaultUri, input.requestId, key as StageableSecret) };
+    const ref = {
+      secretRef: stagedSecretUri(input.stagingVaultUri, input.requestId, key as StageableSecret),
+    };
     if (key === 'telegramBotToken') {
       params['telegramBotToken'] = ref;
     } else {

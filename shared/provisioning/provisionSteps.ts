@@ -19,7 +19,7 @@ import {
 import { gatewayProbeUrl, type GatewayReadiness } from '../azure/gatewayProbe.js';
 import { ensureKeyVault, keyVaultNameUsable } from '../azure/keyVault.js';
 import {
-  deleteSecret,
+  deleteAndPurgeSecret,
   ensureSecret,
   isVaultAccessPending,
   parseSecretUri,
@@ -844,7 +844,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
   ): Promise<boolean> {
     if (
       stagedRef !== undefined &&
-      !isOwnStagedSecret(stagedRef, config.brokerKeyVaultUri, requestId, secret)
+      !isOwnStagedSecret(stagedRef, config.stagingKeyVaultUri, requestId, secret)
     ) {
       throw new BrokerError(
         ErrorCodes.SecretReferenceRefused,
@@ -853,15 +853,17 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
     }
     const current = await readSecret(vault, name);
     if (stagedRef) {
-      const broker = azure.secrets(config.brokerKeyVaultUri);
+      const staging = azure.secrets(config.stagingKeyVaultUri);
       const stagedName = stagedSecretName(requestId, secret);
-      const value = await readSecret(broker, stagedName, parseSecretUri(stagedRef).version);
+      const value = await readSecret(staging, stagedName, parseSecretUri(stagedRef).version);
       if (value !== undefined) {
         const wrote = value !== current;
         if (wrote) await writeSecret(vault, name, value, {}, pollMs);
-        await deleteSecret(broker, stagedName, pollMs);
+        await deleteAndPurgeSecret(staging, stagedName, pollMs);
         return wrote;
       }
+      // Moved before; a crash between the delete and the purge may have left a deleted copy.
+      await deleteAndPurgeSecret(staging, stagedName, pollMs);
     }
     if (current !== undefined) return false;
     throw new BrokerError(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKeyVault } from '../../shared/azure/keyVault.js';
 import {
-  deleteSecret,
+  deleteAndPurgeSecret,
   ensureSecret,
   isVaultAccessPending,
   parseSecretUri,
@@ -147,14 +147,40 @@ describe('Key Vault secrets', () => {
   it('deletes and purges a secret so no copy stays recoverable, and writes a soft-deleted name again by recovering it', async () => {
     const vault = t.azure.secrets(vaultUri);
     await writeSecret(vault, 'staged', 'staged-value-0123456789');
-    await deleteSecret(vault, 'staged', 10);
+    await deleteAndPurgeSecret(vault, 'staged', 10);
     expect(await readSecret(vault, 'staged')).toBeUndefined();
     expect(t.sim.keyVault.getVault('kv-access-1')?.secrets.has('staged')).toBe(false);
+
+    // A crash between the delete and the purge: the next run purges the deleted copy left behind.
+    await writeSecret(vault, 'half-moved', 'staged-value-0123456789');
+    await vault
+      .beginDeleteSecret('half-moved', { intervalInMs: 10 })
+      .then((poller) => poller.pollUntilDone());
+    expect(t.sim.keyVault.getVault('kv-access-1')?.secrets.has('half-moved')).toBe(true);
+    await deleteAndPurgeSecret(vault, 'half-moved', 10);
+    expect(t.sim.keyVault.getVault('kv-access-1')?.secrets.has('half-moved')).toBe(false);
 
     await writeSecret(vault, 'kept', 'first-value-0123456789');
     await vault.beginDeleteSecret('kept', { intervalInMs: 10 }).then((poller) => poller.pollUntilDone());
     await writeSecret(vault, 'kept', 'second-value-0123456789', {}, 10);
     expect(await readSecret(vault, 'kept')).toBe('second-value-0123456789');
+  });
+
+  it('does not call a secret removed when the vault refuses the purge (purge protection): the caller waits and fails, naming the vault', async () => {
+    const vault = t.azure.secrets(vaultUri);
+    const resource = [...t.sim.arm.resources.values()].find(
+      (r) => r.type === 'Microsoft.KeyVault/vaults' && r.name === 'kv-access-1',
+    )!;
+    const properties = resource.body['properties'] as Record<string, unknown>;
+    properties['enablePurgeProtection'] = true;
+    try {
+      await writeSecret(vault, 'protected', 'staged-value-0123456789');
+      const error = await deleteAndPurgeSecret(vault, 'protected', 10).catch((e: unknown) => e);
+      expect(isVaultAccessPending(error)).toBe(true);
+      expect(t.sim.keyVault.getVault('kv-access-1')?.secrets.get('protected')?.deleted).toBeDefined();
+    } finally {
+      properties['enablePurgeProtection'] = false;
+    }
   });
 
   it('splits and builds versionless secret URIs', () => {

@@ -41,7 +41,7 @@ beforeAll(async () => {
     requests,
     rejected,
     maxMessageBytes: 4_096,
-    brokerVaultUri: BROKER_VAULT,
+    stagingVaultUri: BROKER_VAULT,
     logger: quiet,
     runner: { wake: async (slug, requestId) => void wakes.push({ slug, requestId }) },
   });

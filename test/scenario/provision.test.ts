@@ -5,6 +5,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roleAssignmentName, BuiltInRoles } from '../../shared/azure/roleAssignments.js';
 import { ProvisionWorld, type RequestView } from './provisionWorld.js';
+import { stagedSecretName } from '../../shared/intake/stagedSecrets.js';
 
 /**
  * Provisioning end to end, as an operator sees it: a request through the HTTP API, the slug runner,
@@ -185,10 +186,11 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
     ).toEqual([world.settings['ENTRA_ADMIN_GROUP_ID'], slugGroup[0]!.id]);
   });
 
-  it('moves the staged bot token into the slug vault and deletes the staged copy', async () => {
-    await expect(world.brokerSecrets.getSecret('stage-acme-telegram')).rejects.toMatchObject({
-      statusCode: 404,
-    });
+  it('moves the staged bot token into the slug vault, and deletes and purges the staged copy', async () => {
+    const staged = stagedSecretName('prov-acme-1', 'telegramBotToken');
+    await expect(world.stagingSecrets.getSecret(staged)).rejects.toMatchObject({ statusCode: 404 });
+    // Purged, not only deleted: no copy stays recoverable in the staging vault.
+    await expect(world.stagingSecrets.getDeletedSecret(staged)).rejects.toMatchObject({ statusCode: 404 });
     const vault = [...world.sim.arm.resources.values()].find(
       (r) => r.type === 'Microsoft.KeyVault/vaults' && r.resourceGroup === 'claw-acme',
     )!;
@@ -258,7 +260,7 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
     ).toBe(true);
   });
 
-  it('provisions a Teams slug with an Azure OpenAI deployment, its key moved from the broker vault like the bot token', async () => {
+  it('provisions a Teams slug with an Azure OpenAI deployment, its key moved from the staging vault like the bot token', async () => {
     const ref = await world.stageSecret('prov-teamsco-1', FOUNDRY_KEY, 'foundryApiKey');
     const view = await world.provision('teamsco', 'prov-teamsco-1', {
       channels: ['teams'],
@@ -278,9 +280,9 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
     );
     expect(env['TELEGRAM_BOT_TOKEN']).toBeUndefined();
     expect((await fetch(`${world.sim.url}/openclaw/ca-teamsco/readyz`)).status).toBe(200);
-    await expect(world.brokerSecrets.getSecret('stage-teamsco-foundry')).rejects.toMatchObject({
-      statusCode: 404,
-    });
+    const staged = stagedSecretName('prov-teamsco-1', 'foundryApiKey');
+    await expect(world.stagingSecrets.getSecret(staged)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(world.stagingSecrets.getDeletedSecret(staged)).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it('leaves no secret value the simulator holds in histories, custom status, the registry, logs or the request log', async () => {

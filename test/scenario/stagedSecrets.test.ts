@@ -29,7 +29,7 @@ async function post(body: unknown): Promise<{ status: number; body: Record<strin
 }
 
 describe('secrets supplied with a request', () => {
-  it('are staged in the broker vault, and the request carries only a reference to them', async () => {
+  it('are staged in the staging vault, and the request carries only a reference to them', async () => {
     const submitted = await post({
       op: 'provision',
       slug: 'staged',
@@ -40,7 +40,7 @@ describe('secrets supplied with a request', () => {
     expect(submitted.status).toBe(202);
     expect(JSON.stringify(submitted.body)).not.toContain(BOT_TOKEN);
 
-    const vaultUri = world.settings['BROKER_KEY_VAULT_URI']!;
+    const vaultUri = world.settings['STAGING_KEY_VAULT_URI']!;
     const name = stagedSecretName('staged-1', 'telegramBotToken');
     // Key Vault answers the first, unauthenticated PUT with its 401 challenge; the retry stores it.
     const staging = world.sim.admin
@@ -79,6 +79,8 @@ describe('secrets supplied with a request', () => {
     const foreign = [
       // The broker's own bot token: a provision would have moved it into the attacker's slug vault.
       `${vaultUri}secrets/telegram-bot-token`,
+      // Another name in the staging vault (another request's staged secret).
+      `${world.stagingVaultUri}secrets/${stagedSecretName('someone-else', 'telegramBotToken')}`,
       // Another slug's vault on the same (simulated) Key Vault host.
       `${vaultUri.replace('kv-', 'kv-victim-')}secrets/gateway-token`,
       // Any HTTPS host: the broker would have called it with a bearer token.

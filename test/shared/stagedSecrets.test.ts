@@ -10,7 +10,7 @@ describe('staging the secrets a request supplies', () => {
       requestId: 'req-1',
       params: { channels: ['telegram'], foundry: { endpoint: 'https://f.example', deployment: 'gpt' } },
       secrets: { telegramBotToken: 'bot-value', foundryApiKey: 'key-value' },
-      brokerVaultUri: vault,
+      stagingVaultUri: vault,
     });
     expect(plan.ok).toBe(true);
     if (!plan.ok) return;
@@ -49,7 +49,7 @@ describe('staging the secrets a request supplies', () => {
     ],
     [{ op: 'provision', secrets: { foundryApiKey: 'x' } }, 'secrets.foundryApiKey', 'needs params.foundry'],
   ])('refuses %j with the path and reason', (input, path, message) => {
-    const plan = planStagedSecrets({ requestId: 'r', params: {}, brokerVaultUri: vault, ...input });
+    const plan = planStagedSecrets({ requestId: 'r', params: {}, stagingVaultUri: vault, ...input });
     expect(plan).toMatchObject({ ok: false, path, message: expect.stringContaining(message) });
   });
 });

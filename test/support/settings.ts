@@ -10,6 +10,7 @@ export function testSettings(
     AZURE_LOCATION: 'westeurope',
     AZURE_TENANT_ID: '00000000-0000-4000-8000-0000000000aa',
     BROKER_KEY_VAULT_URI: 'https://kv-claw-broker.vault.azure.net/',
+    STAGING_KEY_VAULT_URI: 'https://kv-claw-staging.vault.azure.net/',
     IMAGE_REGISTRY_ID:
       '/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/claw-shared/providers/Microsoft.ContainerRegistry/registries/clawacr',
     IMAGE_REPOSITORY: 'clawacr.azurecr.io/openclaw/openclaw',

@@ -67,7 +67,7 @@ export class TestWorld extends SandboxWorld {
   }
 
   /**
-   * Stages a secret for request `requestId` in the broker's vault under the name the HTTP API uses,
+   * Stages a secret for request `requestId` in the staging vault under the name the HTTP API uses,
    * as the API does for request secrets; returns its reference (the only one that request may use).
    */
   async stageSecret(
@@ -75,8 +75,8 @@ export class TestWorld extends SandboxWorld {
     value: string,
     secret: StageableSecret = 'telegramBotToken',
   ): Promise<string> {
-    await this.brokerSecrets.setSecret(stagedSecretName(requestId, secret), value);
-    return stagedSecretUri(this.brokerVaultUri, requestId, secret);
+    await this.stagingSecrets.setSecret(stagedSecretName(requestId, secret), value);
+    return stagedSecretUri(this.stagingVaultUri, requestId, secret);
   }
 
   /**
