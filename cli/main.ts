@@ -61,7 +61,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     )
     .option(
       '-s, --secret <name=@file>',
-      'a secret for provision (telegramBotToken, foundryApiKey), read from a file; staged in the broker vault, never in the request',
+      'a secret for provision (telegramBotToken, foundryApiKey), read from a file; staged in the staging vault, never in the request',
       collectSecret,
       {},
     )
@@ -72,12 +72,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       async (
         op: string,
         slug: string,
-        options: { param: Record<string, unknown>; requestId?: string; wait: boolean; poll: number },
+        options: {
+          param: Record<string, unknown>;
+          secret: Record<string, string>;
+          requestId?: string;
+          wait: boolean;
+          poll: number;
+        },
       ) => {
         const submitted = await api().submit({
           op,
           slug,
           params: options.param,
+          ...(Object.keys(options.secret).length > 0 ? { secrets: options.secret } : {}),
           ...(options.requestId ? { requestId: options.requestId } : {}),
         });
         if (!options.wait) {

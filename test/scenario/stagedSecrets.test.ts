@@ -1,4 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
+import { runCli } from '../../cli/main.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxWorld, type SandboxWorld } from '../../sandbox/world.js';
 import { stagedSecretName } from '../../shared/intake/stagedSecrets.js';
@@ -126,5 +131,47 @@ describe('secrets supplied with a request', () => {
       .requests(before)
       .filter((entry) => entry.surface === 'keyVault' || /\/secrets\//.test(entry.path));
     expect(vaultCalls).toEqual([]);
+  });
+
+  it("the sandbox's printed command `claw-broker request provision zeta --secret telegramBotToken=@bot-token --wait` provisions with the token, which the request never carries", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'claw-cli-'));
+    const file = join(dir, 'bot-token');
+    const token = `7000000002:${randomBytes(16).toString('hex')}`;
+    writeFileSync(file, token);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(
+      [
+        'request',
+        'provision',
+        'zeta',
+        '--secret',
+        `telegramBotToken=@${file}`,
+        '--wait',
+        '--request-id',
+        'cli-zeta',
+      ],
+      {
+        out: (text) => out.push(text),
+        err: (text) => err.push(text),
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 200))),
+        env: { CLAW_BROKER_URL: world.host.baseUrl, CLAW_BROKER_KEY: world.host.functionKey },
+      },
+    );
+    expect({ code, last: out.at(-1), err }).toMatchObject({
+      code: 0,
+      last: expect.stringMatching(/^succeeded/),
+    });
+    const response = await fetch(`${world.host.baseUrl}/api/requests/cli-zeta`, {
+      headers: { 'x-functions-key': world.host.functionKey },
+    });
+    const view = JSON.stringify(await response.json());
+    expect(view).not.toContain(token);
+    // The token reached the slug's vault (the gateway got it) and no copy is left in staging.
+    const staged = stagedSecretName('cli-zeta', 'telegramBotToken');
+    await expect(world.stagingSecrets.getDeletedSecret(staged)).rejects.toMatchObject({ statusCode: 404 });
+    const vault = [...world.sim.keyVault.exportState()].find(([name]) => name.startsWith('kv-zeta'));
+    const values = (vault?.[1].secrets ?? []).flatMap(([, secret]) => secret.versions.map((v) => v.value));
+    expect(values).toContain(token);
   });
 });
