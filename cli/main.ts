@@ -6,9 +6,18 @@ import type { RequestView } from '../shared/intake/requestView.js';
 
 /**
  * `claw-broker`: the operator's command line over the broker's HTTP API.
- * Human output by default, `--json` for scripts; a non-zero exit code on any failure, including a
- * request that ends failed or rejected under --wait.
+ * Human output by default (`-o table`), `-o json` (or `--json`) and `-o tsv` for scripts. Exit codes,
+ * as az and gh use them: 0 done; 1 the broker refused or the request ended failed or rejected; 2 a
+ * usage error (nothing was sent); 3 `--wait` ran out of time (the request goes on).
  */
+
+export const ExitCodes = { ok: 0, failed: 1, usage: 2, waitTimedOut: 3 } as const;
+
+const OUTPUTS = ['table', 'json', 'tsv'] as const;
+type Output = (typeof OUTPUTS)[number];
+
+/** Request params that are lists: a plain `--param secrets=gateway-token,storage-key` is split on commas. */
+const LIST_PARAMS = new Set(['secrets', 'channels', 'allowedIdentities', 'owners']);
 
 export interface CliIo {
   out(text: string): void;
@@ -29,8 +38,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       'broker base URL (env CLAW_BROKER_URL)',
       io.env['CLAW_BROKER_URL'] ?? 'http://127.0.0.1:7071',
     )
-    .option('--key <key>', 'function key (env CLAW_BROKER_KEY)', io.env['CLAW_BROKER_KEY'])
-    .option('--json', 'machine-readable JSON output', false)
+    .option(
+      '--key <key>',
+      'function key; prefer env CLAW_BROKER_KEY (a key on the command line shows in process listings and shell history)',
+    )
+    .option('-o, --output <format>', `output format: ${OUTPUTS.join(', ')}`, outputFormat, 'table' as Output)
+    .option('--json', 'the same as -o json', false)
+    .version(cliVersion(), '-V, --version', 'print the CLI version')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out(s.trimEnd()),
@@ -40,13 +54,42 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         write(s.replace(/(--secret <[^>]+>' argument '[A-Za-z]+=)[^']*'/g, "$1***'")),
     });
 
+  let warnedAboutKey = false;
   const api = () => {
     const opts = program.opts<{ url: string; key?: string }>();
-    return new BrokerApi({ baseUrl: opts.url, key: opts.key, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    if (opts.key !== undefined && !warnedAboutKey) {
+      warnedAboutKey = true;
+      io.err(
+        'warning: --key shows the function key in process listings and shell history; set CLAW_BROKER_KEY instead',
+      );
+    }
+    const key = opts.key ?? io.env['CLAW_BROKER_KEY'];
+    return new BrokerApi({ baseUrl: opts.url, key, ...(io.fetch ? { fetch: io.fetch } : {}) });
   };
-  const asJson = () => program.opts<{ json: boolean }>().json;
-  const print = (value: unknown, human: () => string) =>
-    io.out(asJson() ? JSON.stringify(value, null, 2) : human());
+  const output = (): Output => {
+    const opts = program.opts<{ output: Output; json: boolean }>();
+    return opts.json ? 'json' : opts.output;
+  };
+  const asJson = () => output() === 'json';
+  /** Prints a value: JSON as is, a table for people, or tab-separated rows (the table's, or key/value). */
+  const print = (
+    value: unknown,
+    human: () => string,
+    rows?: () => { headers: string[]; rows: unknown[][] },
+  ) => {
+    const format = output();
+    if (format === 'json') return io.out(JSON.stringify(value, null, 2));
+    if (format === 'table') return io.out(human());
+    const tabular = rows?.() ?? {
+      headers: ['KEY', 'VALUE'],
+      rows: Object.entries((value ?? {}) as Record<string, unknown>),
+    };
+    io.out(
+      [tabular.headers, ...tabular.rows.map((row) => row.map(show))]
+        .map((row) => row.map((cell) => String(cell).replace(/[\t\n]/g, ' ')).join('\t'))
+        .join('\n'),
+    );
+  };
 
   program
     .command('request')
@@ -67,7 +110,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     )
     .option('--request-id <id>', 'idempotency key (default: generated)')
     .option('--wait', 'follow the request step by step until it ends', false)
-    .option('--poll <ms>', 'poll interval for --wait', (v) => Number(v), 1_000)
+    .option('--poll <ms>', 'poll interval for --wait, in milliseconds', wholeNumber('--poll', 100), 1_000)
+    .option(
+      '--timeout <seconds>',
+      'how long --wait follows the request before it gives up (exit 3; the request goes on)',
+      wholeNumber('--timeout', 1),
+      3_600,
+    )
     .action(
       async (
         op: string,
@@ -78,6 +127,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           requestId?: string;
           wait: boolean;
           poll: number;
+          timeout: number;
         },
       ) => {
         const submitted = await api().submit({
@@ -95,9 +145,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return;
         }
         if (!asJson()) io.out(`${submitted.requestId} submitted (${op} ${slug})`);
-        const final = await follow(submitted.requestId, options.poll);
+        const final = await follow(submitted.requestId, options.poll, options.timeout * 1000);
+        if (final === undefined) {
+          io.err(
+            `error: ${submitted.requestId} did not end within ${options.timeout} s; it goes on: claw-broker status ${submitted.requestId}`,
+          );
+          exitCode = ExitCodes.waitTimedOut;
+          return;
+        }
         if (asJson()) io.out(JSON.stringify(final, null, 2));
-        if (final.status !== 'succeeded') exitCode = 1;
+        if (final.status !== 'succeeded') exitCode = ExitCodes.failed;
       },
     );
 
@@ -108,7 +165,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (requestId: string) => {
       const view = await api().request(requestId);
       print(view, () => describeRequest(view));
-      if (view.status === 'failed' || view.status === 'rejected') exitCode = 1;
+      if (view.status === 'failed' || view.status === 'rejected') exitCode = ExitCodes.failed;
     });
 
   program
@@ -116,13 +173,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description('list environments')
     .action(async () => {
       const { environments } = await api().environments();
-      print(environments, () =>
-        environments.length === 0
-          ? 'no environments'
-          : table(
-              ['SLUG', 'STATE', 'VERSION', 'URL'],
-              environments.map((e) => [e['slug'], e['state'], e['openclawVersion'], e['url']]),
-            ),
+      const rows = () => ({
+        headers: ['SLUG', 'STATE', 'VERSION', 'URL'],
+        rows: environments.map((e) => [e['slug'], e['state'], e['openclawVersion'], e['url']]),
+      });
+      print(
+        environments,
+        () => (environments.length === 0 ? 'no environments' : table(rows().headers, rows().rows)),
+        rows,
       );
     });
 
@@ -142,16 +200,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command('rejected')
     .description('list messages the intake rejected, newest first')
-    .option('--limit <n>', 'how many', (v) => Number(v), 50)
+    .option('--limit <n>', 'how many (1-1000)', wholeNumber('--limit', 1, 1000), 50)
     .action(async (options: { limit: number }) => {
       const { rejected } = await api().rejected(options.limit);
-      print(rejected, () =>
-        rejected.length === 0
-          ? 'no rejected messages'
-          : table(
-              ['RECEIVED', 'CODE', 'REQUEST', 'REASON'],
-              rejected.map((r) => [r['receivedAt'], r['code'], r['requestId'] ?? '-', r['reason']]),
-            ),
+      // The id is what `GET /api/rejected/{id}` takes, for the whole (masked) original text.
+      const rows = () => ({
+        headers: ['ID', 'RECEIVED', 'CODE', 'REQUEST', 'REASON'],
+        rows: rejected.map((r) => [r['id'], r['receivedAt'], r['code'], r['requestId'] ?? '-', r['reason']]),
+      });
+      print(
+        rejected,
+        () => (rejected.length === 0 ? 'no rejected messages' : table(rows().headers, rows().rows)),
+        rows,
       );
     });
 
@@ -173,26 +233,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command('audit')
     .description('list the approval and chat audit trail, newest first')
-    .option('--limit <n>', 'how many', (v) => Number(v), 50)
+    .option('--limit <n>', 'how many (1-1000)', wholeNumber('--limit', 1, 1000), 50)
     .option('--request-id <id>', 'only entries about this request')
     .option('--slug <slug>', 'only entries about this slug')
     .action(async (options: { limit: number; requestId?: string; slug?: string }) => {
       const { entries } = await api().audit(options);
-      print(entries, () =>
-        entries.length === 0
-          ? 'no audit entries'
-          : table(
-              ['AT', 'CHANNEL', 'WHO', 'ACTION', 'OUTCOME', 'ABOUT', 'REASON'],
-              entries.map((e) => [
-                e['at'],
-                e['channel'],
-                e['actorName'] ? `${show(e['actor'])} (${show(e['actorName'])})` : e['actor'],
-                e['action'],
-                e['outcome'],
-                e['requestId'] ?? e['slug'] ?? '-',
-                e['reason'],
-              ]),
-            ),
+      const rows = () => ({
+        headers: ['AT', 'CHANNEL', 'WHO', 'ACTION', 'OUTCOME', 'ABOUT', 'REASON'],
+        rows: entries.map((e) => [
+          e['at'],
+          e['channel'],
+          e['actorName'] ? `${show(e['actor'])} (${show(e['actorName'])})` : e['actor'],
+          e['action'],
+          e['outcome'],
+          e['requestId'] ?? e['slug'] ?? '-',
+          e['reason'],
+        ]),
+      });
+      print(
+        entries,
+        () => (entries.length === 0 ? 'no audit entries' : table(rows().headers, rows().rows)),
+        rows,
       );
     });
 
@@ -205,15 +266,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       print(answer, () => `webhook set to ${answer.url}`);
     });
 
-  async function follow(requestId: string, pollMs: number): Promise<RequestView> {
+  /** Follows a request until it ends; undefined when `timeoutMs` of polling pass first. */
+  async function follow(
+    requestId: string,
+    pollMs: number,
+    timeoutMs: number,
+  ): Promise<RequestView | undefined> {
     let last = '';
+    let waited = 0;
     for (;;) {
       const view = await api().request(requestId);
       const line = describeProgress(view);
       if (line !== last && !asJson()) io.out(line);
       last = line;
       if (TERMINAL.has(view.status)) return view;
+      if (waited >= timeoutMs) return undefined;
       await io.sleep(pollMs);
+      waited += pollMs;
     }
   }
 
@@ -221,18 +290,53 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    if (isCommanderExit(error)) return error.exitCode;
+    // Help and --version exit 0; every other Commander exit is a usage error.
+    if (isCommanderExit(error)) return error.exitCode === 0 ? ExitCodes.ok : ExitCodes.usage;
     if (error instanceof ApiError) {
       io.err(`error: ${error.code}: ${error.message}`);
       if (Array.isArray(error.details)) {
         for (const issue of error.details as { path?: string; message?: string }[])
           io.err(`  - ${issue.path ?? ''}: ${issue.message ?? ''}`);
       }
-      return 1;
+      return ExitCodes.failed;
     }
     io.err(`error: ${(error as Error).message}`);
-    return 1;
+    return ExitCodes.failed;
   }
+}
+
+function outputFormat(value: string): Output {
+  if ((OUTPUTS as readonly string[]).includes(value)) return value as Output;
+  throw new InvalidArgumentError(`expected one of ${OUTPUTS.join(', ')}`);
+}
+
+/** A parser for a whole-number option within bounds: `--poll abc` is a usage error, never NaN. */
+function wholeNumber(option: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(number) || number < min || number > max) {
+      throw new InvalidArgumentError(
+        `${option} takes a whole number${max === Number.MAX_SAFE_INTEGER ? ` of at least ${min}` : ` from ${min} to ${max}`}`,
+      );
+    }
+    return number;
+  };
+}
+
+/** The version of the claw-broker package this CLI belongs to (its package.json, from source or dist/). */
+function cliVersion(): string {
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'claw-broker' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
 }
 
 /**
@@ -263,7 +367,12 @@ function collectParam(value: string, previous: Record<string, unknown>): Record<
   try {
     parsed = JSON.parse(raw);
   } catch {
-    // a plain string
+    // a plain string; a list param takes it as comma-separated items
+    if (LIST_PARAMS.has(key))
+      parsed = raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
   }
   return { ...previous, [key]: parsed };
 }

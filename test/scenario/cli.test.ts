@@ -16,11 +16,11 @@ afterAll(async () => {
 async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['--url', broker.host.baseUrl, '--key', broker.host.functionKey, ...args], {
+  const code = await runCli(['--url', broker.host.baseUrl, ...args], {
     out: (text) => out.push(text),
     err: (text) => err.push(text),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 25))),
-    env: {},
+    env: { CLAW_BROKER_KEY: broker.host.functionKey },
   });
   return { code, out, err };
 }
@@ -103,7 +103,7 @@ describe('the claw-broker CLI', () => {
     await broker.host.waitForIdle();
     const rejected = await cli('rejected');
     expect(rejected.code).toBe(0);
-    expect(rejected.out[0]).toMatch(/^RECEIVED\s+CODE\s+REQUEST\s+REASON/);
+    expect(rejected.out[0]).toMatch(/^ID\s+RECEIVED\s+CODE\s+REQUEST\s+REASON/);
     expect(rejected.out.join('\n')).toContain('RequestInvalidJson');
     const envs = await cli('envs');
     expect(envs.code).toBe(0);
@@ -117,5 +117,78 @@ describe('the claw-broker CLI', () => {
       env: {},
     });
     expect(code).toBe(1);
+  });
+
+  it('exits 2 for a usage error without calling the broker: a number option that is not a number, an unknown output format, an unknown option', async () => {
+    for (const args of [
+      ['request', 'provision', 'cli-eta', '--wait', '--poll', 'abc'],
+      ['rejected', '--limit', 'abc'],
+      ['audit', '--limit', '0'],
+      ['-o', 'yaml', 'envs'],
+      ['envs', '--bogus'],
+    ]) {
+      const { code, err } = await cli(...args);
+      expect({ args, code }).toEqual({ args, code: 2 });
+      expect(err.join('\n')).toMatch(/error: /);
+    }
+    const { err } = await cli('rejected', '--limit', 'abc');
+    expect(err.join('\n')).toContain('--limit takes a whole number from 1 to 1000');
+  });
+
+  it('gives up --wait after --timeout with exit 3, saying the request goes on', async () => {
+    const { code, err } = await cli(
+      'request',
+      'provision',
+      'cli-theta',
+      '--request-id',
+      'cli-3',
+      '--wait',
+      '--timeout',
+      '1',
+    );
+    expect(code).toBe(3);
+    expect(err.join('\n')).toContain('cli-3 did not end within 1 s; it goes on: claw-broker status cli-3');
+    await broker.release('cli-3');
+  });
+
+  it('prints its version, and tab-separated or JSON output on request', async () => {
+    const version = await cli('--version');
+    expect(version.code).toBe(0);
+    expect(version.out.join('')).toMatch(/^\d+\.\d+\.\d+/);
+    const tsv = await cli('-o', 'tsv', 'status', 'cli-1');
+    expect(tsv.code).toBe(0);
+    expect(tsv.out.join('\n').split('\n')[0]).toBe('KEY\tVALUE');
+    expect(tsv.out.join('\n')).toContain('requestId\tcli-1');
+    const json = await cli('-o', 'json', 'envs');
+    expect(Array.isArray(JSON.parse(json.out.join('\n')))).toBe(true);
+  });
+
+  it('warns when the key is given on the command line, where it shows in ps and shell history', async () => {
+    const err: string[] = [];
+    const code = await runCli(['--url', broker.host.baseUrl, '--key', broker.host.functionKey, 'envs'], {
+      out: () => undefined,
+      err: (text) => err.push(text),
+      sleep: async () => undefined,
+      env: {},
+    });
+    expect(code).toBe(0);
+    expect(err.join('\n')).toContain('warning: --key shows the function key');
+  });
+
+  it('takes a list param as comma-separated items, as the README writes rotate-secrets --param secrets=gateway-token', async () => {
+    const { code } = await cli(
+      'request',
+      'rotate-secrets',
+      'cli-iota',
+      '--request-id',
+      'cli-4',
+      '--param',
+      'secrets=gateway-token',
+    );
+    expect(code).toBe(0);
+    const status = await cli('-o', 'json', 'status', 'cli-4');
+    // Accepted by the schema (a plain string was refused: "params.secrets: expected array").
+    expect(JSON.parse(status.out.join('\n'))).toMatchObject({ requestId: 'cli-4', op: 'rotate-secrets' });
+    expect(JSON.parse(status.out.join('\n'))['reason'] ?? '').not.toMatch(/schema|expected array/);
   });
 });
