@@ -15,7 +15,7 @@ export const ErrorCodes = {
   RequestProcessingFailed: 'RequestProcessingFailed',
   NotFound: 'NotFound',
   SecretStagingUnavailable: 'SecretStagingUnavailable',
-  /** A `{ secretRef }` names something other than the secret staged for this request in the broker vault. */
+  /** A `{ secretRef }` names something other than the secret staged for this request in the staging vault. */
   SecretReferenceRefused: 'SecretReferenceRefused',
   /** A request id in the namespace the broker's timers use, sent from outside the broker. */
   RequestIdReserved: 'RequestIdReserved',
