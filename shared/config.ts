@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { ErrorCodes, BrokerError } from './errors.js';
 import { parseDuration } from './duration.js';
@@ -19,6 +20,23 @@ const ARM_RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/provide
 const AZURE_LOCATION = /^[a-z][a-z0-9]{2,39}$/;
 /** Azure Functions NCRONTAB: six fields, seconds first. */
 const NCRONTAB = /^\s*(\S+\s+){5}\S+\s*$/;
+
+/**
+ * A six-field NCRONTAB schedule (second minute hour day month day-of-week), as the Functions timer
+ * trigger takes it, checked field by field by cron-parser (the local host's timer uses it too), so
+ * `0 0 99 * * *` fails at start-up, not at the first timer.
+ */
+const ncrontab = (example: string) =>
+  matching(NCRONTAB, `a six-field NCRONTAB schedule such as "${example}"`).superRefine((value, ctx) => {
+    try {
+      CronExpressionParser.parse(value.trim(), { strict: false });
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `not a valid schedule (${(error as Error).message}); expected six fields such as "${example}"`,
+      });
+    }
+  });
 
 const text = (expected: string) =>
   z
@@ -221,13 +239,9 @@ const settingsSchema = z.object({
   ROTATION_BOT_TOKEN_MAX_AGE: duration('a duration such as 180d', '180d'),
   ROTATION_VERIFY_INTERVAL: duration('a duration such as 10s', '10s'),
   ROTATION_VERIFY_TIMEOUT: duration('a duration such as 10m', '10m'),
-  ROTATION_SWEEP_SCHEDULE: matching(NCRONTAB, 'a six-field NCRONTAB schedule such as "0 0 3 * * *"').default(
-    '0 0 3 * * *',
-  ),
+  ROTATION_SWEEP_SCHEDULE: ncrontab('0 0 3 * * *').default('0 0 3 * * *'),
   SAS_LIFETIME: duration('a duration of at most 7d', '7d', SEVEN_DAYS_MS),
-  SAS_SWEEP_SCHEDULE: matching(NCRONTAB, 'a six-field NCRONTAB schedule such as "0 0 * * * *"').default(
-    '0 0 * * * *',
-  ),
+  SAS_SWEEP_SCHEDULE: ncrontab('0 0 * * * *').default('0 0 * * * *'),
   SAS_RETRY_INITIAL: duration('a duration such as 30m', '30m'),
   SAS_RETRY_MAX: duration('a duration such as 12h', '12h'),
   SWEEPS_PAUSED: booleanSetting(false),

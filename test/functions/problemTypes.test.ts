@@ -6,7 +6,7 @@ import { ErrorCodes } from '../../shared/errors.js';
 /** Every problem+json `type` links to an anchor that exists in the README's Error codes table. */
 describe('problem+json types', () => {
   const readme = readFileSync('README.md', 'utf8');
-  const anchors = new Set([...readme.matchAll(/<a id="(error-[a-z]+)"><\/a>/g)].map((match) => match[1]));
+  const anchors = new Set([...readme.matchAll(/<a id="(error-[a-z]+)"><\/a>/g)].map((match) => match[1]!));
 
   it.each(Object.values(ErrorCodes))('%s links to its row in the README', (code) => {
     const body = JSON.parse(String(problem(code, 'detail').body)) as { type: string };

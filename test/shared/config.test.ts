@@ -71,6 +71,14 @@ describe('configuration', () => {
     expect(message).toContain('OPENCLAW_DEFAULT_VERSION: expected an OpenClaw calendar version');
   });
 
+  it('refuses a six-field schedule whose fields are out of range, naming the setting', () => {
+    for (const schedule of ['0 0 99 * * *', '0 61 * * * *', '0 0 0 32 * *', 'a b c d e f']) {
+      const message = configError(testSettings({ SAS_SWEEP_SCHEDULE: schedule }));
+      expect(message).toContain('SAS_SWEEP_SCHEDULE: not a valid schedule');
+    }
+    expect(() => loadConfig(testSettings({ SAS_SWEEP_SCHEDULE: '0 */15 * * * *' }))).not.toThrow();
+  });
+
   it('defaults the provisioning policy to Azure-scale waits and the gateway URL to its public host name', () => {
     const config = loadConfig(testSettings());
     expect(config.provisioning).toEqual({
