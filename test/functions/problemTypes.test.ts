@@ -9,7 +9,7 @@ describe('problem+json types', () => {
   const anchors = new Set([...readme.matchAll(/<a id="(error-[a-z]+)"><\/a>/g)].map((match) => match[1]!));
 
   it.each(Object.values(ErrorCodes))('%s links to its row in the README', (code) => {
-    const body = JSON.parse(String(problem(code, 'detail').body)) as { type: string };
+    const body = JSON.parse(problem(code, 'detail').body as string) as { type: string };
     const fragment = new URL(body.type).hash.slice(1);
     expect(anchors).toContain(fragment);
   });
