@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { assertPortFree, lockDataDir, SandboxStartRefused } from './dataLock.js';
 
 const USAGE = `usage: npm run sandbox [-- options]
 
@@ -54,17 +55,40 @@ for (const [option, value] of [
 const { SANDBOX_FUNCTION_KEY, SANDBOX_TELEGRAM, startSandboxWorld } = await import('./world.js');
 
 const dataDir = resolve(values['data-dir']);
+let lock: { release(): void };
+try {
+  // Before anything is deleted or started: a running sandbox keeps its data and its port.
+  lock = lockDataDir(dataDir, Number(values.port));
+  await assertPortFree(Number(values.port)).catch((error: unknown) => {
+    lock.release();
+    throw error;
+  });
+} catch (error) {
+  if (!(error instanceof SandboxStartRefused)) throw error;
+  console.error(`claw-broker sandbox: ${error.message}`);
+  process.exit(1);
+}
+process.on('exit', () => lock.release());
 if (values.reset) {
   rmSync(dataDir, { recursive: true, force: true });
   console.log(`reset: removed ${dataDir}`);
 }
 
 const started = Date.now();
-const world = await startSandboxWorld({
-  dataDir,
-  hostPort: Number(values.port),
-  simulator: { dataPlanePropagationSeconds: Number(values.propagation) },
-});
+let world: Awaited<ReturnType<typeof startSandboxWorld>>;
+try {
+  world = await startSandboxWorld({
+    dataDir,
+    hostPort: Number(values.port),
+    simulator: { dataPlanePropagationSeconds: Number(values.propagation) },
+  });
+} catch (error) {
+  console.error(
+    `claw-broker sandbox could not start from the state in ${dataDir}: ${(error as Error).message}\n` +
+      `If that state is damaged, \`npm run sandbox -- --reset\` starts fresh (it deletes ${dataDir}).`,
+  );
+  process.exit(1);
+}
 const api = world.host.baseUrl;
 
 console.log(`
@@ -74,6 +98,7 @@ claw-broker sandbox is up in ${((Date.now() - started) / 1000).toFixed(1)} s (st
   simulated Azure  ${world.sim.url}       (admin: ${world.sim.url}/admin/state, ${world.sim.url}/admin/requests)
   host admin       ${api}/admin/host/instances/<instanceId>/timeline   (master key: x-functions-key ${world.host.masterKey})
   Telegram chat    admin chat ${SANDBOX_TELEGRAM.adminChatId}, approvers ${SANDBOX_TELEGRAM.approvers.map((u) => `${u.first_name} (${u.id})`).join(', ')}
+  storage          ${world.azurite.connectionString}
 
 In another terminal:
 
@@ -84,6 +109,10 @@ In another terminal:
   npx claw-broker envs                              # the environment registry
   npx claw-broker rejected                          # messages the intake refused
   curl -s -H 'x-functions-key: ${SANDBOX_FUNCTION_KEY}' ${api}/api/requests/<requestId>
+
+Enqueue a request with any queue client, here Azure CLI (plain JSON; the message is the request):
+
+  az storage message put --queue-name lifecycle-requests --connection-string '${world.azurite.connectionString}' --content '{"schemaVersion":1,"requestId":"az-1","op":"provision","slug":"azq","params":{"channels":[]},"requestedBy":{"kind":"operator","id":"you@example.com"},"requestedAt":"2026-12-02T08:00:00Z"}'
 
 The admin chat (${SANDBOX_TELEGRAM.adminChatId}) as its members see it, and their hands:
 
