@@ -48,12 +48,14 @@ export function createTelegramAdminSurface(telegram: TelegramSurface): SimSurfac
             error: `message ${messageId} has no button "${String(body.button)}"`,
           });
         }
-        const delivery = await telegram.pressButton({
-          chatId,
-          messageId,
-          fromUserId: asUserId(body.as),
-          callbackData: button.callback_data,
-        });
+        const delivery = await refusedIn400(() =>
+          telegram.pressButton({
+            chatId,
+            messageId,
+            fromUserId: asUserId(body.as),
+            callbackData: button.callback_data!,
+          }),
+        );
         return {
           status: 200,
           body: { pressed: button.text, webhookStatus: delivery.status, error: delivery.error },
@@ -64,16 +66,33 @@ export function createTelegramAdminSurface(telegram: TelegramSurface): SimSurfac
         const body = req.json<{ text?: unknown; as?: unknown }>();
         if (typeof body.text !== 'string' || body.text.length === 0)
           throw new SimHttpError(400, { error: 'text is required' });
-        const delivery = await telegram.sendUserMessage({
-          chatId: Number(say[1]),
-          fromUserId: asUserId(body.as),
-          text: body.text,
-        });
+        const text = body.text;
+        const delivery = await refusedIn400(() =>
+          telegram.sendUserMessage({ chatId: Number(say[1]), fromUserId: asUserId(body.as), text }),
+        );
         return { status: 200, body: { webhookStatus: delivery.status, error: delivery.error } };
       }
       throw new SimHttpError(404, { error: `no admin route ${req.method} ${path}` });
     },
   };
+}
+
+/**
+ * An unknown user or chat named by the caller is the caller's mistake: a 400 that says which, not a
+ * 500 with a stack trace.
+ */
+async function refusedIn400<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (
+      error instanceof Error &&
+      /is not known to the simulator|does not exist in chat/.test(error.message)
+    ) {
+      throw new SimHttpError(400, { error: error.message });
+    }
+    throw error;
+  }
 }
 
 function asUserId(value: unknown): number {

@@ -217,4 +217,10 @@ describe('the full simulator: Azure core with Telegram, Graph and the OpenClaw s
     const answer = await admin('POST', 'clock/advance', { seconds: 90 });
     expect(answer.body?.['epochMs']).toBe(before + 90_000);
   });
+
+  it('answers 400 naming the mistake, never a 500, when an admin call names a Telegram user or chat it does not know', async () => {
+    const say = await admin('POST', 'telegram/chats/-42/say', { text: '/envs', as: 999999 });
+    expect(say.status).toBe(400);
+    expect(String(say.body?.['error'])).toContain('Telegram user 999999 is not known to the simulator');
+  });
 });
