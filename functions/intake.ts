@@ -2,6 +2,7 @@ import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { Functions } from '../shared/functionNames.js';
 import { IntakeService, type IntakeMessage } from '../shared/intake/intakeService.js';
+import { stringifyJson } from '../shared/requests/jsonInspection.js';
 import { StorageNames } from '../shared/storage/brokerStorage.js';
 import { createLogger } from '../shared/logger.js';
 import { services } from './services.js';
@@ -34,13 +35,15 @@ function intakeFor(context: InvocationContext): IntakeService {
 
 /**
  * The Functions host hands a queue message that parses as JSON over as an object; the intake wants
- * the text, so an object is serialised back (same content, canonical spacing).
+ * the text, so an object is serialised back (same content, canonical spacing), without recursion:
+ * `JSON.stringify` overflows the stack on a message nested a few thousand levels deep, and then
+ * neither this trigger nor the poison trigger could record it.
  */
 function toIntakeMessage(message: unknown, context: InvocationContext): IntakeMessage {
   const metadata = context.triggerMetadata ?? {};
   const insertionTime = metadata['insertionTime'];
   return {
-    text: typeof message === 'string' ? message : JSON.stringify(message),
+    text: typeof message === 'string' ? message : stringifyJson(message),
     messageId: typeof metadata['id'] === 'string' ? metadata['id'] : context.invocationId,
     dequeueCount:
       typeof metadata['dequeueCount'] === 'number'
