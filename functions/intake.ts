@@ -13,12 +13,12 @@ import { slugRunnerPort } from './slugRunnerClient.js';
  * (it is never retried forever); only infrastructure failures throw, so the host retries the message
  * (host.json maxDequeueCount) and finally moves it to the poison queue, whose trigger records it.
  */
-async function lifecycleIntake(message: unknown, context: InvocationContext): Promise<void> {
+export async function lifecycleIntake(message: unknown, context: InvocationContext): Promise<void> {
   const outcome = await intakeFor(context).process(toIntakeMessage(message, context));
   context.log(`intake ${outcome.kind}`, outcome.kind === 'rejected' ? outcome.code : outcome.requestId);
 }
 
-async function lifecycleIntakePoison(message: unknown, context: InvocationContext): Promise<void> {
+export async function lifecycleIntakePoison(message: unknown, context: InvocationContext): Promise<void> {
   await intakeFor(context).recordPoison(toIntakeMessage(message, context));
 }
 
