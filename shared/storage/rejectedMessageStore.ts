@@ -3,6 +3,7 @@ import { StorageNames, hasStatus, type BrokerStorage } from './brokerStorage.js'
 import type { RequestIssue } from '../requests/parseLifecycleRequest.js';
 import { inspectJson } from '../requests/jsonInspection.js';
 import { REDACTED, redacted, redactRawSecrets } from '../requests/rawSecrets.js';
+import { redact as redactCredentials } from '../logger.js';
 
 export interface RejectedMessage {
   id: string;
@@ -138,7 +139,11 @@ function fromEntity(entity: RejectedEntity): RejectedMessage {
  * whole. The note is appended to the reason.
  */
 function redactForStorage(originalText: string): { text: string; note: string } {
-  const { text, masked } = redactRawSecrets(originalText);
+  const detected = redactRawSecrets(originalText);
+  const { masked } = detected;
+  // The logger's wider net too (gateway tokens, SAS signatures, account keys, bearer tokens).
+  const text = redactCredentials(detected.text);
+  const others = text === detected.text ? '' : ' Other credential-like values were masked too.';
   if (text.includes('\\') && escapedSecretIn(text)) {
     return {
       text: WITHHELD_TEXT,
@@ -148,9 +153,10 @@ function redactForStorage(originalText: string): { text: string; note: string } 
   return {
     text,
     note:
-      masked === 0
+      (masked === 0
         ? ''
-        : ` ${masked} raw secret value(s) masked in the stored text as ${REDACTED}; the original is not kept.`,
+        : ` ${masked} raw secret value(s) masked in the stored text as ${REDACTED}; the original is not kept.`) +
+      others,
   };
 }
 
