@@ -1,8 +1,9 @@
-import { app, type InvocationContext } from '@azure/functions';
+import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { Functions } from '../shared/functionNames.js';
 import { IntakeService, type IntakeMessage } from '../shared/intake/intakeService.js';
 import { stringifyJson } from '../shared/requests/jsonInspection.js';
+import { drainUnreadableMessages } from '../shared/intake/unreadableDrain.js';
 import { StorageNames } from '../shared/storage/brokerStorage.js';
 import { createLogger } from '../shared/logger.js';
 import { services } from './services.js';
@@ -22,12 +23,26 @@ export async function lifecycleIntakePoison(message: unknown, context: Invocatio
   await intakeFor(context).recordPoison(toIntakeMessage(message, context));
 }
 
-function intakeFor(context: InvocationContext): IntakeService {
+/**
+ * Every 5 minutes: records what the host moved to `lifecycle-requests-poison-poison` (messages the
+ * worker could not hand to either trigger), so no message ends unrecorded.
+ */
+export async function lifecycleIntakeUnreadable(_timer: Timer, context: InvocationContext): Promise<void> {
+  const { storage } = services();
+  const queue = await storage.queue(StorageNames.lifecycleUnreadableQueue);
+  const recorded = await drainUnreadableMessages(queue, intakeFor(context, false));
+  if (recorded > 0) context.warn(`recorded ${recorded} unreadable message(s) from ${queue.name}`);
+}
+
+function intakeFor(context: InvocationContext, withRunner = true): IntakeService {
   const { requests, rejected, config } = services();
   return new IntakeService({
     requests,
     rejected,
-    runner: slugRunnerPort(df.getClient(context)),
+    // Only admitted requests wake a runner; the drain only records, and a timer has no client binding.
+    runner: withRunner
+      ? slugRunnerPort(df.getClient(context))
+      : { wake: () => Promise.reject(new Error('not for the drain')) },
     maxMessageBytes: config.intake.maxMessageBytes,
     logger: createLogger(context, { invocationId: context.invocationId }),
   });
@@ -68,4 +83,9 @@ app.storageQueue(Functions.lifecycleIntakePoison, {
   connection: 'AzureWebJobsStorage',
   extraInputs: [df.input.durableClient()],
   handler: lifecycleIntakePoison,
+});
+
+app.timer(Functions.lifecycleIntakeUnreadable, {
+  schedule: '0 */5 * * * *',
+  handler: lifecycleIntakeUnreadable,
 });

@@ -76,6 +76,23 @@ export class IntakeService {
     );
   }
 
+  /**
+   * Records a message that never reached the broker's code: the host gave up on it in the poison
+   * trigger too and moved it to `lifecycle-requests-poison-poison`, which no trigger reads (the
+   * Node worker converts a queue message's trigger metadata recursively before any handler runs, so
+   * a message nested a few thousand levels deep fails there on every delivery). The drain reads it
+   * with the storage SDK and records it here, text redacted as always.
+   */
+  async recordUnreadable(message: IntakeMessage): Promise<IntakeOutcome> {
+    return this.reject(
+      { ...message, dequeueCount: QUEUE_MAX_DEQUEUE_COUNT },
+      ErrorCodes.RequestProcessingFailed,
+      `the Functions host could not deliver this message to the broker on any of ${QUEUE_MAX_DEQUEUE_COUNT} deliveries, nor from the poison queue; recorded from lifecycle-requests-poison-poison`,
+      [],
+      'poison',
+    );
+  }
+
   async admit(
     request: LifecycleRequest,
     message: Pick<IntakeMessage, 'messageId' | 'dequeueCount' | 'receivedAt' | 'text'>,

@@ -1,9 +1,11 @@
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueClient } from '@azure/storage-queue';
 import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../sandbox/azurite.js';
 import { clientBindingData } from '../../sandbox/host/durable/clientBinding.js';
+import { drainUnreadableMessages } from '../../shared/intake/unreadableDrain.js';
 import { containsRawSecret } from '../../shared/requests/rawSecrets.js';
 import { FAKE_BOT_TOKEN, deepRequestText, nestedText } from '../support/hostileInputs.js';
 import { aRequest } from '../support/requests.js';
@@ -249,5 +251,38 @@ describe('__proto__: the HTTP API and the queue refuse it alike', () => {
     expect(String((await rejectedByMessageId(messageId))['reason'])).toContain(
       'params.__proto__: a field named "__proto__" is not accepted',
     );
+  });
+});
+
+describe('no message ends unrecorded: what the host gave up on in both triggers is drained', () => {
+  it('records each message in lifecycle-requests-poison-poison, redacted, and empties the queue', async () => {
+    const unreadable = new QueueClient(azurite.connectionString, 'lifecycle-requests-poison-poison');
+    await unreadable.createIfNotExists();
+    // A message deep enough to fail in the worker's metadata conversion, and one carrying a token.
+    const deep = (await unreadable.sendMessage(nestedText(12_000))).messageId;
+    const leaky = (await unreadable.sendMessage(`provision acme with ${FAKE_BOT_TOKEN}`)).messageId;
+
+    const { context: ctx } = queueContext();
+    await intake.lifecycleIntakeUnreadable(
+      { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: undefined } as unknown as Timer,
+      ctx,
+    );
+
+    for (const messageId of [deep, leaky]) {
+      const listed = await rejectedByMessageId(messageId);
+      expect(listed).toMatchObject({ code: 'RequestProcessingFailed', source: 'poison', dequeueCount: 5 });
+      expect(String(listed['reason'])).toContain('recorded from lifecycle-requests-poison-poison');
+      expect(JSON.stringify(listed)).not.toContain(FAKE_BOT_TOKEN);
+    }
+    expect((await unreadable.peekMessages()).peekedMessageItems).toEqual([]);
+  });
+
+  it('keeps a message it could not record, for the next run', async () => {
+    const unreadable = new QueueClient(azurite.connectionString, 'lifecycle-requests-poison-poison');
+    await unreadable.sendMessage('kept for later');
+    const failing = { recordUnreadable: () => Promise.reject(new Error('storage is down')) };
+    await expect(drainUnreadableMessages(unreadable, failing)).rejects.toThrow('storage is down');
+    // Invisible while leased, then back: not deleted.
+    expect((await unreadable.getProperties()).approximateMessagesCount).toBe(1);
   });
 });

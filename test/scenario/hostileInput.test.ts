@@ -38,6 +38,8 @@ import type * as Services from '../../functions/services.js';
  */
 const FUZZ_RUNS = Number(process.env['FUZZ_RUNS'] ?? 10_000);
 const FUZZ_E2E_RUNS = Number(process.env['FUZZ_E2E_RUNS'] ?? 200);
+/** A bound for a loaded CI machine, not an expectation (each property takes about a minute alone). */
+const FUZZ_TIMEOUT_MS = 900_000;
 const LIFECYCLE_QUEUE = 'lifecycle-requests';
 /** The characters XML 1.0 allows (https://www.w3.org/TR/xml/#charsets). */
 const XML_CHARS = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
@@ -259,191 +261,210 @@ function problemOf(response: HttpResponseInit): string {
 }
 
 describe(`fuzzing: ${FUZZ_RUNS} cases per channel in-process, ${FUZZ_E2E_RUNS} through the host`, () => {
-  it('queue messages: every one is admitted, a duplicate, or recorded with a reason; nothing throws', async () => {
-    const { requests, rejected, config } = services.services();
-    const wakes: string[] = [];
-    const intake = new IntakeService({
-      requests,
-      rejected,
-      runner: { wake: async (_slug, requestId) => void wakes.push(requestId) },
-      maxMessageBytes: config.intake.maxMessageBytes,
-      logger: quiet,
-    });
-    const refused = new Map<string, string>();
-    await timed(`queue, ${FUZZ_RUNS} in-process`, () =>
-      fc.assert(
-        fc.asyncProperty(batchOf(queueMessageArbitrary(idsFor('fuzz-q'))), (texts) =>
-          concurrently(texts, async (text) => {
-            sequence += 1;
-            const messageId = `fuzz-q-${sequence}`;
-            const outcome = await intake.process({
-              text,
-              messageId,
-              dequeueCount: 1,
-              receivedAt: new Date(Date.UTC(2026, 11, 2, 0, 0, 0, sequence)).toISOString(),
-            });
-            expect(['admitted', 'duplicate', 'rejected']).toContain(outcome.kind);
-            if (outcome.kind === 'rejected') {
-              expect(outcome.reason.length).toBeGreaterThan(10);
-              refused.set(messageId, outcome.code);
-            }
-          }),
-        ),
-        { numRuns: BATCH_RUNS },
-      ),
-    );
-    const stored = new Map(
-      (await rejected.list({ limit: 1_000_000 })).map((entry) => [entry.messageId, entry]),
-    );
-    for (const [messageId, code] of refused) {
-      expect(stored.get(messageId), messageId).toMatchObject({
-        code,
-        reason: expect.stringMatching(/.{10}/),
+  it(
+    'queue messages: every one is admitted, a duplicate, or recorded with a reason; nothing throws',
+    async () => {
+      const { requests, rejected, config } = services.services();
+      const wakes: string[] = [];
+      const intake = new IntakeService({
+        requests,
+        rejected,
+        runner: { wake: async (_slug, requestId) => void wakes.push(requestId) },
+        maxMessageBytes: config.intake.maxMessageBytes,
+        logger: quiet,
       });
-    }
-    await expectServing('after-queue-fuzz');
-  });
-
-  it('HTTP bodies: every one is 202 or a 4xx problem with a reason; never a 5xx', async () => {
-    const statuses = new Map<number, number>();
-    await timed(`HTTP, ${FUZZ_RUNS} in-process`, () =>
-      fc.assert(
-        fc.asyncProperty(batchOf(httpBodyArbitrary(idsFor('fuzz-h'))), (bodies) =>
-          concurrently(bodies, async (body) => {
-            sequence += 1;
-            const response = await requestsApi.submitRequest(
-              new HttpRequest({
-                url: 'http://127.0.0.1:7071/api/requests',
-                method: 'POST',
-                headers: { 'content-type': 'application/json' },
-                body: { string: body },
-              }),
-              invocation(),
-            );
-            const status = response.status ?? 200;
-            statuses.set(status, (statuses.get(status) ?? 0) + 1);
-            expect(status).toBeLessThan(500);
-            if (status !== 202) {
-              expect([400, 409, 413]).toContain(status);
-              expect(problemOf(response).length).toBeGreaterThan(10);
-            }
-          }),
-        ),
-        { numRuns: BATCH_RUNS },
-      ),
-    );
-    timings.push(`  HTTP statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
-    await expectServing('after-http-fuzz');
-  });
-
-  it('Telegram updates: every one is handled (200), or refused (400/401) with a reason and audited; never a 5xx', async () => {
-    const before = await refusedAuditCount();
-    let malformed = 0;
-    const statuses = new Map<number, number>();
-    await timed(`Telegram, ${FUZZ_RUNS} in-process`, () =>
-      fc.assert(
-        fc.asyncProperty(
-          batchOf(
-            fc.tuple(
-              telegramUpdateArbitrary(fc.integer({ min: 1, max: 400 })),
-              fc.oneof(
-                { weight: 12, arbitrary: fc.constant(webhookSecret) },
-                { weight: 1, arbitrary: fc.constantFrom('', 'nope') },
-              ),
-            ),
-          ),
-          (cases) =>
-            concurrently(cases, async ([body, secret]) => {
+      const refused = new Map<string, string>();
+      await timed(`queue, ${FUZZ_RUNS} in-process`, () =>
+        fc.assert(
+          fc.asyncProperty(batchOf(queueMessageArbitrary(idsFor('fuzz-q'))), (texts) =>
+            concurrently(texts, async (text) => {
               sequence += 1;
-              const response = await webhook.telegramWebhook(
+              const messageId = `fuzz-q-${sequence}`;
+              const outcome = await intake.process({
+                text,
+                messageId,
+                dequeueCount: 1,
+                receivedAt: new Date(Date.UTC(2026, 11, 2, 0, 0, 0, sequence)).toISOString(),
+              });
+              expect(['admitted', 'duplicate', 'rejected']).toContain(outcome.kind);
+              if (outcome.kind === 'rejected') {
+                expect(outcome.reason.length).toBeGreaterThan(10);
+                refused.set(messageId, outcome.code);
+              }
+            }),
+          ),
+          { numRuns: BATCH_RUNS },
+        ),
+      );
+      const stored = new Map(
+        (await rejected.list({ limit: 1_000_000 })).map((entry) => [entry.messageId, entry]),
+      );
+      for (const [messageId, code] of refused) {
+        expect(stored.get(messageId), messageId).toMatchObject({
+          code,
+          reason: expect.stringMatching(/.{10}/),
+        });
+      }
+      await expectServing('after-queue-fuzz');
+    },
+    FUZZ_TIMEOUT_MS,
+  );
+
+  it(
+    'HTTP bodies: every one is 202 or a 4xx problem with a reason; never a 5xx',
+    async () => {
+      const statuses = new Map<number, number>();
+      await timed(`HTTP, ${FUZZ_RUNS} in-process`, () =>
+        fc.assert(
+          fc.asyncProperty(batchOf(httpBodyArbitrary(idsFor('fuzz-h'))), (bodies) =>
+            concurrently(bodies, async (body) => {
+              sequence += 1;
+              const response = await requestsApi.submitRequest(
                 new HttpRequest({
-                  url: 'http://127.0.0.1:7071/api/telegram/webhook',
+                  url: 'http://127.0.0.1:7071/api/requests',
                   method: 'POST',
-                  headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
+                  headers: { 'content-type': 'application/json' },
                   body: { string: body },
                 }),
                 invocation(),
               );
               const status = response.status ?? 200;
               statuses.set(status, (statuses.get(status) ?? 0) + 1);
-              expect([200, 400, 401]).toContain(status);
-              if (status !== 200) expect(problemOf(response).length).toBeGreaterThan(10);
-              if (status === 400) malformed += 1;
+              expect(status).toBeLessThan(500);
+              if (status !== 202) {
+                expect([400, 409, 413]).toContain(status);
+                expect(problemOf(response).length).toBeGreaterThan(10);
+              }
             }),
+          ),
+          { numRuns: BATCH_RUNS },
         ),
-        { numRuns: BATCH_RUNS },
-      ),
-    );
-    timings.push(`  Telegram statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
-    expect((await refusedAuditCount()) - before).toBeGreaterThanOrEqual(malformed);
-    await expectServing('after-telegram-fuzz');
-  });
+      );
+      timings.push(`  HTTP statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
+      await expectServing('after-http-fuzz');
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  it('end to end through the host: queue messages, HTTP bodies and updates, with the same invariants', async () => {
-    const queue = new QueueClient(world.azurite.connectionString, LIFECYCLE_QUEUE);
-    const rejectedTable = TableClient.fromConnectionString(
-      world.azurite.connectionString,
-      StorageNames.rejectedTable,
-      {
-        allowInsecureConnection: true,
-      },
-    );
-    const recordOf = async (messageId: string) => {
-      for await (const entity of rejectedTable.listEntities<{ reason: string }>({
-        queryOptions: { filter: odata`messageId eq ${messageId}` },
-      }))
-        return entity;
-      return undefined;
-    };
-    await timed(`queue, ${FUZZ_E2E_RUNS} through the host`, () =>
-      fc.assert(
-        fc.asyncProperty(queueMessageArbitrary(idsFor('e2e-q')), async (text) => {
-          // Azure Storage takes only text that fits an XML request (https://learn.microsoft.com/rest/api/storageservices/put-message);
-          // Azurite accepts more and then cannot list it back, so such text is not sent.
-          if (!XML_CHARS.test(text)) return;
-          let messageId: string;
-          try {
-            // Sent as another tool would (host.json messageEncoding "none"); the host polls it.
-            messageId = (await queue.sendMessage(text)).messageId;
-          } catch {
-            return; // the queue service refused it (over 64 KB, or not XML-safe): it never was a message
-          }
-          await world.host.waitForIdle();
-          expect(await queueLength(LIFECYCLE_QUEUE)).toBe(0);
-          expect(await queueLength(`${LIFECYCLE_QUEUE}-poison`)).toBe(0);
-          expect(intakeFailures()).toEqual([]);
-          if (!parseLifecycleRequest(text, 49_152).ok) {
-            // Refused: recorded under its message id, with a reason.
-            expect((await recordOf(messageId))?.reason, text.slice(0, 300)).toMatch(/.{10}/);
-          }
-        }),
-        // Stateful (the host's queues): report the first failing message rather than shrink.
-        { numRuns: FUZZ_E2E_RUNS, endOnFailure: true },
-      ),
-    );
+  it(
+    'Telegram updates: every one is handled (200), or refused (400/401) with a reason and audited; never a 5xx',
+    async () => {
+      const before = await refusedAuditCount();
+      let malformed = 0;
+      const statuses = new Map<number, number>();
+      await timed(`Telegram, ${FUZZ_RUNS} in-process`, () =>
+        fc.assert(
+          fc.asyncProperty(
+            batchOf(
+              fc.tuple(
+                telegramUpdateArbitrary(fc.integer({ min: 1, max: 400 })),
+                fc.oneof(
+                  { weight: 12, arbitrary: fc.constant(webhookSecret) },
+                  { weight: 1, arbitrary: fc.constantFrom('', 'nope') },
+                ),
+              ),
+            ),
+            (cases) =>
+              concurrently(cases, async ([body, secret]) => {
+                sequence += 1;
+                const response = await webhook.telegramWebhook(
+                  new HttpRequest({
+                    url: 'http://127.0.0.1:7071/api/telegram/webhook',
+                    method: 'POST',
+                    headers: {
+                      'content-type': 'application/json',
+                      'x-telegram-bot-api-secret-token': secret,
+                    },
+                    body: { string: body },
+                  }),
+                  invocation(),
+                );
+                const status = response.status ?? 200;
+                statuses.set(status, (statuses.get(status) ?? 0) + 1);
+                expect([200, 400, 401]).toContain(status);
+                if (status !== 200) expect(problemOf(response).length).toBeGreaterThan(10);
+                if (status === 400) malformed += 1;
+              }),
+          ),
+          { numRuns: BATCH_RUNS },
+        ),
+      );
+      timings.push(`  Telegram statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
+      expect((await refusedAuditCount()) - before).toBeGreaterThanOrEqual(malformed);
+      await expectServing('after-telegram-fuzz');
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-    await timed(`HTTP, ${FUZZ_E2E_RUNS} through the host`, () =>
-      fc.assert(
-        fc.asyncProperty(httpBodyArbitrary(idsFor('e2e-h')), async (body) => {
-          const answer = await postRequest({ label: 'fuzz', text: body, malformed: true });
-          expect(answer.status, answer.text).toBeLessThan(500);
-          if (answer.status !== 202) expect(problemDetail(answer.text).length).toBeGreaterThan(10);
-        }),
-        { numRuns: FUZZ_E2E_RUNS },
-      ),
-    );
+  it(
+    'end to end through the host: queue messages, HTTP bodies and updates, with the same invariants',
+    async () => {
+      const queue = new QueueClient(world.azurite.connectionString, LIFECYCLE_QUEUE);
+      const rejectedTable = TableClient.fromConnectionString(
+        world.azurite.connectionString,
+        StorageNames.rejectedTable,
+        {
+          allowInsecureConnection: true,
+        },
+      );
+      const recordOf = async (messageId: string) => {
+        for await (const entity of rejectedTable.listEntities<{ reason: string }>({
+          queryOptions: { filter: odata`messageId eq ${messageId}` },
+        }))
+          return entity;
+        return undefined;
+      };
+      await timed(`queue, ${FUZZ_E2E_RUNS} through the host`, () =>
+        fc.assert(
+          fc.asyncProperty(queueMessageArbitrary(idsFor('e2e-q')), async (text) => {
+            // Azure Storage takes only text that fits an XML request (https://learn.microsoft.com/rest/api/storageservices/put-message);
+            // Azurite accepts more and then cannot list it back, so such text is not sent.
+            if (!XML_CHARS.test(text)) return;
+            let messageId: string;
+            try {
+              // Sent as another tool would (host.json messageEncoding "none"); the host polls it.
+              messageId = (await queue.sendMessage(text)).messageId;
+            } catch {
+              return; // the queue service refused it (over 64 KB, or not XML-safe): it never was a message
+            }
+            await world.host.waitForIdle();
+            expect(await queueLength(LIFECYCLE_QUEUE)).toBe(0);
+            expect(await queueLength(`${LIFECYCLE_QUEUE}-poison`)).toBe(0);
+            expect(intakeFailures()).toEqual([]);
+            if (!parseLifecycleRequest(text, 49_152).ok) {
+              // Refused: recorded under its message id, with a reason.
+              expect((await recordOf(messageId))?.reason, text.slice(0, 300)).toMatch(/.{10}/);
+            }
+          }),
+          // Stateful (the host's queues): report the first failing message rather than shrink.
+          { numRuns: FUZZ_E2E_RUNS, endOnFailure: true },
+        ),
+      );
 
-    await timed(`Telegram, ${FUZZ_E2E_RUNS} through the host`, () =>
-      fc.assert(
-        fc.asyncProperty(telegramUpdateArbitrary(fc.integer({ min: 500, max: 900 })), async (body) => {
-          const answer = await postUpdate(body);
-          expect([200, 400], answer.text).toContain(answer.status);
-        }),
-        { numRuns: FUZZ_E2E_RUNS },
-      ),
-    );
-    await world.host.waitForIdle();
-    await expectServing('after-e2e-fuzz');
-    await expectNoStoredSecret();
-  });
+      await timed(`HTTP, ${FUZZ_E2E_RUNS} through the host`, () =>
+        fc.assert(
+          fc.asyncProperty(httpBodyArbitrary(idsFor('e2e-h')), async (body) => {
+            const answer = await postRequest({ label: 'fuzz', text: body, malformed: true });
+            expect(answer.status, answer.text).toBeLessThan(500);
+            if (answer.status !== 202) expect(problemDetail(answer.text).length).toBeGreaterThan(10);
+          }),
+          { numRuns: FUZZ_E2E_RUNS },
+        ),
+      );
+
+      await timed(`Telegram, ${FUZZ_E2E_RUNS} through the host`, () =>
+        fc.assert(
+          fc.asyncProperty(telegramUpdateArbitrary(fc.integer({ min: 500, max: 900 })), async (body) => {
+            const answer = await postUpdate(body);
+            expect([200, 400], answer.text).toContain(answer.status);
+          }),
+          { numRuns: FUZZ_E2E_RUNS },
+        ),
+      );
+      await world.host.waitForIdle();
+      await expectServing('after-e2e-fuzz');
+      await expectNoStoredSecret();
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });
