@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { TableClient, odata } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
@@ -71,6 +72,9 @@ beforeAll(async () => {
       app: () => import('../support/intakeTestApp.js'),
       hostPort: 0,
       settings: { DURABLE_TASK_HUB: 'clawhostile' },
+      // A failed delivery is retried at once (not after 30 s), so a message that fails every
+      // delivery reaches the poison queues within the test.
+      host: { hostJson: hostJsonWithoutRetryDelay() },
     },
     TestWorld,
   );
@@ -134,11 +138,35 @@ async function queueLength(name: string): Promise<number> {
   return (await queue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
 }
 
-/** Failed invocations of the intake (the host logs each before it retries or moves a message). */
+/**
+ * Failed invocations of the intake (the host logs each before it retries or moves a message), but
+ * for the one failure the broker cannot prevent: the worker's own conversion of a deeply nested
+ * message's trigger metadata (sandbox/host/triggers/queueTrigger.ts), which the drain catches.
+ */
 function intakeFailures(): string[] {
   return world.host.logs
     .filter((entry) => entry.level === 'error' && /lifecycleIntake/.test(entry.message))
-    .map((entry) => entry.message);
+    .map((entry) => entry.message)
+    .filter((message) => !message.includes('Maximum call stack size exceeded'));
+}
+
+/** Runs the unreadable-message drain now (Azure's admin endpoint for non-HTTP functions) and waits. */
+async function drainUnreadable(): Promise<void> {
+  const response = await fetch(`${world.host.baseUrl}/admin/functions/lifecycleIntakeUnreadable`, {
+    method: 'POST',
+    headers: { 'x-functions-key': world.host.masterKey, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  expect(response.status).toBe(202);
+  await world.host.waitForIdle();
+}
+
+function hostJsonWithoutRetryDelay(): object {
+  const hostJson = JSON.parse(readFileSync('host.json', 'utf8')) as {
+    extensions: { queues: Record<string, unknown> };
+  };
+  hostJson.extensions.queues['visibilityTimeout'] = '00:00:00';
+  return hostJson;
 }
 
 async function rejectedCount(): Promise<number> {
@@ -174,6 +202,7 @@ describe('every malformed shape, through queue, HTTP and webhook, on the running
     const before = await rejectedCount();
     for (const message of messages) await world.host.enqueue(LIFECYCLE_QUEUE, message.text);
     await world.host.waitForIdle();
+    await drainUnreadable();
 
     expect(await queueLength(LIFECYCLE_QUEUE)).toBe(0);
     expect(await queueLength(`${LIFECYCLE_QUEUE}-poison`)).toBe(0);
@@ -184,9 +213,15 @@ describe('every malformed shape, through queue, HTTP and webhook, on the running
     );
     expect(recorded).toHaveLength(messages.filter((m) => m.malformed).length);
     for (const entry of recorded) {
-      expect(entry).toMatchObject({ source: 'queue', dequeueCount: 1 });
       expect(entry.reason.length).toBeGreaterThan(10);
+      // Refused on the first delivery, or (nested beyond what the worker itself can convert)
+      // recorded by the drain after every delivery failed before the broker's code ran.
+      if (entry.source === 'queue') expect(entry.dequeueCount).toBe(1);
+      else expect(entry.reason).toContain('recorded from lifecycle-requests-poison-poison');
     }
+    timings.push(
+      `  flood: ${recorded.filter((entry) => entry.source === 'queue').length} refused on first delivery, ${recorded.filter((entry) => entry.source === 'poison').length} recorded by the drain`,
+    );
     // Those with a readable requestId answer "rejected" with the reason.
     for (const id of ['deep2000', 'deep4000', 'deep12000', 'proto-params', 'badslug', 'secret1', 'secret3']) {
       const view = await world.request(`flood-q-${id}`);
