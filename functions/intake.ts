@@ -24,8 +24,9 @@ export async function lifecycleIntakePoison(message: unknown, context: Invocatio
 }
 
 /**
- * Every 5 minutes: records what the host moved to `lifecycle-requests-poison-poison` (messages the
- * worker could not hand to either trigger), so no message ends unrecorded.
+ * Hourly: records what the host moved to `lifecycle-requests-poison-poison` (messages the worker
+ * could not hand to either trigger), so no message ends unrecorded. Hourly is well inside a queue
+ * message's 7-day lifetime, and an empty queue costs two storage calls.
  */
 export async function lifecycleIntakeUnreadable(_timer: Timer, context: InvocationContext): Promise<void> {
   const { storage } = services();
@@ -86,6 +87,6 @@ app.storageQueue(Functions.lifecycleIntakePoison, {
 });
 
 app.timer(Functions.lifecycleIntakeUnreadable, {
-  schedule: '0 */5 * * * *',
+  schedule: '0 17 * * * *',
   handler: lifecycleIntakeUnreadable,
 });

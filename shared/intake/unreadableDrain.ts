@@ -1,5 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { IntakeMessage, IntakeOutcome } from './intakeService.js';
+import { hasStatus } from '../storage/brokerStorage.js';
 
 /** How long a drained message stays invisible while it is recorded; on a failure it comes back. */
 const DRAIN_VISIBILITY_SECONDS = 300;
@@ -25,13 +26,18 @@ export async function drainUnreadableMessages(
   options: UnreadableDrainOptions = {},
 ): Promise<number> {
   const max = options.maxMessages ?? DRAIN_MAX_MESSAGES_PER_RUN;
-  if (!(await queue.exists())) return 0;
   let recorded = 0;
   while (recorded < max) {
-    const batch = await queue.receiveMessages({
-      numberOfMessages: Math.min(32, max - recorded),
-      visibilityTimeout: DRAIN_VISIBILITY_SECONDS,
-    });
+    let batch;
+    try {
+      batch = await queue.receiveMessages({
+        numberOfMessages: Math.min(32, max - recorded),
+        visibilityTimeout: DRAIN_VISIBILITY_SECONDS,
+      });
+    } catch (error) {
+      if (hasStatus(error, 404)) return recorded; // the host never moved anything there
+      throw error;
+    }
     if (batch.receivedMessageItems.length === 0) break;
     for (const message of batch.receivedMessageItems) {
       await intake.recordUnreadable({
