@@ -24,9 +24,10 @@ export async function lifecycleIntakePoison(message: unknown, context: Invocatio
 }
 
 /**
- * Hourly: records what the host moved to `lifecycle-requests-poison-poison` (messages the worker
- * could not hand to either trigger), so no message ends unrecorded. Hourly is well inside a queue
- * message's 7-day lifetime, and an empty queue costs two storage calls.
+ * Daily at 02:45 UTC: records what the host moved to `lifecycle-requests-poison-poison` (messages
+ * the worker could not hand to either trigger), so no message ends unrecorded. Daily is well inside
+ * a queue message's 7-day lifetime, and an empty queue costs one storage call; operators who want
+ * it sooner run it now through the admin endpoint (`POST /admin/functions/lifecycleIntakeUnreadable`).
  */
 export async function lifecycleIntakeUnreadable(_timer: Timer, context: InvocationContext): Promise<void> {
   const { storage } = services();
@@ -87,6 +88,6 @@ app.storageQueue(Functions.lifecycleIntakePoison, {
 });
 
 app.timer(Functions.lifecycleIntakeUnreadable, {
-  schedule: '0 17 * * * *',
+  schedule: '0 45 2 * * *',
   handler: lifecycleIntakeUnreadable,
 });
