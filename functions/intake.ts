@@ -1,7 +1,9 @@
-import { app, type InvocationContext } from '@azure/functions';
+import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { Functions } from '../shared/functionNames.js';
 import { IntakeService, type IntakeMessage } from '../shared/intake/intakeService.js';
+import { stringifyJson } from '../shared/requests/jsonInspection.js';
+import { drainUnreadableMessages } from '../shared/intake/unreadableDrain.js';
 import { StorageNames } from '../shared/storage/brokerStorage.js';
 import { createLogger } from '../shared/logger.js';
 import { services } from './services.js';
@@ -12,21 +14,37 @@ import { slugRunnerPort } from './slugRunnerClient.js';
  * (it is never retried forever); only infrastructure failures throw, so the host retries the message
  * (host.json maxDequeueCount) and finally moves it to the poison queue, whose trigger records it.
  */
-async function lifecycleIntake(message: unknown, context: InvocationContext): Promise<void> {
+export async function lifecycleIntake(message: unknown, context: InvocationContext): Promise<void> {
   const outcome = await intakeFor(context).process(toIntakeMessage(message, context));
   context.log(`intake ${outcome.kind}`, outcome.kind === 'rejected' ? outcome.code : outcome.requestId);
 }
 
-async function lifecycleIntakePoison(message: unknown, context: InvocationContext): Promise<void> {
+export async function lifecycleIntakePoison(message: unknown, context: InvocationContext): Promise<void> {
   await intakeFor(context).recordPoison(toIntakeMessage(message, context));
 }
 
-function intakeFor(context: InvocationContext): IntakeService {
+/**
+ * Daily at 02:45 UTC: records what the host moved to `lifecycle-requests-poison-poison` (messages
+ * the worker could not hand to either trigger), so no message ends unrecorded. Daily is well inside
+ * a queue message's 7-day lifetime, and an empty queue costs one storage call; operators who want
+ * it sooner run it now through the admin endpoint (`POST /admin/functions/lifecycleIntakeUnreadable`).
+ */
+export async function lifecycleIntakeUnreadable(_timer: Timer, context: InvocationContext): Promise<void> {
+  const { storage } = services();
+  const queue = await storage.queue(StorageNames.lifecycleUnreadableQueue);
+  const recorded = await drainUnreadableMessages(queue, intakeFor(context, false));
+  if (recorded > 0) context.warn(`recorded ${recorded} unreadable message(s) from ${queue.name}`);
+}
+
+function intakeFor(context: InvocationContext, withRunner = true): IntakeService {
   const { requests, rejected, config } = services();
   return new IntakeService({
     requests,
     rejected,
-    runner: slugRunnerPort(df.getClient(context)),
+    // Only admitted requests wake a runner; the drain only records, and a timer has no client binding.
+    runner: withRunner
+      ? slugRunnerPort(df.getClient(context))
+      : { wake: () => Promise.reject(new Error('not for the drain')) },
     maxMessageBytes: config.intake.maxMessageBytes,
     stagingVaultUri: config.stagingKeyVaultUri,
     logger: createLogger(context, { invocationId: context.invocationId }),
@@ -35,13 +53,15 @@ function intakeFor(context: InvocationContext): IntakeService {
 
 /**
  * The Functions host hands a queue message that parses as JSON over as an object; the intake wants
- * the text, so an object is serialised back (same content, canonical spacing).
+ * the text, so an object is serialised back (same content, canonical spacing), without recursion:
+ * `JSON.stringify` overflows the stack on a message nested a few thousand levels deep, and then
+ * neither this trigger nor the poison trigger could record it.
  */
 function toIntakeMessage(message: unknown, context: InvocationContext): IntakeMessage {
   const metadata = context.triggerMetadata ?? {};
   const insertionTime = metadata['insertionTime'];
   return {
-    text: typeof message === 'string' ? message : JSON.stringify(message),
+    text: typeof message === 'string' ? message : stringifyJson(message),
     messageId: typeof metadata['id'] === 'string' ? metadata['id'] : context.invocationId,
     dequeueCount:
       typeof metadata['dequeueCount'] === 'number'
@@ -66,4 +86,9 @@ app.storageQueue(Functions.lifecycleIntakePoison, {
   connection: 'AzureWebJobsStorage',
   extraInputs: [df.input.durableClient()],
   handler: lifecycleIntakePoison,
+});
+
+app.timer(Functions.lifecycleIntakeUnreadable, {
+  schedule: '0 45 2 * * *',
+  handler: lifecycleIntakeUnreadable,
 });

@@ -8,6 +8,8 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { RefusalCoalescer } from '../shared/approvals/refusalCoalescer.js';
 import type { AuditTrail, NewAuditEntry } from '../shared/storage/auditTrail.js';
 import { telegramUpdateSchema } from '../shared/telegram/updates.js';
+import { inspectJson } from '../shared/requests/jsonInspection.js';
+import { redacted } from '../shared/requests/rawSecrets.js';
 import { json, problem, problemFromError } from './api/problem.js';
 import { approvalServices, chatService } from './approvalServices.js';
 
@@ -93,6 +95,10 @@ export async function telegramWebhook(
     } catch {
       return await refuseBody(audit, 'malformed update: not JSON');
     }
+    // Bounded before the schema walks it; a `__proto__` field is refused as the request API refuses it.
+    const structural = inspectJson(body)[0];
+    if (structural)
+      return await refuseBody(audit, `malformed update: ${structural.path}: ${structural.message}`);
     const parsed = telegramUpdateSchema.safeParse(body);
     if (!parsed.success) return await refuseBody(audit, `malformed update: ${firstIssue(parsed.error)}`);
     const update = parsed.data;
@@ -123,8 +129,10 @@ async function refuseBody(
   audit: (entry: Omit<NewAuditEntry, 'channel' | 'actor' | 'action'>) => Promise<unknown>,
   reason: string,
 ): Promise<HttpResponseInit> {
-  await audit({ outcome: 'refused', reason });
-  return problem(ErrorCodes.BadRequest, reason);
+  // Paths and zod messages can echo the update's keys: no raw secret goes into the audit trail.
+  const safe = redacted(reason);
+  await audit({ outcome: 'refused', reason: safe });
+  return problem(ErrorCodes.BadRequest, safe);
 }
 
 /** Compares secrets in constant time (digests have equal lengths whatever was presented). */

@@ -109,6 +109,7 @@ export const Events = {
 export const Functions = {
   lifecycleIntake: 'lifecycleIntake',
   lifecycleIntakePoison: 'lifecycleIntakePoison',
+  lifecycleIntakeUnreadable: 'lifecycleIntakeUnreadable',
   submitRequest: 'submitRequest',
   getRequest: 'getRequest',
   listEnvironments: 'listEnvironments',

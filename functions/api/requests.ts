@@ -9,6 +9,7 @@ import {
   REQUEST_ID_PATTERN,
 } from '../../shared/requests/lifecycleRequest.js';
 import { validateLifecycleRequest } from '../../shared/requests/parseLifecycleRequest.js';
+import { inspectJson } from '../../shared/requests/jsonInspection.js';
 import { StorageNames } from '../../shared/storage/brokerStorage.js';
 import { requestView } from '../../shared/intake/requestView.js';
 import { checkSecretReferences, planStagedSecrets } from '../../shared/intake/stagedSecrets.js';
@@ -54,6 +55,16 @@ export async function submitRequest(
       body = JSON.parse(text);
     } catch (error) {
       return problem(ErrorCodes.RequestInvalidJson, `body is not valid JSON: ${(error as Error).message}`);
+    }
+    // Before the schema reads it: too deep, or a `__proto__` field (which the schema would drop
+    // silently, while the queue refuses it), is refused as the intake refuses it.
+    const structural = inspectJson(body);
+    if (structural.length > 0) {
+      return problem(
+        ErrorCodes.RequestSchemaViolation,
+        structural.map((finding) => `${finding.path}: ${finding.message}`).join('; '),
+        { errors: structural.map(({ path, message }) => ({ path, message })) },
+      );
     }
     const shape = submitBodySchema.safeParse(body);
     if (!shape.success) {

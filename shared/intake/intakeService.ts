@@ -1,6 +1,7 @@
 import { ErrorCodes } from '../errors.js';
 import { parseLifecycleRequest, type RequestIssue } from '../requests/parseLifecycleRequest.js';
 import { REQUEST_ID_PATTERN, type LifecycleRequest } from '../requests/lifecycleRequest.js';
+import { containsRawSecret, redacted } from '../requests/rawSecrets.js';
 import { requestContentHash, type RequestRecord, type RequestStore } from '../storage/requestStore.js';
 import type { RejectedMessageStore } from '../storage/rejectedMessageStore.js';
 import type { Logger } from '../logger.js';
@@ -24,6 +25,16 @@ export type IntakeOutcome =
   | { kind: 'admitted'; requestId: string; slug: string }
   | { kind: 'duplicate'; requestId: string; status: string }
   | { kind: 'rejected'; code: string; reason: string; requestId?: string | undefined };
+
+/**
+ * How many times the Functions host delivers a failing queue message before it moves it to the
+ * poison queue (host.json `extensions.queues.maxDequeueCount`; a test keeps the two equal). The
+ * poison queue's own dequeue count starts again at 1, so the poison handler reports this one.
+ */
+export const QUEUE_MAX_DEQUEUE_COUNT = 5;
+
+/** The longest reason the intake stores: a message full of unknown fields cannot make it huge. */
+export const MAX_REASON_CHARS = 2_000;
 
 export interface IntakeDependencies {
   requests: RequestStore;
@@ -82,12 +93,36 @@ export class IntakeService {
     return record.contentHash === requestContentHash(request);
   }
 
-  /** Records a message that failed processing on every delivery (from the poison queue). */
+  /**
+   * Records a message that failed processing on every delivery (from the poison queue). Its count
+   * of deliveries is the host's limit: on the poison queue the message is a new message whose own
+   * dequeue count starts at 1. Whatever the content, it is recorded (the text is only stored,
+   * redacted, never parsed deeper than its top level); only a storage failure throws.
+   */
   async recordPoison(message: IntakeMessage): Promise<IntakeOutcome> {
+    const poisonDeliveries =
+      message.dequeueCount > 1 ? ` (and ${message.dequeueCount} deliveries from the poison queue)` : '';
     return this.reject(
-      message,
+      { ...message, dequeueCount: QUEUE_MAX_DEQUEUE_COUNT },
       ErrorCodes.RequestProcessingFailed,
-      `processing failed on each of ${message.dequeueCount} deliveries; the broker's logs have each error`,
+      `processing failed on each of ${QUEUE_MAX_DEQUEUE_COUNT} deliveries${poisonDeliveries}; the broker's logs have each error`,
+      [],
+      'poison',
+    );
+  }
+
+  /**
+   * Records a message that never reached the broker's code: the host gave up on it in the poison
+   * trigger too and moved it to `lifecycle-requests-poison-poison`, which no trigger reads (the
+   * Node worker converts a queue message's trigger metadata recursively before any handler runs, so
+   * a message nested a few thousand levels deep fails there on every delivery). The drain reads it
+   * with the storage SDK and records it here, text redacted as always.
+   */
+  async recordUnreadable(message: IntakeMessage): Promise<IntakeOutcome> {
+    return this.reject(
+      { ...message, dequeueCount: QUEUE_MAX_DEQUEUE_COUNT },
+      ErrorCodes.RequestProcessingFailed,
+      `the Functions host could not deliver this message to the broker on any of ${QUEUE_MAX_DEQUEUE_COUNT} deliveries, nor from the poison queue; recorded from lifecycle-requests-poison-poison`,
       [],
       'poison',
     );
@@ -135,12 +170,13 @@ export class IntakeService {
     markRequest = true,
   ): Promise<IntakeOutcome> {
     const hints = readableFields(message.text);
+    const stored = boundedReason(reason);
     await this.deps.rejected.add(
       {
         receivedAt: message.receivedAt,
         source,
         code,
-        reason,
+        reason: stored,
         issues,
         requestId: hints.requestId,
         messageId: message.messageId,
@@ -153,7 +189,7 @@ export class IntakeService {
       await this.deps.requests.recordRejected(hints.requestId, {
         op: hints.op ?? '',
         slug: hints.slug ?? '',
-        reason,
+        reason: stored,
         errorCode: code,
         at: message.receivedAt,
       });
@@ -163,19 +199,31 @@ export class IntakeService {
       messageId: message.messageId,
       requestId: hints.requestId,
     });
-    return { kind: 'rejected', code, reason, requestId: hints.requestId };
+    return { kind: 'rejected', code, reason: stored, requestId: hints.requestId };
   }
 }
 
-/** Best-effort: the requestId, op and slug of a message that failed validation, if readable. */
+/** The reason as stored and answered: raw secrets masked, at most 2,000 characters. */
+function boundedReason(reason: string): string {
+  const masked = redacted(reason);
+  return masked.length > MAX_REASON_CHARS ? `${masked.slice(0, MAX_REASON_CHARS - 1)}…` : masked;
+}
+
+/**
+ * Best-effort: the requestId, op and slug of a message that failed validation, if readable. Reads
+ * the top level only (`JSON.parse` itself does not recurse); a field that looks like a raw secret
+ * is not a hint (it would be stored as a key).
+ */
 function readableFields(text: string): { requestId?: string; op?: string; slug?: string } {
   try {
     const value = JSON.parse(text) as unknown;
     if (!value || typeof value !== 'object') return {};
     const record = value as Record<string, unknown>;
     const pick = (key: string, max: number) => {
-      const field = record[key];
-      return typeof field === 'string' && field.length <= max ? field : undefined;
+      const field = Object.hasOwn(record, key) ? record[key] : undefined;
+      return typeof field === 'string' && field.length <= max && !containsRawSecret(field)
+        ? field
+        : undefined;
     };
     const requestId = pick('requestId', 64);
     return {

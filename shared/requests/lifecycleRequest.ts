@@ -37,9 +37,6 @@ const calendarVersion = z
   .refine(isCalendarVersion, 'expected an OpenClaw calendar version such as 2026.9.6')
   .meta({ pattern: '^20\\d{2}\\.([1-9]|1[0-2])\\.([1-9]|[12]\\d|3[01])$' });
 
-/** Looks like a raw Telegram bot token (`123456:ABC...`): refused, secrets travel as references. */
-const RAW_TELEGRAM_TOKEN = /^\d{5,}:[A-Za-z0-9_-]{30,}$/;
-
 /**
  * A reference to a secret staged in the broker's Key Vault. Secret values never travel in a
  * request: the HTTP API stages them and puts the reference here.
@@ -55,34 +52,6 @@ export const secretRefSchema = z
   })
   .strict()
   .describe('A Key Vault secret URI in the broker vault; never the secret value.');
-
-/**
- * Finds params strings that look like raw secrets, wherever they are, so a secret pasted into the
- * wrong field is refused rather than stored in orchestration history. Runs on the raw message,
- * before and independently of the schema.
- */
-export function findRawSecrets(
-  value: unknown,
-  path: string[] = ['params'],
-): { path: string; message: string }[] {
-  if (typeof value === 'string') {
-    return RAW_TELEGRAM_TOKEN.test(value)
-      ? [
-          {
-            path: path.join('.'),
-            message:
-              'this looks like a raw secret value; secrets are staged through the HTTP API and sent as { secretRef }',
-          },
-        ]
-      : [];
-  }
-  if (Array.isArray(value))
-    return value.flatMap((item, index) => findRawSecrets(item, [...path, String(index)]));
-  if (value && typeof value === 'object') {
-    return Object.entries(value).flatMap(([key, item]) => findRawSecrets(item, [...path, key]));
-  }
-  return [];
-}
 
 const channel = z.enum(['telegram', 'teams']);
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
+import { inspectJson, MAX_JSON_DEPTH } from './jsonInspection.js';
 import {
-  findRawSecrets,
   LIFECYCLE_OPS,
   LIFECYCLE_REQUEST_SCHEMA_VERSION,
   lifecycleRequestSchema,
@@ -36,10 +36,25 @@ export function parseLifecycleRequest(text: string, maxBytes: number): ParseResu
   return validateLifecycleRequest(json);
 }
 
-/** Validates an already-parsed value against the version 1 request schema. */
+/**
+ * Validates an already-parsed value against the version 1 request schema. First a bounded,
+ * iterative walk of the whole value: nesting deeper than 32 levels is refused before anything else
+ * reads it (the schema included), and a `__proto__` field or a raw secret value anywhere (keys,
+ * requestId and params included) is refused with its path, before and independently of the schema.
+ */
 export function validateLifecycleRequest(json: unknown): ParseResult {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     return refuse(ErrorCodes.RequestSchemaViolation, 'a lifecycle request is a JSON object');
+  }
+  const findings = inspectJson(json, { rawSecrets: true });
+  const tooDeep = findings.find((finding) => finding.kind === 'too-deep');
+  if (tooDeep) {
+    return {
+      ok: false,
+      code: ErrorCodes.RequestSchemaViolation,
+      reason: `request is nested deeper than ${MAX_JSON_DEPTH} levels (at ${tooDeep.path}); a lifecycle request has at most 4`,
+      issues: [{ path: tooDeep.path, message: tooDeep.message }],
+    };
   }
   const record = json as Record<string, unknown>;
   if (record['schemaVersion'] !== LIFECYCLE_REQUEST_SCHEMA_VERSION) {
@@ -55,9 +70,11 @@ export function validateLifecycleRequest(json: unknown): ParseResult {
     );
   }
   const parsed = lifecycleRequestSchema.safeParse(json);
-  const secrets = findRawSecrets(record['params']);
-  if (!parsed.success || secrets.length > 0) {
-    const issues = [...secrets, ...(parsed.success ? [] : toIssues(parsed.error))];
+  if (!parsed.success || findings.length > 0) {
+    const issues = [
+      ...findings.map(({ path, message }) => ({ path, message })),
+      ...(parsed.success ? [] : toIssues(parsed.error)),
+    ];
     return {
       ok: false,
       code: ErrorCodes.RequestSchemaViolation,

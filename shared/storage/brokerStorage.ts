@@ -8,6 +8,11 @@ import { brokerCredential } from '../azure/credential.js';
 export const StorageNames = {
   lifecycleQueue: 'lifecycle-requests',
   lifecyclePoisonQueue: 'lifecycle-requests-poison',
+  /**
+   * Where the host moves a message its poison trigger failed on too (`<queue>-poison` of the poison
+   * queue). No trigger reads it; the unreadable-message drain records what lands there.
+   */
+  lifecycleUnreadableQueue: 'lifecycle-requests-poison-poison',
   requestsTable: 'requests',
   slugQueueTable: 'slugqueue',
   environmentsTable: 'environments',

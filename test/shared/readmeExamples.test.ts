@@ -18,7 +18,7 @@ describe("the README's lifecycle request examples", () => {
   });
 
   it.each(examples.map((text, index) => [index, text]))('example %i is valid and complete', (_, text) => {
-    const parsed = validateLifecycleRequest(JSON.parse(text as string));
+    const parsed = validateLifecycleRequest(JSON.parse(String(text)));
     expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
     if (!parsed.ok || parsed.request.op !== 'provision') return;
     if (parsed.request.params.channels.includes('telegram'))

@@ -128,7 +128,7 @@ export class QueueTriggerListener {
       // Not JSON: the function receives the string, as on Azure.
     }
     try {
-      await this.#options.invoke(input, triggerMetadata);
+      await this.#options.invoke(input, asWorkerTriggerMetadata(triggerMetadata));
       if (this.#stopped) return;
       await this.#queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (error) {
@@ -192,6 +192,47 @@ export class QueueTriggerListener {
   async closed(): Promise<void> {
     await this.#loop;
   }
+}
+
+/**
+ * The trigger metadata as the Node worker hands it to a function. The host sends each value as
+ * RPC typed data (dates as text); @azure/functions 4.x (`fromRpcTriggerMetadata` in
+ * src/converters/fromRpcTriggerMetadata.ts) tries every string as JSON and then camel-cases the
+ * keys of the result recursively (`toCamelCaseValue`). So `queueTrigger` holds a JSON message
+ * parsed, with first letters of keys lowered, and a message nested a few thousand levels deep
+ * overflows the stack there, before any handler runs: on Azure each delivery fails, the message
+ * goes to the poison queue, fails the poison trigger the same way and ends in `<queue>-poison-poison`.
+ * This does the same to string values, recursion included, so tests meet that failure where Azure
+ * has it. Other values (numbers, and dates, which stay Date objects as this host has always given
+ * them) pass unchanged.
+ */
+export function asWorkerTriggerMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    result[camelCaseKey(key)] = typeof value === 'string' ? camelCaseValue(tryJsonParse(value)) : value;
+  }
+  return result;
+}
+
+function tryJsonParse(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function camelCaseKey(key: string): string {
+  return key.charAt(0).toLowerCase() + key.slice(1);
+}
+
+/** Recursive on purpose: the worker's conversion is, and its depth limit is the one that matters. */
+function camelCaseValue(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(camelCaseValue);
+  const result: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) result[camelCaseKey(key)] = camelCaseValue(item);
+  return result;
 }
 
 /** Encodes a queue output value the way the Functions output binding does. */
