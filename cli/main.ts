@@ -30,6 +30,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.env['CLAW_BROKER_URL'] ?? 'http://127.0.0.1:7071',
     )
     .option('--key <key>', 'function key (env CLAW_BROKER_KEY)', io.env['CLAW_BROKER_KEY'])
+    .option(
+      '--token <token>',
+      'Entra access token for the broker, when Easy Auth fronts it (env CLAW_BROKER_TOKEN)',
+      io.env['CLAW_BROKER_TOKEN'],
+    )
     .option('--json', 'machine-readable JSON output', false)
     .exitOverride()
     .configureOutput({
@@ -41,8 +46,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
 
   const api = () => {
-    const opts = program.opts<{ url: string; key?: string }>();
-    return new BrokerApi({ baseUrl: opts.url, key: opts.key, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    const opts = program.opts<{ url: string; key?: string; token?: string }>();
+    return new BrokerApi({
+      baseUrl: opts.url,
+      key: opts.key,
+      token: opts.token,
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+    });
   };
   const asJson = () => program.opts<{ json: boolean }>().json;
   const print = (value: unknown, human: () => string) =>

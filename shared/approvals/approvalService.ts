@@ -5,10 +5,13 @@ import type { AuditTrail } from '../storage/auditTrail.js';
 import type { ButtonAction, NonceRecord, NonceStore } from '../storage/nonceStore.js';
 import type { TelegramClient } from '../telegram/telegramClient.js';
 import {
+  decisionProblem,
   describeActor,
   sameIdentity,
   type Actor,
   type ApprovalDecision,
+  type ConfirmDecisionInput,
+  type ConfirmedDecision,
   type ExpireApprovalInput,
   type OpenApprovalInput,
   type OpenedApproval,
@@ -16,7 +19,7 @@ import {
 import { approvalMessageText } from './messages.js';
 
 export interface ApprovalServiceDeps {
-  config: Pick<BrokerConfig, 'approvals' | 'telegram'>;
+  config: Pick<BrokerConfig, 'approvals' | 'telegram' | 'operators'>;
   approvals: ApprovalStore;
   nonces: NonceStore;
   audit: AuditTrail;
@@ -206,6 +209,30 @@ export class ApprovalService {
     throw new Error(`approval for ${input.requestId} kept changing while expiring`);
   }
 
+  /**
+   * What the approval record says about the decision, for the orchestration that was woken by a
+   * decision event: the event only says "look again", the record decides. A record still pending
+   * (a forged or early event) is no decision; a decided one is returned as recorded, unless its
+   * votes do not meet its policy (a record written around the service), which is no decision
+   * either. Read-only, so safe to run twice.
+   */
+  async confirm(input: ConfirmDecisionInput): Promise<ConfirmedDecision> {
+    const record = await this.deps.approvals.get(input.requestId);
+    if (!record) return { decided: false, reason: `no approval recorded for request ${input.requestId}` };
+    if (record.status === 'pending')
+      return { decided: false, reason: 'the approval record is still pending' };
+    const decision = decisionOf(record);
+    const problem = decisionProblem(decision, this.deps.config.operators.identityLinks);
+    if (problem) {
+      this.deps.log.warn('approval record does not meet its policy', {
+        requestId: record.requestId,
+        problem,
+      });
+      return { decided: false, reason: `the recorded decision does not hold: ${problem}` };
+    }
+    return { decided: true, decision };
+  }
+
   /** Why the vote cannot count, or undefined when it can. Read-only. */
   private async check(
     record: ApprovalRecord | undefined,
@@ -238,14 +265,15 @@ export class ApprovalService {
       return { kind: 'refused', refusal: 'stale', reason: 'this button is no longer current' };
     }
     if (input.action === 'approve') {
-      if (!record.policy.requesterMayApprove && sameIdentity(input.actor, record.requestedBy)) {
+      const links = this.deps.config.operators.identityLinks;
+      if (!record.policy.requesterMayApprove && sameIdentity(input.actor, record.requestedBy, links)) {
         return {
           kind: 'refused',
           refusal: 'forbidden',
           reason: `the requester may not approve their own ${record.op}; another approver must`,
         };
       }
-      if (record.approvals.some((vote) => sameIdentity(vote.by, input.actor))) {
+      if (record.approvals.some((vote) => sameIdentity(vote.by, input.actor, links))) {
         return {
           kind: 'refused',
           refusal: 'forbidden',

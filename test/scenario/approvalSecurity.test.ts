@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxEntry } from '../../sandbox/sim/telegram.js';
-import { ADA, BRIAN, EVE, ApprovalWorld, type AuditEntryView } from '../support/approvalWorld.js';
+import {
+  ADA,
+  BRIAN,
+  EVE,
+  ApprovalWorld,
+  OPERATORS,
+  signedInAs,
+  type AuditEntryView,
+} from '../support/approvalWorld.js';
 import { touched } from '../support/approvalTestApp.js';
 import { aRequest } from '../support/requests.js';
 
@@ -204,9 +212,7 @@ describe('a button works once, while its approval is pending', () => {
       'POST',
       '/api/requests/sec-finished-1/reject',
       {},
-      {
-        'x-ms-client-principal-name': 'bob@example.com',
-      },
+      signedInAs('bob@example.com'),
     );
     expect(decided.status).toBe(200);
     await world.until('sec-finished-1', ['rejected']);
@@ -230,9 +236,7 @@ describe('the approval policy', () => {
       'POST',
       '/api/requests/sec-self-1/approve',
       {},
-      {
-        'x-ms-client-principal-name': 'alice@example.com',
-      },
+      signedInAs('alice@example.com'),
     );
     expect(own.status).toBe(403);
     expect(own.body).toMatchObject({ code: 'ApprovalForbidden' });
@@ -243,16 +247,18 @@ describe('the approval policy', () => {
         /^the requester may not approve their own teardown/,
       ),
     ).toContainEqual(
-      expect.objectContaining({ channel: 'api', actor: 'operator:alice@example.com', action: 'approve' }),
+      expect.objectContaining({
+        channel: 'api',
+        actor: `operator:${OPERATORS['alice@example.com'].objectId}`,
+        action: 'approve',
+      }),
     );
 
     const other = await world.api(
       'POST',
       '/api/requests/sec-self-1/approve',
       {},
-      {
-        'x-ms-client-principal-name': 'bob@example.com',
-      },
+      signedInAs('bob@example.com'),
     );
     expect(other.status).toBe(200);
     expect((await world.until('sec-self-1', ['succeeded', 'rejected', 'failed'])).status).toBe('succeeded');
@@ -353,5 +359,61 @@ describe('the approval policy', () => {
       status: 'succeeded',
       summary: `approved by ${ADA}`,
     });
+  });
+
+  it('acts on the approval record, not on the event: a forged event that meets the policy decides nothing', async () => {
+    await world.submit('teardown', 'sec-forged', 'sec-forged-1');
+    const before = await world.awaitingApproval('sec-forged-1');
+    const at = new Date().toISOString();
+    // Everything the policy checks holds in the payload itself: one approver, not the requester.
+    const forged = {
+      requestId: 'sec-forged-1',
+      outcome: 'approved',
+      decidedAt: at,
+      decidedBy: { kind: 'operator', id: 'mallory' },
+      approvals: [{ by: { kind: 'operator', id: 'mallory' }, at, via: 'api' }],
+      policy: { approvers: 1, requesterMayApprove: false },
+      requestedBy: { kind: 'operator', id: OPERATORS['alice@example.com'].objectId },
+    };
+    const raised = await fetch(
+      `${world.host.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent('approval:sec-forged-1')}/raiseEvent/approvalDecision?code=${world.host.systemKey}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(forged) },
+    );
+    expect(raised.status).toBe(202);
+    await world.host.waitForIdle();
+    await expectNothingChanged('sec-forged-1', before);
+    expect(world.host.getStatus('approval:sec-forged-1')?.runtimeStatus).toBe('Running');
+    expect(
+      (await world.audit('&requestId=sec-forged-1')).filter((entry) => entry.outcome === 'approved'),
+    ).toEqual([]);
+
+    // A real approval still goes through, and the result names the real approver.
+    await world.press('sec-forged-1', 'Approve', ADA);
+    expect(await world.until('sec-forged-1', ['succeeded', 'rejected', 'failed'])).toMatchObject({
+      status: 'succeeded',
+      summary: `approved by ${ADA}`,
+    });
+  });
+
+  it("serves the Durable management API's local path only with the system key", async () => {
+    await world.submit('teardown', 'sec-rpc', 'sec-rpc-1');
+    const before = await world.awaitingApproval('sec-rpc-1');
+    const path = `/durabletask/instances/${encodeURIComponent('approval:sec-rpc-1')}/raiseEvent/approvalDecision`;
+    const body = JSON.stringify({ requestId: 'sec-rpc-1', outcome: 'rejected' });
+    const headers = { 'content-type': 'application/json' };
+    const without = await fetch(`${world.host.baseUrl}${path}`, { method: 'POST', headers, body });
+    expect(without.status).toBe(401);
+    const wrong = await fetch(`${world.host.baseUrl}${path}?code=${world.host.functionKey}`, {
+      method: 'POST',
+      headers,
+      body,
+    });
+    expect(wrong.status).toBe(401);
+    expect((await fetch(`${world.host.baseUrl}/durabletask/instances`)).status).toBe(401);
+    await world.host.waitForIdle();
+    await expectNothingChanged('sec-rpc-1', before);
+    expect(world.host.timeline('approval:sec-rpc-1').map((entry) => entry.eventType)).not.toContain(
+      'EventRaised',
+    );
   });
 });
