@@ -240,10 +240,14 @@ const settingsSchema = z.object({
     'a comma-separated list of operator ids (Entra object ids; with function-key, the OPERATOR_FUNCTION_KEY_IDENTITY)',
   ),
   OPERATOR_APPROVER_GROUP_IDS: operatorIdList('a comma-separated list of Entra group object ids'),
-  OPERATOR_FUNCTION_KEY_IDENTITY: matching(
-    OPERATOR_ID,
-    'the operator name the function key stands for (letters, digits, @ . _ -; at most 128)',
-  ).optional(),
+  // Empty means unset: the function key then names no operator and may not approve.
+  OPERATOR_FUNCTION_KEY_IDENTITY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    matching(
+      OPERATOR_ID,
+      'the operator name the function key stands for (letters, digits, @ . _ -; at most 128)',
+    ).optional(),
+  ),
   IDENTITY_LINKS: identityLinks,
   TELEGRAM_ADMIN_CHAT_ID: matching(/^-?\d{1,20}$/, 'the Telegram chat id of the admin chat'),
   TELEGRAM_BOT_TOKEN_REF: keyVaultSecretRef("the broker's Telegram bot token"),

@@ -273,11 +273,14 @@ export class ApprovalService {
           reason: `the requester may not approve their own ${record.op}; another approver must`,
         };
       }
-      if (record.approvals.some((vote) => sameIdentity(vote.by, input.actor, links))) {
+      const earlier = record.approvals.find((vote) => sameIdentity(vote.by, input.actor, links));
+      if (earlier) {
+        const sameAs =
+          earlier.by.kind === input.actor.kind ? '' : ` (the same person as ${describeActor(input.actor)})`;
         return {
           kind: 'refused',
           refusal: 'forbidden',
-          reason: `already approved by ${describeActor(input.actor)}; a different approver is needed`,
+          reason: `already approved by ${describeActor(earlier.by)}${sameAs}; a different approver is needed`,
         };
       }
     }

@@ -50,10 +50,15 @@ export const APPROVAL_POLICY = JSON.stringify({
  * The API is behind emulated App Service authentication (OPERATOR_AUTH=easyauth, as deployed):
  * calls sign in with a bearer token (`signedInAs`), the webhook route is excluded, and alice and
  * bob (by object id) and dave (by group) are the operators allowed to approve. Calls that name no
- * one sign in as carol, who may not.
+ * one sign in as carol, who may not. With `easyAuth: false` it runs as the sandbox does: function
+ * key only, whose operator is `sandbox-operator`.
  */
 export class ApprovalWorld extends TestWorld {
-  static start(settings: Record<string, string> = {}): Promise<ApprovalWorld> {
+  static start(
+    settings: Record<string, string> = {},
+    options: { easyAuth?: boolean } = {},
+  ): Promise<ApprovalWorld> {
+    const easyAuth = options.easyAuth ?? true;
     const clock = new ManualClock(Date.now());
     // Carol first: the world's own setup call signs in as the first principal.
     const names: OperatorName[] = [
@@ -67,15 +72,21 @@ export class ApprovalWorld extends TestWorld {
       {
         app: () => import('./approvalTestApp.js'),
         hostPort: 0,
-        host: { clock, easyAuth: { principals, excludedPaths: ['/api/telegram/webhook'] } },
+        host: easyAuth
+          ? { clock, easyAuth: { principals, excludedPaths: ['/api/telegram/webhook'] } }
+          : { clock },
         settings: {
           DURABLE_TASK_HUB: 'clawapprovals',
           APPROVAL_POLICY,
-          OPERATOR_AUTH: 'easyauth',
-          OPERATOR_APPROVER_IDS: [OPERATORS['alice@example.com'], OPERATORS['bob@example.com']]
-            .map((operator) => operator.objectId)
-            .join(','),
-          OPERATOR_APPROVER_GROUP_IDS: OPERATORS['dave@example.com'].groups.join(','),
+          ...(easyAuth
+            ? {
+                OPERATOR_AUTH: 'easyauth',
+                OPERATOR_APPROVER_IDS: [OPERATORS['alice@example.com'], OPERATORS['bob@example.com']]
+                  .map((operator) => operator.objectId)
+                  .join(','),
+                OPERATOR_APPROVER_GROUP_IDS: OPERATORS['dave@example.com'].groups.join(','),
+              }
+            : {}),
           ...settings,
         },
       },
@@ -90,7 +101,8 @@ export class ApprovalWorld extends TestWorld {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; body: Record<string, unknown> }> {
-    return super.api(method, path, body, { ...signedInAs('carol@example.com'), ...headers });
+    const signIn = this.settings['OPERATOR_AUTH'] === 'easyauth';
+    return super.api(method, path, body, { ...(signIn ? signedInAs('carol@example.com') : {}), ...headers });
   }
 
   get clock(): ManualClock {
@@ -104,7 +116,8 @@ export class ApprovalWorld extends TestWorld {
     requestId: string,
     principal: OperatorName = 'alice@example.com',
   ): Promise<void> {
-    const answer = await this.api('POST', '/api/requests', { op, slug, requestId }, signedInAs(principal));
+    const signIn = this.settings['OPERATOR_AUTH'] === 'easyauth' ? signedInAs(principal) : {};
+    const answer = await this.api('POST', '/api/requests', { op, slug, requestId }, signIn);
     if (answer.status !== 202)
       throw new Error(`submitting ${requestId}: ${answer.status} ${JSON.stringify(answer.body)}`);
   }
