@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxEntry } from '../../sandbox/sim/telegram.js';
 import {
   ADA,
+  ADMIN_CHAT,
   BRIAN,
   EVE,
   ApprovalWorld,
@@ -101,6 +102,27 @@ describe('the webhook authenticates Telegram', () => {
 });
 
 describe('only approvers in the admin chat decide', () => {
+  it('does not write an audit entry per stray command from people who may not act, and still serves approvers', async () => {
+    const fromEve = async () =>
+      (await world.audit()).filter(
+        (entry) => entry.actor === `telegram:${EVE}` && entry.action === 'command /envs',
+      ).length;
+    const before = await fromEve();
+    for (let i = 0; i < 20; i++) {
+      const delivery = await world.telegram.sendUserMessage({
+        chatId: ADMIN_CHAT,
+        fromUserId: EVE,
+        text: '/envs',
+      });
+      expect(delivery.status).toBe(200);
+    }
+    // The first of the minute in full; the rest counted into one entry when the minute ends.
+    expect((await fromEve()) - before).toBeLessThanOrEqual(1);
+    const outbox = world.telegram.outbox(ADMIN_CHAT).length;
+    await world.telegram.sendUserMessage({ chatId: ADMIN_CHAT, fromUserId: ADA, text: '/envs' });
+    expect(world.telegram.outbox(ADMIN_CHAT).length).toBe(outbox + 1);
+  });
+
   it('refuses a press by someone who is not an approver, without using up the button', async () => {
     await world.submit('teardown', 'sec-outsider', 'sec-outsider-1');
     const before = await world.awaitingApproval('sec-outsider-1');
