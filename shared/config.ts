@@ -253,6 +253,25 @@ const settingsSchema = z.object({
   TELEGRAM_BOT_TOKEN_REF: keyVaultSecretRef("the broker's Telegram bot token"),
   TELEGRAM_WEBHOOK_SECRET_REF: keyVaultSecretRef('the Telegram webhook secret token'),
   TELEGRAM_API_BASE: z.url({ error: 'expected an https URL' }).default('https://api.telegram.org'),
+  TELEGRAM_WEBHOOK_HOSTS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((value, ctx) => {
+      const hosts = value
+        .split(',')
+        .map((host) => host.trim().toLowerCase())
+        .filter((host) => host !== '');
+      if (hosts.some((host) => !/^[a-z0-9.-]{1,253}(:\d{1,5})?$/.test(host))) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'expected comma-separated host names (a proxy in front of the webhook, e.g. broker.example.com)',
+        });
+        return z.NEVER;
+      }
+      return Object.freeze(hosts);
+    }),
   APPROVAL_DEADLINE: duration('a duration such as 24h', '24h'),
   APPROVAL_POLICY: approvalPolicySetting,
   TEARDOWN_BACKUP_RETENTION: duration('a duration such as 30d', '30d'),
@@ -367,6 +386,11 @@ export interface BrokerConfig {
     readonly botTokenRef: string;
     readonly webhookSecretRef: string;
     readonly apiBase: string;
+    /**
+     * Hosts besides the app's own that `POST /api/telegram/setup` may point the webhook at (a
+     * proxy in front of it): the secret token goes to whatever URL is registered.
+     */
+    readonly webhookHosts: readonly string[];
   };
   /**
    * Who the operators calling the HTTP API are. With `easyauth`, App Service authentication (Entra
@@ -489,6 +513,7 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       botTokenRef: settings.TELEGRAM_BOT_TOKEN_REF,
       webhookSecretRef: settings.TELEGRAM_WEBHOOK_SECRET_REF,
       apiBase: settings.TELEGRAM_API_BASE,
+      webhookHosts: settings.TELEGRAM_WEBHOOK_HOSTS,
     },
     operators: {
       auth: settings.OPERATOR_AUTH,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { sameIdentity } from '../../shared/approvals/contracts.js';
 import { approverRefusal, operatorOf } from '../../shared/approvals/operatorIdentity.js';
 import { loadConfig } from '../../shared/config.js';
+import { webhookUrlProblem } from '../../shared/telegram/webhookUrl.js';
 import { testSettings } from '../support/settings.js';
 
 /**
@@ -114,5 +115,24 @@ describe('one person across channels', () => {
     );
     expect(() => operators({ OPERATOR_APPROVER_IDS: 'a b' })).toThrow(/OPERATOR_APPROVER_IDS/);
     expect(() => operators({ OPERATOR_AUTH: 'header' })).toThrow(/OPERATOR_AUTH/);
+  });
+});
+
+describe('the Telegram webhook URL an operator may register', () => {
+  it('is https on the app host or a configured proxy host, without credentials', () => {
+    const app = 'https://func-claw.azurewebsites.net/api/telegram/setup';
+    expect(
+      webhookUrlProblem('https://func-claw.azurewebsites.net/api/telegram/webhook', app, []),
+    ).toBeUndefined();
+    expect(webhookUrlProblem('https://edge.example.com/tg', app, ['edge.example.com'])).toBeUndefined();
+    expect(webhookUrlProblem('http://func-claw.azurewebsites.net/api/telegram/webhook', app, [])).toMatch(
+      /must be https/,
+    );
+    expect(webhookUrlProblem('https://evil.example/tg', app, ['edge.example.com'])).toMatch(
+      /host evil.example is neither this app's host/,
+    );
+    expect(webhookUrlProblem('https://a:b@edge.example.com/tg', app, ['edge.example.com'])).toMatch(
+      /credentials/,
+    );
   });
 });

@@ -101,6 +101,25 @@ describe('the webhook authenticates Telegram', () => {
   });
 });
 
+describe('registering the webhook', () => {
+  it('refuses to send the webhook secret to an http URL or to a host that is not the app or a configured proxy', async () => {
+    const seq = world.lastSeq();
+    for (const url of [
+      'http://evil.example/hook',
+      'https://evil.example/hook',
+      'https://user:pw@evil.example/hook',
+    ]) {
+      const answer = await world.api('POST', '/api/telegram/setup', { url });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({
+        code: 'BadRequest',
+        detail: expect.stringMatching(/^the webhook URL/),
+      });
+    }
+    expect(world.requests(seq).filter((entry) => entry.path.includes('setWebhook'))).toEqual([]);
+  });
+});
+
 describe('only approvers in the admin chat decide', () => {
   it('does not write an audit entry per stray command from people who may not act, and still serves approvers', async () => {
     const fromEve = async () =>
