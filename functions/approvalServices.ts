@@ -95,6 +95,7 @@ export function approvalService(log: Logger, client?: DurableClient): ApprovalSe
     nonces: s.nonces,
     audit: s.audit,
     telegram: s.telegram,
+    requestVia: async (requestId) => ((await s.requests.get(requestId))?.via === 'api' ? 'api' : 'queue'),
     raiseDecision: decisionRaiser(client),
     now: () => new Date(),
     log,

@@ -100,7 +100,7 @@ export async function submitRequest(
     const parsed = validateLifecycleRequest(candidate);
     if (!parsed.ok) return problem(parsed.code, parsed.reason, { errors: parsed.issues });
 
-    const outcome = await requests.record(parsed.request, now);
+    const outcome = await requests.record(parsed.request, now, { via: 'api' });
     const statusUrl = new URL(`/api/requests/${encodeURIComponent(parsed.request.requestId)}`, request.url)
       .href;
     if (outcome.kind === 'conflict') {

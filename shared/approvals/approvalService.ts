@@ -24,6 +24,11 @@ export interface ApprovalServiceDeps {
   nonces: NonceStore;
   audit: AuditTrail;
   telegram: TelegramClient;
+  /**
+   * Whether the request came through the HTTP API (requestedBy is the authenticated caller) or
+   * straight from the queue (requestedBy is what the writer declared). Unknown counts as declared.
+   */
+  requestVia(requestId: string): Promise<'api' | 'queue'>;
   /** Raises the final decision on the waiting sub-orchestration (idempotent: late raises are ignored). */
   raiseDecision(instanceId: string, decision: ApprovalDecision): Promise<void>;
   now(): Date;
@@ -67,12 +72,16 @@ export class ApprovalService {
     const { config, approvals } = this.deps;
     const policy = config.approvals.policies[input.op];
     const deadline = new Date(Date.parse(input.openedAt) + config.approvals.deadlineMs).toISOString();
+    // A timer's request is the broker's own; a person's is known only when the API took it.
+    const requesterDeclared =
+      input.requestedBy.kind !== 'timer' && (await this.deps.requestVia(input.requestId)) !== 'api';
     let record = await approvals.open({
       requestId: input.requestId,
       instanceId: input.instanceId,
       op: input.op,
       slug: input.slug,
       requestedBy: input.requestedBy,
+      ...(requesterDeclared ? { requesterDeclared } : {}),
       changes: input.changes,
       policy,
       openedAt: input.openedAt,

@@ -32,6 +32,11 @@ export interface RequestRecord {
   admitted: boolean;
   /** True once the HTTP API has put the request on the intake queue. */
   enqueued?: boolean | undefined;
+  /**
+   * 'api' when the HTTP API recorded it (its requestedBy is the authenticated caller); absent for a
+   * message written straight to the queue, whose requestedBy is only what the writer declared.
+   */
+  via?: 'api' | undefined;
   instanceId?: string | undefined;
   startedAt?: string | undefined;
   finishedAt?: string | undefined;
@@ -51,6 +56,7 @@ interface RequestEntity {
   acceptedAt: string;
   admitted: boolean;
   enqueued?: boolean;
+  via?: string;
   instanceId?: string;
   startedAt?: string;
   finishedAt?: string;
@@ -96,7 +102,11 @@ export class RequestStore {
    * Records a new request as queued, or returns the record already held for that id. A record with
    * the same id but different content is a conflict: the first one stands.
    */
-  async record(request: LifecycleRequest, acceptedAt: string): Promise<RecordOutcome> {
+  async record(
+    request: LifecycleRequest,
+    acceptedAt: string,
+    options: { via?: 'api' } = {},
+  ): Promise<RecordOutcome> {
     const table = await this.requests();
     const contentHash = requestContentHash(request);
     const entity: RequestEntity = {
@@ -109,6 +119,7 @@ export class RequestStore {
       contentHash,
       acceptedAt,
       admitted: false,
+      ...(options.via ? { via: options.via } : {}),
     };
     try {
       await table.createEntity(entity);
@@ -247,6 +258,7 @@ function fromEntity(entity: RequestEntity): RequestRecord {
     acceptedAt: entity.acceptedAt,
     admitted: entity.admitted,
     enqueued: entity.enqueued,
+    via: entity.via === 'api' ? 'api' : undefined,
     instanceId: entity.instanceId,
     startedAt: entity.startedAt,
     finishedAt: entity.finishedAt,

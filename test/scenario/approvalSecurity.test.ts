@@ -320,6 +320,8 @@ describe('the approval policy', () => {
       ),
     );
     const before = await world.awaitingApproval('sec-self-2');
+    // Who asked is only what the queue message declared, and the message says so; the check holds all the same.
+    expect(before.text).toContain(`Requested by telegram ${ADA} (as declared by the queue message)`);
     const own = await world.press('sec-self-2', 'Approve', ADA);
     expect(world.telegram.callbackQuery(own.update.callback_query!.id)?.answer?.text).toMatch(
       /^Refused: the requester may not approve their own teardown/,

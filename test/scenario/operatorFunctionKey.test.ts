@@ -43,7 +43,8 @@ describe('without Easy Auth, the function key is one named operator', () => {
       { 'x-ms-client-principal-name': 'alice@example.com', 'x-ms-client-principal-id': 'alice' },
     );
     expect(submitted.status).toBe(202);
-    await world.awaitingApproval('fk-self-1');
+    const asked = await world.awaitingApproval('fk-self-1');
+    expect(asked.text).toContain(`Requested by ${SANDBOX_OPERATOR} (request fk-self-1)`);
     expect((await world.request('fk-self-1')) as unknown).toMatchObject({
       requestedBy: { kind: 'operator', id: SANDBOX_OPERATOR },
     });
