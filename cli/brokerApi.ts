@@ -20,6 +20,11 @@ export interface BrokerApiOptions {
   baseUrl: string;
   /** Function key for authLevel "function" endpoints (x-functions-key). */
   key?: string | undefined;
+  /**
+   * An Entra access token for the broker's app (Authorization: Bearer), when App Service
+   * authentication fronts it (OPERATOR_AUTH=easyauth): the platform makes the operator from it.
+   */
+  token?: string | undefined;
   fetch?: typeof fetch;
 }
 
@@ -81,6 +86,7 @@ export class BrokerApi {
     const url = new URL(path, this.options.baseUrl);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.options.key) headers['x-functions-key'] = this.options.key;
+    if (this.options.token) headers['Authorization'] = `Bearer ${this.options.token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let response: Response;
     try {
@@ -110,7 +116,7 @@ export class BrokerApi {
         problem.code ?? `Http${response.status}`,
         problem.detail ??
           (response.status === 401
-            ? 'unauthorised: set --key or CLAW_BROKER_KEY'
+            ? 'unauthorised: set --key or CLAW_BROKER_KEY (and, behind Easy Auth, --token or CLAW_BROKER_TOKEN)'
             : `HTTP ${response.status}`),
         problem.errors,
       );

@@ -42,6 +42,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       '--key <key>',
       'function key; prefer env CLAW_BROKER_KEY (a key on the command line shows in process listings and shell history)',
     )
+    .option(
+      '--token <token>',
+      'Entra access token for the broker, when Easy Auth fronts it (env CLAW_BROKER_TOKEN)',
+      io.env['CLAW_BROKER_TOKEN'],
+    )
     .option('-o, --output <format>', `output format: ${OUTPUTS.join(', ')}`, outputFormat, 'table' as Output)
     .option('--json', 'the same as -o json', false)
     .version(cliVersion(), '-V, --version', 'print the CLI version')
@@ -56,7 +61,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   let warnedAboutKey = false;
   const api = () => {
-    const opts = program.opts<{ url: string; key?: string }>();
+    const opts = program.opts<{ url: string; key?: string; token?: string }>();
     if (opts.key !== undefined && !warnedAboutKey) {
       warnedAboutKey = true;
       io.err(
@@ -64,7 +69,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
     }
     const key = opts.key ?? io.env['CLAW_BROKER_KEY'];
-    return new BrokerApi({ baseUrl: opts.url, key, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    return new BrokerApi({
+      baseUrl: opts.url,
+      key,
+      token: opts.token,
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+    });
   };
   const output = (): Output => {
     const opts = program.opts<{ output: Output; json: boolean }>();

@@ -1,11 +1,12 @@
 import type { DurableClient } from 'durable-functions';
 import { ApprovalService } from '../shared/approvals/approvalService.js';
 import { ChatService } from '../shared/approvals/chatService.js';
+import { RefusalCoalescer } from '../shared/approvals/refusalCoalescer.js';
 import type { ApprovalDecision } from '../shared/approvals/contracts.js';
 import { GatewayDevicePairing, type DevicePairingPort } from '../shared/approvals/devicePairing.js';
 import { AzureClients } from '../shared/azure/azureClients.js';
 import { Events } from '../shared/functionNames.js';
-import type { Logger } from '../shared/logger.js';
+import { createLogger, type Logger } from '../shared/logger.js';
 import { ApprovalStore } from '../shared/storage/approvalStore.js';
 import { AuditTrail } from '../shared/storage/auditTrail.js';
 import { NonceStore } from '../shared/storage/nonceStore.js';
@@ -24,7 +25,12 @@ export interface ApprovalServices extends Services {
   secrets: SecretCache;
   telegram: TelegramClient;
   pairing: DevicePairingPort;
+  /** Refusals of chat members who may not act, coalesced per kind and minute (see ChatServiceDeps). */
+  outsiderRefusals: RefusalCoalescer;
 }
+
+/** Within this window only the first refusal of each kind of outsider is audited in full. */
+export const OUTSIDER_AUDIT_WINDOW_MS = 60_000;
 
 let instance: ApprovalServices | undefined;
 
@@ -34,18 +40,39 @@ export function approvalServices(): ApprovalServices {
     const { config, storage } = base;
     const azure = new AzureClients(config);
     const secrets = new SecretCache(keyVaultSecretReader((vaultUri) => azure.secrets(vaultUri)));
+    const audit = new AuditTrail(storage);
+    const outsiderRefusals = new RefusalCoalescer(
+      async ({ key, count, from, to }) => {
+        await audit.add({
+          channel: 'telegram',
+          actor: 'unknown',
+          action: 'chat',
+          outcome: 'refused',
+          reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
+        });
+      },
+      {
+        windowMs: OUTSIDER_AUDIT_WINDOW_MS,
+        // A window closes after the invocation that opened it: log to the process.
+        onError: (error) =>
+          createLogger(console, { component: 'chat' }).error('auditing coalesced chat refusals failed', {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+      },
+    );
     instance = {
       ...base,
       approvals: new ApprovalStore(storage),
       nonces: new NonceStore(storage),
       seenUpdates: new SeenUpdateStore(storage),
-      audit: new AuditTrail(storage),
+      audit,
       secrets,
       telegram: new TelegramClient({
         apiBase: config.telegram.apiBase,
         token: () => secrets.get(config.telegram.botTokenRef),
       }),
       pairing: new GatewayDevicePairing({ config, azure }),
+      outsiderRefusals,
     };
   }
   return instance;
@@ -68,6 +95,7 @@ export function approvalService(log: Logger, client?: DurableClient): ApprovalSe
     nonces: s.nonces,
     audit: s.audit,
     telegram: s.telegram,
+    requestVia: async (requestId) => ((await s.requests.get(requestId))?.via === 'api' ? 'api' : 'queue'),
     raiseDecision: decisionRaiser(client),
     now: () => new Date(),
     log,
@@ -85,6 +113,7 @@ export function chatService(log: Logger, client: DurableClient): ChatService {
     registry: s.registry,
     approvals: approvalService(log, client),
     pairing: s.pairing,
+    outsiders: s.outsiderRefusals,
     now: () => new Date(),
     log,
   });

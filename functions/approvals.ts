@@ -2,6 +2,8 @@ import * as df from 'durable-functions';
 import type { InvocationContext } from '@azure/functions';
 import type {
   ApprovalDecision,
+  ConfirmDecisionInput,
+  ConfirmedDecision,
   ExpireApprovalInput,
   OpenApprovalInput,
   OpenedApproval,
@@ -29,4 +31,13 @@ df.app.activity(ApprovalActivities.open, {
 df.app.activity(ApprovalActivities.expire, {
   handler: async (input: ExpireApprovalInput, context: InvocationContext): Promise<ApprovalDecision> =>
     approvalService(createLogger(context, { requestId: input.requestId })).expire(input),
+});
+
+/**
+ * Reads the approval record when a decision event arrived and returns the decision it holds, if
+ * any. Read-only, so safe to run twice.
+ */
+df.app.activity(ApprovalActivities.confirm, {
+  handler: async (input: ConfirmDecisionInput, context: InvocationContext): Promise<ConfirmedDecision> =>
+    approvalService(createLogger(context, { requestId: input.requestId })).confirm(input),
 });

@@ -16,6 +16,7 @@ import { runSweep, type SweepReport } from '../shared/sweeps/sweepRunner.js';
 import { json, problem, problemFromError } from './api/problem.js';
 import { occurrenceTime } from './timerOccurrence.js';
 import { services } from './services.js';
+import { callerLabel } from '../shared/approvals/operatorIdentity.js';
 
 let control: SweepControl | undefined;
 const sweepControl = () => (control ??= new SweepControl(services().storage));
@@ -78,7 +79,12 @@ function setPause(paused: boolean) {
           ErrorCodes.BadRequest,
           'body must be empty or { "reason": "<at most 200 characters>" }',
         );
-      const pause = { paused, by: principalOf(request), at: new Date().toISOString(), reason };
+      const pause = {
+        paused,
+        by: callerLabel(request, services().config.operators),
+        at: new Date().toISOString(),
+        reason,
+      };
       await sweepControl().set(pause);
       createLogger(context).info(paused ? 'sweeps paused' : 'sweeps resumed', { by: pause.by });
       return json(200, { paused, switch: pause, pausedByConfiguration: services().config.sweepsPaused });
@@ -104,7 +110,7 @@ function setOptOut(optOut: boolean) {
         );
       const { registry } = services();
       if (!(await registry.get(slug))) return problem(ErrorCodes.NotFound, `no environment for slug ${slug}`);
-      const by = principalOf(request);
+      const by = callerLabel(request, services().config.operators);
       const updated = await registry.update(slug, (current) =>
         current
           ? {
@@ -147,15 +153,6 @@ async function optionalReason(request: HttpRequest): Promise<string | undefined 
   } catch {
     return null;
   }
-}
-
-/** The caller as Entra built-in auth reports it, or the function key when called directly. */
-function principalOf(request: HttpRequest): string {
-  return (
-    request.headers.get('x-ms-client-principal-name') ??
-    request.headers.get('x-ms-client-principal-id') ??
-    'function-key'
-  ).slice(0, 128);
 }
 
 app.http(Functions.getSweeps, {

@@ -10,6 +10,7 @@ import type { AuditTrail, NewAuditEntry } from '../shared/storage/auditTrail.js'
 import { telegramUpdateSchema } from '../shared/telegram/updates.js';
 import { inspectJson } from '../shared/requests/jsonInspection.js';
 import { redacted } from '../shared/requests/rawSecrets.js';
+import { webhookUrlProblem } from '../shared/telegram/webhookUrl.js';
 import { json, problem, problemFromError } from './api/problem.js';
 import { approvalServices, chatService } from './approvalServices.js';
 
@@ -157,7 +158,8 @@ function claimedActor(update: z.infer<typeof telegramUpdateSchema>): Partial<New
 /**
  * POST /api/telegram/setup (function key): points the bot's webhook at this broker with the secret
  * token from Key Vault, as an operator does once after deploying (or after rotating the secret).
- * Body `{ "url"?: "<public webhook URL>" }`, default this app's own `/api/telegram/webhook`.
+ * Body `{ "url"?: "<public webhook URL>" }`, default this app's own `/api/telegram/webhook`; a
+ * given URL must be https on this app's host or a TELEGRAM_WEBHOOK_HOSTS host (webhookUrlProblem).
  */
 export async function registerTelegramWebhook(
   request: HttpRequest,
@@ -171,7 +173,14 @@ export async function registerTelegramWebhook(
     if (text.trim()) {
       const body = z.object({ url: z.url().optional() }).strict().safeParse(safeJson(text));
       if (!body.success) return problem(ErrorCodes.BadRequest, 'body must be { "url"?: "<https URL>" }');
-      if (body.data.url) url = body.data.url;
+      if (body.data.url) {
+        const refusal = webhookUrlProblem(body.data.url, request.url, s.config.telegram.webhookHosts);
+        if (refusal) {
+          log.warn('telegram webhook registration refused', { reason: refusal });
+          return problem(ErrorCodes.BadRequest, refusal);
+        }
+        url = body.data.url;
+      }
     }
     const secretToken = await s.secrets.get(s.config.telegram.webhookSecretRef);
     await s.telegram.setWebhook({ url, secretToken, allowedUpdates: TELEGRAM_ALLOWED_UPDATES });

@@ -32,6 +32,18 @@ param imageRepository string
 @description('Default OpenClaw version for new environments (calendar version).')
 param openclawDefaultVersion string
 
+@description('Client id of the Entra app registration of the broker API (Easy Auth audience api://<client id>).')
+param operatorAuthClientId string
+
+@description('Entra object ids of operators allowed to approve through the API, comma-separated.')
+param operatorApproverIds string = ''
+
+@description('Entra group object ids whose members may approve through the API, comma-separated (default: shire-admins).')
+param operatorApproverGroupIds string = adminGroupId
+
+@description('Telegram user id = operator object id pairs of people who hold both, comma-separated.')
+param identityLinks string = ''
+
 var tags = { 'azd-env-name': environmentName, 'managed-by': 'claw-broker' }
 var suffix = uniqueString(subscription().id, environmentName)
 
@@ -55,6 +67,10 @@ module broker 'modules/broker.bicep' = {
     imageRegistryId: imageRegistryId
     imageRepository: imageRepository
     openclawDefaultVersion: openclawDefaultVersion
+    operatorAuthClientId: operatorAuthClientId
+    operatorApproverIds: operatorApproverIds
+    operatorApproverGroupIds: operatorApproverGroupIds
+    identityLinks: identityLinks
   }
 }
 

@@ -1,10 +1,11 @@
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { ApprovalActivities, Events, Orchestrations, approvalInstanceId } from '../shared/functionNames.js';
 import {
-  decisionProblem,
   type ApprovalDecision,
   type ApprovalInput,
   type ApprovalRequest,
+  type ConfirmDecisionInput,
+  type ConfirmedDecision,
   type ExpireApprovalInput,
   type OpenApprovalInput,
   type OpenedApproval,
@@ -21,9 +22,12 @@ import { later } from '../shared/provisioning/orchestrationTime.js';
  * decision was recorded just before. Returns the decision (outcome, who, when) to the parent.
  *
  * The decision event comes from the webhook or the operator API after they recorded it in
- * storage; it is checked here again against the policy (distinct approvers, the requester's own
- * vote), and one that does not hold is ignored. Nothing secret enters this history: the input is
- * the request's ids and a description, the event carries ids and names.
+ * storage, but anyone holding the system key can raise an event too: so the event decides
+ * nothing. It only wakes the orchestration, which then reads the approval record in an activity
+ * (ApprovalActivities.confirm) and acts on the decision recorded there, checked again against the
+ * policy (distinct approvers, the requester's own vote); a record still pending means keep
+ * waiting. Nothing secret enters this history: the input is the request's ids and a description,
+ * the event carries ids and names.
  */
 export const approvalOrchestration: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<ApprovalInput>();
@@ -56,13 +60,19 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
       context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
       return decision;
     }
-    const decision = event.result as ApprovalDecision | undefined;
-    if (decision && decision.requestId === input.requestId && !decisionProblem(decision)) {
+    // The event's payload is not trusted: the approval record is the authority.
+    const confirm: ConfirmDecisionInput = { requestId: input.requestId };
+    const confirmed = (yield context.df.callActivity(
+      ApprovalActivities.confirm,
+      confirm,
+    )) as ConfirmedDecision;
+    if (confirmed.decided) {
       deadline.cancel();
+      const decision = confirmed.decision;
       context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
       return decision;
     }
-    // Not a decision this approval can act on: keep waiting, on the same deadline.
+    // The record holds no decision (a forged or stray event): keep waiting, on the same deadline.
   }
 };
 
@@ -92,7 +102,9 @@ export function approvalRefusalReason(decision: ApprovalDecision): string {
   const who =
     decision.decidedBy.kind === 'telegram'
       ? `${decision.decidedBy.name ?? ''} (telegram ${decision.decidedBy.id})`.trim()
-      : decision.decidedBy.id;
+      : decision.decidedBy.kind === 'operator'
+        ? (decision.decidedBy.name ?? decision.decidedBy.id)
+        : decision.decidedBy.id;
   return decision.outcome === 'expired'
     ? `approval expired at ${decision.decidedAt} with no decision`
     : `rejected by ${who} at ${decision.decidedAt}`;

@@ -52,7 +52,8 @@ for (const [option, value] of [
 }
 
 // Loaded after the command line is checked, so --help and a typo answer at once.
-const { SANDBOX_FUNCTION_KEY, SANDBOX_TELEGRAM, startSandboxWorld } = await import('./world.js');
+const { SANDBOX_FUNCTION_KEY, SANDBOX_OPERATOR, SANDBOX_TELEGRAM, startSandboxWorld } =
+  await import('./world.js');
 
 const dataDir = resolve(values['data-dir']);
 let lock: { release(): void };
@@ -94,7 +95,7 @@ const api = world.host.baseUrl;
 console.log(`
 claw-broker sandbox is up in ${((Date.now() - started) / 1000).toFixed(1)} s (state in ${dataDir}${values.reset ? ', fresh' : ''})
 
-  broker API       ${api}/api            (function key: ${SANDBOX_FUNCTION_KEY})
+  broker API       ${api}/api            (function key: ${SANDBOX_FUNCTION_KEY}; no Easy Auth here, so the key is operator ${SANDBOX_OPERATOR})
   simulated Azure  ${world.sim.url}       (admin: ${world.sim.url}/admin/state, ${world.sim.url}/admin/requests)
   host admin       ${api}/admin/host/instances/<instanceId>/timeline   (master key: x-functions-key ${world.host.masterKey})
   Telegram chat    admin chat ${SANDBOX_TELEGRAM.adminChatId}, approvers ${SANDBOX_TELEGRAM.approvers.map((u) => `${u.first_name} (${u.id})`).join(', ')}
@@ -117,6 +118,7 @@ Enqueue a request with any queue client, here Azure CLI (plain JSON; the message
 The admin chat (${SANDBOX_TELEGRAM.adminChatId}) as its members see it, and their hands:
 
   npx claw-broker request teardown acme                                  # asks the admin chat to approve
+  npx claw-broker approve <requestId>       # as ${SANDBOX_OPERATOR}: refused for its own requests (the chat approves those)
   curl -sk ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}                 # messages and their buttons
   curl -sk -X POST ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}/messages/<messageId>/press -d '{"button":"Approve","as":1001}'
   curl -sk -X POST ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}/say -d '{"text":"/envs","as":1001}'

@@ -32,6 +32,12 @@ const BROKER_VAULT = 'kv-claw-broker';
 const STAGING_VAULT = 'kv-claw-staging';
 const REGISTRY = 'clawsandboxacr';
 export const SANDBOX_FUNCTION_KEY = 'sandbox-function-key';
+/**
+ * The sandbox runs without Easy Auth, so its function key is one named operator
+ * (OPERATOR_FUNCTION_KEY_IDENTITY), allowed to approve (OPERATOR_APPROVER_IDS): requests it asks
+ * for are its own, so it cannot approve those; the admin chat does.
+ */
+export const SANDBOX_OPERATOR = 'sandbox-operator';
 export const SANDBOX_OPENCLAW_VERSION = '2026.10.20';
 
 export interface SandboxWorldOptions {
@@ -49,7 +55,7 @@ export interface SandboxWorldOptions {
    * More of the local host's options: its clock (real time by default), host.json, its durable
    * storage (Azurite by default).
    */
-  host?: Pick<LocalHostOptions, 'clock' | 'hostJson' | 'storage'>;
+  host?: Pick<LocalHostOptions, 'clock' | 'hostJson' | 'storage' | 'easyAuth'>;
   /** Simulator options passed through (throttle, latencies, propagation delays). */
   simulator?: FullSimulatorOptions;
   /** Extra or replaced app settings. */
@@ -217,6 +223,8 @@ export async function startSandboxWorld(
       OPENCLAW_DEFAULT_VERSION: SANDBOX_OPENCLAW_VERSION,
       OPENCLAW_GATEWAY_URL_TEMPLATE: `${sim.url}/openclaw/{app}`,
       NAME_SALT: 'sandbox',
+      OPERATOR_FUNCTION_KEY_IDENTITY: SANDBOX_OPERATOR,
+      OPERATOR_APPROVER_IDS: SANDBOX_OPERATOR,
       // The sweeps' timer bindings read these (%SETTING%): daily rotation sweep, hourly SAS sweep.
       ROTATION_SWEEP_SCHEDULE: '0 0 3 * * *',
       SAS_SWEEP_SCHEDULE: '0 0 * * * *',
@@ -233,7 +241,11 @@ export async function startSandboxWorld(
     };
     const host = await startLocalHost(hostOptions);
     try {
-      if (telegram && telegram.registerWebhook !== false) await registerTelegramWebhook(host.baseUrl);
+      if (telegram && telegram.registerWebhook !== false) {
+        // Behind (emulated) Easy Auth the setup call signs in as the first principal it knows.
+        const token = Object.keys(hostOptions.easyAuth?.principals ?? {})[0];
+        await registerTelegramWebhook(host.baseUrl, token);
+      }
     } catch (error) {
       await host.stop();
       throw error;
@@ -346,10 +358,13 @@ function seedRegistry(sim: FullSimulator, name: string): string {
  * Points the simulated bot's webhook at the broker, as an operator does once after deploying
  * (`claw-broker telegram-setup`).
  */
-async function registerTelegramWebhook(baseUrl: string): Promise<void> {
+async function registerTelegramWebhook(baseUrl: string, bearerToken: string | undefined): Promise<void> {
   const response = await fetch(`${baseUrl}/api/telegram/setup`, {
     method: 'POST',
-    headers: { 'x-functions-key': SANDBOX_FUNCTION_KEY },
+    headers: {
+      'x-functions-key': SANDBOX_FUNCTION_KEY,
+      ...(bearerToken ? { authorization: `Bearer ${bearerToken}` } : {}),
+    },
   });
   if (!response.ok)
     throw new Error(`registering the Telegram webhook answered ${response.status}: ${await response.text()}`);

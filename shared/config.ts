@@ -94,6 +94,49 @@ const integerList = (expected: string) =>
 
 const SEVEN_DAYS_MS = 7 * 86_400_000;
 
+/** An operator identity as the broker names it: an Entra object id, or the function key's configured name. */
+const OPERATOR_ID = /^[A-Za-z0-9@._-]{1,128}$/;
+
+const operatorIdList = (expected: string) =>
+  z
+    .string()
+    .trim()
+    .default('')
+    .transform((value, ctx) => {
+      const items = value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+      if (items.some((item) => !OPERATOR_ID.test(item))) {
+        ctx.addIssue({ code: 'custom', message: `expected ${expected}` });
+        return z.NEVER;
+      }
+      return Object.freeze(items.map((item) => (GUID.test(item) ? item.toLowerCase() : item)));
+    });
+
+/** `<telegram user id>=<operator id>` pairs: one person's accounts in both channels. */
+const identityLinks = z
+  .string()
+  .trim()
+  .default('')
+  .transform((value, ctx) => {
+    const links: Record<string, string> = {};
+    for (const item of value.split(',').map((entry) => entry.trim())) {
+      if (item === '') continue;
+      const match = /^(-?\d{1,20})=([A-Za-z0-9@._-]{1,128})$/.exec(item);
+      if (!match) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected comma-separated <telegram user id>=<operator object id> pairs',
+        });
+        return z.NEVER;
+      }
+      const operator = match[2]!;
+      links[match[1]!] = GUID.test(operator) ? operator.toLowerCase() : operator;
+    }
+    return Object.freeze(links);
+  });
+
 /** Who must approve an operation that asks for approval. */
 export interface ApprovalPolicy {
   /** How many distinct approvers must approve; one rejection is enough to reject. */
@@ -209,10 +252,48 @@ const settingsSchema = z.object({
   ),
   ENTRA_ADMIN_GROUP_ID: matching(GUID, 'the object id of the shire-admins group'),
   TELEGRAM_APPROVER_IDS: integerList('a comma-separated list of Telegram user ids'),
+  OPERATOR_AUTH: z
+    .enum(['easyauth', 'function-key'], {
+      error:
+        'expected easyauth (App Service authentication fronts the app and sets the caller) or function-key',
+    })
+    .default('function-key'),
+  OPERATOR_APPROVER_IDS: operatorIdList(
+    'a comma-separated list of operator ids (Entra object ids; with function-key, the OPERATOR_FUNCTION_KEY_IDENTITY)',
+  ),
+  OPERATOR_APPROVER_GROUP_IDS: operatorIdList('a comma-separated list of Entra group object ids'),
+  // Empty means unset: the function key then names no operator and may not approve.
+  OPERATOR_FUNCTION_KEY_IDENTITY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    matching(
+      OPERATOR_ID,
+      'the operator name the function key stands for (letters, digits, @ . _ -; at most 128)',
+    ).optional(),
+  ),
+  IDENTITY_LINKS: identityLinks,
   TELEGRAM_ADMIN_CHAT_ID: matching(/^-?\d{1,20}$/, 'the Telegram chat id of the admin chat'),
   TELEGRAM_BOT_TOKEN_REF: keyVaultSecretRef("the broker's Telegram bot token"),
   TELEGRAM_WEBHOOK_SECRET_REF: keyVaultSecretRef('the Telegram webhook secret token'),
   TELEGRAM_API_BASE: z.url({ error: 'expected an https URL' }).default('https://api.telegram.org'),
+  TELEGRAM_WEBHOOK_HOSTS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((value, ctx) => {
+      const hosts = value
+        .split(',')
+        .map((host) => host.trim().toLowerCase())
+        .filter((host) => host !== '');
+      if (hosts.some((host) => !/^[a-z0-9.-]{1,253}(:\d{1,5})?$/.test(host))) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'expected comma-separated host names (a proxy in front of the webhook, e.g. broker.example.com)',
+        });
+        return z.NEVER;
+      }
+      return Object.freeze(hosts);
+    }),
   APPROVAL_DEADLINE: duration('a duration such as 24h', '24h'),
   APPROVAL_POLICY: approvalPolicySetting,
   TEARDOWN_BACKUP_RETENTION: duration('a duration such as 30d', '30d'),
@@ -329,6 +410,26 @@ export interface BrokerConfig {
     readonly botTokenRef: string;
     readonly webhookSecretRef: string;
     readonly apiBase: string;
+    /**
+     * Hosts besides the app's own that `POST /api/telegram/setup` may point the webhook at (a
+     * proxy in front of it): the secret token goes to whatever URL is registered.
+     */
+    readonly webhookHosts: readonly string[];
+  };
+  /**
+   * Who the operators calling the HTTP API are. With `easyauth`, App Service authentication (Entra
+   * ID) fronts the app and the broker reads the caller it sets; otherwise every function-key caller
+   * is `functionKeyIdentity` (or the anonymous `function-key`) and identity headers are ignored.
+   */
+  readonly operators: {
+    readonly auth: 'easyauth' | 'function-key';
+    /** Operator ids allowed to approve or reject through the API (object ids under Easy Auth). */
+    readonly approverIds: readonly string[];
+    /** Entra groups whose members may approve (from the principal's `groups` claim). */
+    readonly approverGroupIds: readonly string[];
+    readonly functionKeyIdentity: string | undefined;
+    /** Telegram user id -> operator id of the same person: they count once, across channels. */
+    readonly identityLinks: Readonly<Record<string, string>>;
   };
   readonly approvals: {
     /** How long an approval waits for its decision; none by then means rejected (expired). */
@@ -437,6 +538,14 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       botTokenRef: settings.TELEGRAM_BOT_TOKEN_REF,
       webhookSecretRef: settings.TELEGRAM_WEBHOOK_SECRET_REF,
       apiBase: settings.TELEGRAM_API_BASE,
+      webhookHosts: settings.TELEGRAM_WEBHOOK_HOSTS,
+    },
+    operators: {
+      auth: settings.OPERATOR_AUTH,
+      approverIds: settings.OPERATOR_APPROVER_IDS,
+      approverGroupIds: settings.OPERATOR_APPROVER_GROUP_IDS,
+      functionKeyIdentity: settings.OPERATOR_FUNCTION_KEY_IDENTITY,
+      identityLinks: settings.IDENTITY_LINKS,
     },
     approvals: { deadlineMs: settings.APPROVAL_DEADLINE, policies: settings.APPROVAL_POLICY },
     teardown: {

@@ -33,6 +33,8 @@ export const ErrorCodes = {
   ApprovalNotPending: 'ApprovalNotPending',
   /** The caller may not make this decision (the requester approving their own request, twice). */
   ApprovalForbidden: 'ApprovalForbidden',
+  /** Easy Auth is configured (OPERATOR_AUTH=easyauth) but the call carries no principal the platform set. */
+  Unauthenticated: 'Unauthenticated',
   /**
    * A maintenance step found the secret (or key, or SAS) no longer as its plan expected: a newer
    * rotation or renewal happened meanwhile. Nothing was changed.

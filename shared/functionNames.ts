@@ -86,6 +86,8 @@ export const SasActivities = {
 export const ApprovalActivities = {
   open: 'approvalOpen',
   expire: 'approvalExpire',
+  /** Reads the approval record when a decision event arrives: the record, not the event, decides. */
+  confirm: 'approvalConfirmDecision',
 } as const;
 
 /** The teardown orchestration's activities. */

@@ -5,6 +5,7 @@ import { Functions } from '../../shared/functionNames.js';
 import { createLogger } from '../../shared/logger.js';
 import { REQUEST_ID_PATTERN } from '../../shared/requests/lifecycleRequest.js';
 import type { ButtonAction } from '../../shared/storage/nonceStore.js';
+import { approverRefusal, operatorActor, operatorOf } from '../../shared/approvals/operatorIdentity.js';
 import { approvalService, approvalServices } from '../approvalServices.js';
 import { json, problem, problemFromError } from './problem.js';
 
@@ -12,12 +13,14 @@ import { json, problem, problemFromError } from './problem.js';
  * POST /api/requests/{requestId}/approve and /reject: an operator's decision on a request that
  * awaits approval, with the same checks as a button press (pending, not past the deadline, the
  * requester not approving their own where forbidden, no approver counted twice) and the same
- * audit. The operator is who Entra built-in auth says (x-ms-client-principal-name), else the
- * function key.
+ * audit. The operator is who the platform says (shared/approvals/operatorIdentity.ts): the Easy
+ * Auth principal, or the identity configured for the function key; never a header the caller
+ * wrote. Only operators in OPERATOR_APPROVER_IDS / OPERATOR_APPROVER_GROUP_IDS decide.
  *
  * Answers 200 with the decision when it is final, 202 when the vote counted and more approvers
  * are needed; 404 `NotFound` (no such request), 409 `ApprovalNotPending` (not awaiting approval,
- * decided, expired), 403 `ApprovalForbidden` (the requester, or an approver voting twice).
+ * decided, expired), 403 `ApprovalForbidden` (not an approver, the requester, or an approver
+ * voting twice), 401 `Unauthenticated` (Easy Auth configured but no principal).
  */
 export function decisionHandler(action: ButtonAction) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
@@ -28,11 +31,26 @@ export function decisionHandler(action: ButtonAction) {
         return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
       }
       const s = approvalServices();
-      const operator = principalOf(request);
+      const operator = operatorOf(request, s.config.operators);
+      if (!operator) {
+        return problem(ErrorCodes.Unauthenticated, 'no authenticated operator on this call', {}, 401);
+      }
+      const notApprover = approverRefusal(operator, s.config.operators);
+      if (notApprover) {
+        await s.audit.add({
+          channel: 'api',
+          actor: `operator:${operator.id}`,
+          action,
+          outcome: 'refused',
+          requestId,
+          reason: notApprover,
+        });
+        return problem(ErrorCodes.ApprovalForbidden, notApprover, {}, 403);
+      }
       if (!(await s.requests.get(requestId))) {
         await s.audit.add({
           channel: 'api',
-          actor: `operator:${operator}`,
+          actor: `operator:${operator.id}`,
           action,
           outcome: 'refused',
           requestId,
@@ -42,7 +60,7 @@ export function decisionHandler(action: ButtonAction) {
       }
       const result = await approvalService(log, df.getClient(context)).decide({
         requestId,
-        actor: { kind: 'operator', id: operator },
+        actor: operatorActor(operator),
         action,
         via: 'api',
       });
@@ -68,15 +86,6 @@ export function decisionHandler(action: ButtonAction) {
       return problemFromError(error);
     }
   };
-}
-
-/** The caller as Entra built-in auth reports it, or the function key when called directly. */
-function principalOf(request: HttpRequest): string {
-  return (
-    request.headers.get('x-ms-client-principal-name') ??
-    request.headers.get('x-ms-client-principal-id') ??
-    'function-key'
-  ).slice(0, 128);
 }
 
 app.http(Functions.approveRequest, {

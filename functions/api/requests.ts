@@ -17,6 +17,7 @@ import { isBrokerRequestId } from '../../shared/requests/brokerRequestIds.js';
 import { isVaultAccessPending, writeSecret } from '../../shared/azure/keyVaultSecrets.js';
 import { createLogger } from '../../shared/logger.js';
 import { services } from '../services.js';
+import { operatorOf, operatorRequester } from '../../shared/approvals/operatorIdentity.js';
 import { json, problem, problemFromError } from './problem.js';
 
 /** The body of POST /api/requests: the request without the fields the broker fills in. */
@@ -43,6 +44,12 @@ export async function submitRequest(
 ): Promise<HttpResponseInit> {
   try {
     const { config, requests, storage } = services();
+    // Who asks comes from the platform (Easy Auth) or the function key's configured identity,
+    // never from the body or a header the caller wrote.
+    const operator = operatorOf(request, config.operators);
+    if (!operator) {
+      return problem(ErrorCodes.Unauthenticated, 'no authenticated operator on this call', {}, 401);
+    }
     const text = await request.text();
     if (Buffer.byteLength(text) > config.intake.maxMessageBytes) {
       return problem(
@@ -99,7 +106,7 @@ export async function submitRequest(
       op: shape.data.op,
       slug: shape.data.slug,
       params: staging.params,
-      requestedBy: { kind: 'operator', id: principalOf(request) },
+      requestedBy: operatorRequester(operator),
       requestedAt: now,
     };
     const parsed = validateLifecycleRequest(candidate);
@@ -120,7 +127,7 @@ export async function submitRequest(
       );
     }
 
-    const outcome = await requests.record(parsed.request, now);
+    const outcome = await requests.record(parsed.request, now, { via: 'api' });
     const statusUrl = new URL(`/api/requests/${encodeURIComponent(parsed.request.requestId)}`, request.url)
       .href;
     if (outcome.kind === 'conflict') {
@@ -201,15 +208,6 @@ async function customStatusOf(client: df.DurableClient, instanceId: string): Pro
   } catch {
     return undefined; // the sub-orchestration may not exist yet; the record still tells "running"
   }
-}
-
-/** The caller as Entra built-in auth reports it, or the function key when called directly. */
-function principalOf(request: HttpRequest): string {
-  return (
-    request.headers.get('x-ms-client-principal-name') ??
-    request.headers.get('x-ms-client-principal-id') ??
-    'function-key'
-  ).slice(0, 128);
 }
 
 app.http(Functions.submitRequest, {

@@ -31,6 +31,18 @@ param imageRepository string
 @description('Default OpenClaw version.')
 param openclawDefaultVersion string
 
+@description('Client id of the Entra app registration that represents the broker API (App Service authentication validates tokens for api://<client id>).')
+param operatorAuthClientId string
+
+@description('Entra object ids of operators allowed to approve through the API, comma-separated (members of operatorApproverGroupIds may too).')
+param operatorApproverIds string = ''
+
+@description('Entra group object ids whose members may approve through the API, comma-separated (needs the groups claim in tokens).')
+param operatorApproverGroupIds string = ''
+
+@description('Telegram user id = operator object id pairs of people who hold both, comma-separated: they count as one approver.')
+param identityLinks string = ''
+
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -156,11 +168,52 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'TELEGRAM_BOT_TOKEN_REF', value: '${vault.properties.vaultUri}secrets/telegram-bot-token' }
         { name: 'TELEGRAM_WEBHOOK_SECRET_REF', value: '${vault.properties.vaultUri}secrets/telegram-webhook-secret' }
         { name: 'OPENCLAW_DEFAULT_VERSION', value: openclawDefaultVersion }
+        // authSettings below fronts the app with Entra sign-in: the broker trusts the caller the
+        // platform sets (x-ms-client-principal*) only because of this setting.
+        { name: 'OPERATOR_AUTH', value: 'easyauth' }
+        { name: 'OPERATOR_APPROVER_IDS', value: operatorApproverIds }
+        { name: 'OPERATOR_APPROVER_GROUP_IDS', value: operatorApproverGroupIds }
+        { name: 'IDENTITY_LINKS', value: identityLinks }
         // The sweeps' timer bindings read these (%ROTATION_SWEEP_SCHEDULE%, %SAS_SWEEP_SCHEDULE%).
         { name: 'ROTATION_SWEEP_SCHEDULE', value: '0 0 3 * * *' }
         { name: 'SAS_SWEEP_SCHEDULE', value: '0 0 * * * *' }
       ]
     }
+  }
+}
+
+// App Service authentication (Easy Auth) in front of every route: a caller needs an Entra token
+// for the broker API (and, on authLevel function routes, a function key as well: the Functions
+// host checks keys after the platform authenticated the call). Only members of shire-admins are
+// let in. The Telegram webhook is excluded: Telegram cannot sign in; it authenticates with the
+// secret token the broker checks. The platform strips x-ms-client-principal* headers from
+// incoming requests and sets them from the validated token, so the broker can trust them
+// (learn.microsoft.com/azure/app-service/configure-authentication-user-identities).
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: ['/api/telegram/webhook']
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
+          clientId: operatorAuthClientId
+        }
+        validation: {
+          allowedAudiences: ['api://${operatorAuthClientId}']
+          defaultAuthorizationPolicy: { allowedPrincipals: { groups: [adminGroupId] } }
+        }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
+    httpSettings: { requireHttps: true }
   }
 }
 

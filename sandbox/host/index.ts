@@ -6,6 +6,8 @@ import './coreShim.js';
 
 export { startLocalHost } from './localHost.js';
 export type {
+  EasyAuthEmulation,
+  EmulatedPrincipal,
   LocalHost,
   LocalHostOptions,
   RegisteredFunctionInfo,

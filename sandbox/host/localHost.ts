@@ -50,6 +50,11 @@ export interface LocalHostOptions {
   taskHub?: string;
   functionKey?: string;
   masterKey?: string;
+  /**
+   * Emulates App Service authentication (Easy Auth) in front of the HTTP routes, as configured in
+   * infra/modules/broker.bicep: see EasyAuthEmulation.
+   */
+  easyAuth?: EasyAuthEmulation;
   /** Receives every log entry (user logs included); all entries are also kept in `host.logs`. */
   log?: HostLogger;
   durable?: {
@@ -59,6 +64,30 @@ export interface LocalHostOptions {
     longRunningTimerIntervalDuration?: string;
     timelineCapacity?: number;
   };
+}
+
+/** A principal the emulated Easy Auth knows, by the bearer token that signs it in. */
+export interface EmulatedPrincipal {
+  /** Entra object id (`oid`), sent as x-ms-client-principal-id. */
+  objectId: string;
+  /** User principal name, sent as x-ms-client-principal-name. */
+  name: string;
+  /** Group object ids, sent as `groups` claims. */
+  groups?: readonly string[];
+}
+
+/**
+ * App Service authentication as the platform applies it before the Functions host sees a call
+ * (learn.microsoft.com/azure/app-service/configure-authentication-user-identities): inbound
+ * `x-ms-client-principal*` headers are removed ("external requests aren't allowed to set these
+ * headers"); a call with a bearer token the provider accepts gets them set from its claims; with
+ * `requireAuthentication` and `unauthenticatedClientAction: Return401`, a call without one answers
+ * 401, except on `excludedPaths`. Tokens here are opaque strings mapped to principals (the host
+ * cannot validate Entra tokens); routes under the route prefix only, not the runtime's own paths.
+ */
+export interface EasyAuthEmulation {
+  principals: Record<string, EmulatedPrincipal>;
+  excludedPaths: string[];
 }
 
 export interface WaitForInstanceOptions {
@@ -510,7 +539,21 @@ class LocalHostImpl implements LocalHost {
         return;
       }
       if (path === RPC_PATH || path.startsWith(`${RPC_PATH}/`)) {
-        send(res, await this.#management(method, path.slice(RPC_PATH.length), url.searchParams, body));
+        // In Azure this endpoint listens on the worker's own loopback only; here it shares the
+        // host's port, so it takes the system key like the webhook path: in the path (where the
+        // client binding's rpcBaseUrl puts it, since durable-functions adds no query to it), as
+        // x-functions-key or as code.
+        const rest = path.slice(RPC_PATH.length);
+        const keyInPath = `/${this.systemKey}`;
+        if (rest === keyInPath || rest.startsWith(`${keyInPath}/`)) {
+          send(res, await this.#management(method, rest.slice(keyInPath.length), url.searchParams, body));
+          return;
+        }
+        if (!this.#hasKey(req, url, [this.systemKey, this.masterKey])) {
+          send(res, { status: 401 });
+          return;
+        }
+        send(res, await this.#management(method, rest, url.searchParams, body));
         return;
       }
       if (path.startsWith('/admin/')) {
@@ -613,6 +656,12 @@ class LocalHostImpl implements LocalHost {
       return;
     }
     const { fn, params } = matched;
+    const headers = flattenHeaders(req);
+    const easyAuth = this.#options.easyAuth;
+    if (easyAuth && !applyEasyAuth(easyAuth, url.pathname, headers)) {
+      send(res, { status: 401 });
+      return;
+    }
     const keys =
       fn.authLevel === 'anonymous'
         ? undefined
@@ -626,7 +675,7 @@ class LocalHostImpl implements LocalHost {
     const request = new HttpRequest({
       method,
       url: url.toString(),
-      headers: flattenHeaders(req),
+      headers,
       params,
       ...(body.length > 0 ? { body: { bytes: body } } : {}),
     });
@@ -728,6 +777,30 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * Applies the emulated Easy Auth to a call's headers (changing them); false when the call must be
+ * refused as unauthenticated.
+ */
+function applyEasyAuth(easyAuth: EasyAuthEmulation, path: string, headers: Record<string, string>): boolean {
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith('x-ms-client-principal') || name.startsWith('x-ms-token-')) delete headers[name];
+  }
+  const bearer = /^Bearer\s+(\S+)$/i.exec(headers['authorization'] ?? '')?.[1];
+  const principal = bearer !== undefined ? easyAuth.principals[bearer] : undefined;
+  if (!principal) return easyAuth.excludedPaths.includes(path) && bearer === undefined;
+  const claims = [
+    { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: principal.objectId },
+    { typ: 'name', val: principal.name },
+    ...(principal.groups ?? []).map((group) => ({ typ: 'groups', val: group })),
+  ];
+  const payload = { auth_typ: 'aad', claims, name_typ: 'name', role_typ: 'roles' };
+  headers['x-ms-client-principal'] = Buffer.from(JSON.stringify(payload)).toString('base64');
+  headers['x-ms-client-principal-id'] = principal.objectId;
+  headers['x-ms-client-principal-name'] = principal.name;
+  headers['x-ms-client-principal-idp'] = 'aad';
+  return true;
 }
 
 function flattenHeaders(req: IncomingMessage): Record<string, string> {

@@ -5,10 +5,13 @@ import type { AuditTrail } from '../storage/auditTrail.js';
 import type { ButtonAction, NonceRecord, NonceStore } from '../storage/nonceStore.js';
 import type { TelegramClient } from '../telegram/telegramClient.js';
 import {
+  decisionProblem,
   describeActor,
   sameIdentity,
   type Actor,
   type ApprovalDecision,
+  type ConfirmDecisionInput,
+  type ConfirmedDecision,
   type ExpireApprovalInput,
   type OpenApprovalInput,
   type OpenedApproval,
@@ -16,11 +19,16 @@ import {
 import { approvalMessageText } from './messages.js';
 
 export interface ApprovalServiceDeps {
-  config: Pick<BrokerConfig, 'approvals' | 'telegram'>;
+  config: Pick<BrokerConfig, 'approvals' | 'telegram' | 'operators'>;
   approvals: ApprovalStore;
   nonces: NonceStore;
   audit: AuditTrail;
   telegram: TelegramClient;
+  /**
+   * Whether the request came through the HTTP API (requestedBy is the authenticated caller) or
+   * straight from the queue (requestedBy is what the writer declared). Unknown counts as declared.
+   */
+  requestVia(requestId: string): Promise<'api' | 'queue'>;
   /** Raises the final decision on the waiting sub-orchestration (idempotent: late raises are ignored). */
   raiseDecision(instanceId: string, decision: ApprovalDecision): Promise<void>;
   now(): Date;
@@ -64,12 +72,16 @@ export class ApprovalService {
     const { config, approvals } = this.deps;
     const policy = config.approvals.policies[input.op];
     const deadline = new Date(Date.parse(input.openedAt) + config.approvals.deadlineMs).toISOString();
+    // A timer's request is the broker's own; a person's is known only when the API took it.
+    const requesterDeclared =
+      input.requestedBy.kind !== 'timer' && (await this.deps.requestVia(input.requestId)) !== 'api';
     let record = await approvals.open({
       requestId: input.requestId,
       instanceId: input.instanceId,
       op: input.op,
       slug: input.slug,
       requestedBy: input.requestedBy,
+      ...(requesterDeclared ? { requesterDeclared } : {}),
       changes: input.changes,
       policy,
       openedAt: input.openedAt,
@@ -206,6 +218,30 @@ export class ApprovalService {
     throw new Error(`approval for ${input.requestId} kept changing while expiring`);
   }
 
+  /**
+   * What the approval record says about the decision, for the orchestration that was woken by a
+   * decision event: the event only says "look again", the record decides. A record still pending
+   * (a forged or early event) is no decision; a decided one is returned as recorded, unless its
+   * votes do not meet its policy (a record written around the service), which is no decision
+   * either. Read-only, so safe to run twice.
+   */
+  async confirm(input: ConfirmDecisionInput): Promise<ConfirmedDecision> {
+    const record = await this.deps.approvals.get(input.requestId);
+    if (!record) return { decided: false, reason: `no approval recorded for request ${input.requestId}` };
+    if (record.status === 'pending')
+      return { decided: false, reason: 'the approval record is still pending' };
+    const decision = decisionOf(record);
+    const problem = decisionProblem(decision, this.deps.config.operators.identityLinks);
+    if (problem) {
+      this.deps.log.warn('approval record does not meet its policy', {
+        requestId: record.requestId,
+        problem,
+      });
+      return { decided: false, reason: `the recorded decision does not hold: ${problem}` };
+    }
+    return { decided: true, decision };
+  }
+
   /** Why the vote cannot count, or undefined when it can. Read-only. */
   private async check(
     record: ApprovalRecord | undefined,
@@ -238,18 +274,22 @@ export class ApprovalService {
       return { kind: 'refused', refusal: 'stale', reason: 'this button is no longer current' };
     }
     if (input.action === 'approve') {
-      if (!record.policy.requesterMayApprove && sameIdentity(input.actor, record.requestedBy)) {
+      const links = this.deps.config.operators.identityLinks;
+      if (!record.policy.requesterMayApprove && sameIdentity(input.actor, record.requestedBy, links)) {
         return {
           kind: 'refused',
           refusal: 'forbidden',
           reason: `the requester may not approve their own ${record.op}; another approver must`,
         };
       }
-      if (record.approvals.some((vote) => sameIdentity(vote.by, input.actor))) {
+      const earlier = record.approvals.find((vote) => sameIdentity(vote.by, input.actor, links));
+      if (earlier) {
+        const sameAs =
+          earlier.by.kind === input.actor.kind ? '' : ` (the same person as ${describeActor(input.actor)})`;
         return {
           kind: 'refused',
           refusal: 'forbidden',
-          reason: `already approved by ${describeActor(input.actor)}; a different approver is needed`,
+          reason: `already approved by ${describeActor(earlier.by)}${sameAs}; a different approver is needed`,
         };
       }
     }

@@ -16,6 +16,7 @@ import {
 import type { ApprovalService } from './approvalService.js';
 import type { Actor } from './contracts.js';
 import type { DevicePairingPort, PendingDevice } from './devicePairing.js';
+import type { RefusalCoalescer } from './refusalCoalescer.js';
 
 export interface ChatServiceDeps {
   config: Pick<BrokerConfig, 'telegram'>;
@@ -25,6 +26,12 @@ export interface ChatServiceDeps {
   registry: EnvironmentRegistry;
   approvals: ApprovalService;
   pairing: DevicePairingPort;
+  /**
+   * Refusals of people who may not act (outsiders, other chats): any member of a chat the bot is
+   * in can send them, so per kind and window the first is audited in full and the rest counted
+   * (the process-wide coalescer, like the webhook's for forged calls).
+   */
+  outsiders: RefusalCoalescer;
   now(): Date;
   log: Logger;
 }
@@ -75,7 +82,12 @@ export class ChatService {
       return notice;
     };
     const who = this.whoMayAct(query.from, chatId);
-    if (who) return refuse(who, 'You are not allowed to decide this.');
+    if (who) {
+      if (await this.deps.outsiders.first(`button press: ${who.kind}`)) {
+        await this.audit({ updateId, actor, action: 'button', outcome: 'refused', reason: who.reason });
+      }
+      return 'You are not allowed to decide this.';
+    }
     const data = query.data ?? '';
     if (!NONCE_PATTERN.test(data)) return refuse('the button data is not a broker nonce', 'Unknown button.');
     const found = await this.deps.nonces.lookup(data);
@@ -174,7 +186,9 @@ export class ChatService {
     const action = `command /${command.command}`;
     const who = this.whoMayAct(message.from, message.chat.id);
     if (who) {
-      await this.audit({ updateId, actor, action, outcome: 'refused', reason: who });
+      if (await this.deps.outsiders.first(`command: ${who.kind}`)) {
+        await this.audit({ updateId, actor, action, outcome: 'refused', reason: who.reason });
+      }
       return;
     }
     const reply = (text: string) => this.send(message.chat.id, text);
@@ -282,8 +296,12 @@ export class ChatService {
           device: label,
           action: act,
         });
-        const approve = await this.deps.nonces.mint(target('approve'), expiresAt);
-        const reject = await this.deps.nonces.mint(target('reject'), expiresAt);
+        // One question, one answer: pressing either button uses up both.
+        const [approve, reject] = await this.deps.nonces.mintPair(
+          target('approve'),
+          target('reject'),
+          expiresAt,
+        );
         await this.deps.telegram.sendMessage({
           chatId,
           text: pairingText(slug, label, device.requestId, device),
@@ -309,12 +327,15 @@ export class ChatService {
   // ---- helpers ----
 
   /** Why this user in this chat may not act, or undefined when they may. */
-  private whoMayAct(from: TelegramUser, chatId: number | undefined): string | undefined {
+  private whoMayAct(
+    from: TelegramUser,
+    chatId: number | undefined,
+  ): { kind: 'not an approver' | 'not the admin chat'; reason: string } | undefined {
     if (!this.deps.config.telegram.approverIds.includes(String(from.id))) {
-      return `telegram user ${from.id} is not an approver`;
+      return { kind: 'not an approver', reason: `telegram user ${from.id} is not an approver` };
     }
     if (chatId === undefined || String(chatId) !== this.deps.config.telegram.adminChatId) {
-      return `chat ${chatId ?? '(none)'} is not the admin chat`;
+      return { kind: 'not the admin chat', reason: `chat ${chatId ?? '(none)'} is not the admin chat` };
     }
     return undefined;
   }

@@ -10,7 +10,7 @@ import type { LifecycleOp, RequestedBy } from '../requests/lifecycleRequest.js';
 /** Who made a decision: a Telegram approver (by user id), an operator (by principal) or the broker. */
 export type Actor =
   | { kind: 'telegram'; id: string; name?: string | undefined }
-  | { kind: 'operator'; id: string }
+  | { kind: 'operator'; id: string; name?: string | undefined }
   | { kind: 'system'; id: string };
 
 /** One approval given towards the policy's count. */
@@ -60,16 +60,51 @@ export interface ApprovalDecision {
   requestedBy: RequestedBy;
 }
 
+export interface ConfirmDecisionInput {
+  requestId: string;
+}
+
+/** The approval record's answer to "is this approval decided?": only the record decides. */
+export type ConfirmedDecision =
+  { decided: true; decision: ApprovalDecision } | { decided: false; reason: string };
+
 export interface ExpireApprovalInput {
   requestId: string;
   /** The timer's time: the approval expires as of then. */
   at: string;
 }
 
-/** Whether two identities are the same person as far as the policy can tell. */
-export function sameIdentity(actor: Actor, requester: RequestedBy | Actor): boolean {
-  const kindOf = (kind: string) => (kind === 'chat' ? 'telegram' : kind);
-  return kindOf(actor.kind) === kindOf(requester.kind) && actor.id === requester.id;
+/**
+ * One person, whatever channel they act through: a Telegram user linked to an operator
+ * (IDENTITY_LINKS, passed as `links`) is that operator. Two actors are the same person when their
+ * keys are equal, so the requester cannot approve their own request from the other channel, and
+ * one human never counts twice towards a policy's approvers.
+ */
+export function personOf(
+  who: Pick<Actor | RequestedBy, 'kind' | 'id'>,
+  links: Readonly<Record<string, string>> = {},
+): string {
+  switch (who.kind) {
+    case 'telegram':
+    case 'chat': {
+      const linked = links[who.id];
+      return linked ? `operator:${linked}` : `telegram:${who.id}`;
+    }
+    default:
+      return `${who.kind}:${who.id}`;
+  }
+}
+
+/**
+ * Whether two identities are the same person as far as the policy can tell: the same principal,
+ * or a Telegram account linked to that operator (IDENTITY_LINKS, passed as `links`).
+ */
+export function sameIdentity(
+  actor: Actor,
+  requester: RequestedBy | Actor,
+  links: Readonly<Record<string, string>> = {},
+): boolean {
+  return personOf(actor, links) === personOf(requester, links);
 }
 
 /** A one-line description of an actor for messages and audit entries. */
@@ -80,7 +115,7 @@ export function describeActor(actor: Actor | RequestedBy): string {
     case 'chat':
       return `telegram ${actor.id}`;
     case 'operator':
-      return actor.id;
+      return 'name' in actor && actor.name ? actor.name : actor.id;
     default:
       return `${actor.kind} ${actor.id}`;
   }
@@ -91,18 +126,21 @@ export function describeActor(actor: Actor | RequestedBy): string {
  * by anyone allowed, or approved by enough distinct approvers, none of them the requester unless
  * the policy allows it. Returns the reason it does not hold, or undefined when it holds.
  */
-export function decisionProblem(decision: ApprovalDecision): string | undefined {
+export function decisionProblem(
+  decision: ApprovalDecision,
+  links: Readonly<Record<string, string>> = {},
+): string | undefined {
   if (decision.outcome !== 'approved') return undefined;
   const distinct: Actor[] = [];
   for (const vote of decision.approvals) {
-    if (!distinct.some((seen) => sameIdentity(seen, vote.by))) distinct.push(vote.by);
+    if (!distinct.some((seen) => sameIdentity(seen, vote.by, links))) distinct.push(vote.by);
   }
   if (distinct.length < decision.policy.approvers) {
     return `approved by ${distinct.length} of the ${decision.policy.approvers} approvers needed`;
   }
   if (
     !decision.policy.requesterMayApprove &&
-    distinct.some((actor) => sameIdentity(actor, decision.requestedBy))
+    distinct.some((actor) => sameIdentity(actor, decision.requestedBy, links))
   ) {
     return 'the requester approved their own request';
   }

@@ -10,7 +10,7 @@ export function approvalMessageBody(record: ApprovalRecord): string {
   const who = policy.approvers === 1 ? 'one approver' : `${policy.approvers} different approvers`;
   const lines = [
     `Approval needed: ${record.op} of ${record.slug}`,
-    `Requested by ${describeActor(record.requestedBy)} (request ${record.requestId})`,
+    `Requested by ${describeActor(record.requestedBy)}${record.requesterDeclared ? ' (as declared by the queue message)' : ''} (request ${record.requestId})`,
     '',
     'What will happen:',
     ...(record.changes.length > 0

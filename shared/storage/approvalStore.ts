@@ -17,6 +17,11 @@ export interface ApprovalRecord {
   op: LifecycleOp;
   slug: string;
   requestedBy: RequestedBy;
+  /**
+   * True when requestedBy is only what a queue message declared (not an authenticated API caller):
+   * the message says so, so approvers know the "not the requester" check rests on a declaration.
+   */
+  requesterDeclared?: boolean | undefined;
   changes: string[];
   policy: ApprovalPolicy;
   openedAt: string;
@@ -41,6 +46,7 @@ interface ApprovalEntity {
   op: string;
   slug: string;
   requestedByJson: string;
+  requesterDeclared?: boolean;
   changesJson: string;
   policyJson: string;
   openedAt: string;
@@ -125,6 +131,7 @@ function toEntity(record: Omit<ApprovalRecord, 'etag'>): ApprovalEntity {
     status: record.status,
     approvalsJson: JSON.stringify(record.approvals),
   };
+  if (record.requesterDeclared) entity.requesterDeclared = true;
   if (record.decidedBy) entity.decidedByJson = JSON.stringify(record.decidedBy);
   if (record.decidedAt) entity.decidedAt = record.decidedAt;
   if (record.chatId !== undefined) entity.chatId = record.chatId;
@@ -140,6 +147,7 @@ function fromEntity(entity: ApprovalEntity): ApprovalRecord {
     op: entity.op as LifecycleOp,
     slug: entity.slug,
     requestedBy: JSON.parse(entity.requestedByJson) as RequestedBy,
+    requesterDeclared: entity.requesterDeclared === true ? true : undefined,
     changes: JSON.parse(entity.changesJson) as string[],
     policy: JSON.parse(entity.policyJson) as ApprovalPolicy,
     openedAt: entity.openedAt,

@@ -29,6 +29,11 @@ export interface NonceRecord {
   usedAt?: string | undefined;
   /** Who used it (an actor description); set once, with the etag it was read at. */
   usedBy?: string | undefined;
+  /**
+   * For one of a pair of buttons (Approve / Reject of one question): the pair's shared row, which
+   * is what a press consumes, so using either button uses up both.
+   */
+  pair?: { id: string; etag: string } | undefined;
   etag: string;
 }
 
@@ -47,10 +52,21 @@ interface NonceEntity {
   expiresAt: string;
   usedAt?: string;
   usedBy?: string;
+  pairId?: string;
+  etag?: string;
+}
+
+interface PairEntity {
+  partitionKey: string;
+  rowKey: string;
+  usedAt?: string;
+  usedBy?: string;
   etag?: string;
 }
 
 const ROW = 'nonce';
+/** The row of a pair's shared state; its partition is the pair id, never a nonce's. */
+const PAIR_ROW = 'pair';
 
 /**
  * Single-use button nonces (table `chatnonces`, partition = nonce). A nonce is random, opaque to
@@ -79,6 +95,31 @@ export class NonceStore {
     return nonce;
   }
 
+  /**
+   * Makes a pair of nonces whose use is shared (an Approve and a Reject button of the same
+   * question): a press of either consumes the pair, so the other is used up with it.
+   */
+  async mintPair(first: NonceTarget, second: NonceTarget, expiresAt: string): Promise<[string, string]> {
+    const table = await this.table();
+    const pairId = randomBytes(18).toString('base64url');
+    const pair: PairEntity = { partitionKey: pairId, rowKey: PAIR_ROW };
+    await table.createEntity(pair);
+    const mintOne = async (target: NonceTarget) => {
+      const nonce = randomBytes(18).toString('base64url');
+      const entity: NonceEntity = {
+        partitionKey: nonce,
+        rowKey: ROW,
+        targetJson: JSON.stringify(target),
+        createdAt: this.now().toISOString(),
+        expiresAt,
+        pairId,
+      };
+      await table.createEntity(entity);
+      return nonce;
+    };
+    return [await mintOne(first), await mintOne(second)];
+  }
+
   /** Finds a nonce and says whether it can still be used. Never changes it. */
   async lookup(nonce: string): Promise<NonceLookup> {
     if (!NONCE_PATTERN.test(nonce)) return { kind: 'unknown' };
@@ -91,6 +132,19 @@ export class NonceStore {
       throw error;
     }
     if (record.usedAt) return { kind: 'used', record };
+    if (record.pair) {
+      let pair: PairEntity;
+      try {
+        pair = await table.getEntity<PairEntity>(record.pair.id, PAIR_ROW);
+      } catch (error) {
+        if (hasStatus(error, 404)) return { kind: 'unknown' };
+        throw error;
+      }
+      // The other button of the pair was pressed: this one is used with it.
+      if (pair.usedAt)
+        return { kind: 'used', record: { ...record, usedAt: pair.usedAt, usedBy: pair.usedBy } };
+      record = { ...record, pair: { id: record.pair.id, etag: pair.etag ?? '' } };
+    }
     if (Date.parse(record.expiresAt) <= this.now().getTime()) return { kind: 'expired', record };
     return { kind: 'valid', record };
   }
@@ -101,6 +155,19 @@ export class NonceStore {
    */
   async consume(record: NonceRecord, usedBy: string): Promise<boolean> {
     const table = await this.table();
+    if (record.pair) {
+      // The pair's row decides: of two presses of the pair's buttons, exactly one wins.
+      try {
+        await table.updateEntity(
+          { partitionKey: record.pair.id, rowKey: PAIR_ROW, usedAt: this.now().toISOString(), usedBy },
+          'Merge',
+          { etag: record.pair.etag },
+        );
+      } catch (error) {
+        if (hasStatus(error, 412) || hasStatus(error, 404)) return false;
+        throw error;
+      }
+    }
     try {
       await table.updateEntity(
         { partitionKey: record.nonce, rowKey: ROW, usedAt: this.now().toISOString(), usedBy },
@@ -127,6 +194,7 @@ function fromEntity(entity: NonceEntity): NonceRecord {
     expiresAt: entity.expiresAt,
     usedAt: entity.usedAt,
     usedBy: entity.usedBy,
+    pair: entity.pairId ? { id: entity.pairId, etag: '' } : undefined,
     etag: entity.etag ?? '',
   };
 }

@@ -32,6 +32,11 @@ export interface RequestRecord {
   admitted: boolean;
   /** True once the HTTP API has put the request on the intake queue. */
   enqueued?: boolean | undefined;
+  /**
+   * 'api' when the HTTP API recorded it (its requestedBy is the authenticated caller); absent for a
+   * message written straight to the queue, whose requestedBy is only what the writer declared.
+   */
+  via?: 'api' | undefined;
   instanceId?: string | undefined;
   startedAt?: string | undefined;
   finishedAt?: string | undefined;
@@ -53,6 +58,7 @@ interface RequestEntity {
   acceptedAt: string;
   admitted: boolean;
   enqueued?: boolean;
+  via?: string;
   instanceId?: string;
   startedAt?: string;
   finishedAt?: string;
@@ -102,7 +108,7 @@ export class RequestStore {
   async record(
     request: LifecycleRequest,
     acceptedAt: string,
-    options: { origin?: 'broker' } = {},
+    options: { origin?: 'broker'; via?: 'api' } = {},
   ): Promise<RecordOutcome> {
     const table = await this.requests();
     const contentHash = requestContentHash(request);
@@ -117,6 +123,7 @@ export class RequestStore {
       acceptedAt,
       admitted: false,
       ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.via ? { via: options.via } : {}),
     };
     try {
       await table.createEntity(entity);
@@ -271,6 +278,7 @@ function fromEntity(entity: RequestEntity): RequestRecord {
     acceptedAt: entity.acceptedAt,
     admitted: entity.admitted,
     enqueued: entity.enqueued,
+    via: entity.via === 'api' ? 'api' : undefined,
     instanceId: entity.instanceId,
     startedAt: entity.startedAt,
     finishedAt: entity.finishedAt,

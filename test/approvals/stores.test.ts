@@ -62,6 +62,27 @@ describe('button nonces', () => {
     expect(after.kind === 'used' && after.record.usedBy).toMatch(/^telegram:100[12]$/);
   });
 
+  it('uses up both buttons of a pair when either is pressed, and lets only one of two racing presses win', async () => {
+    const nonces = new NonceStore(storage, clock);
+    const expiresAt = new Date(now + 60_000).toISOString();
+    const [approve, reject] = await nonces.mintPair(target, { ...target, action: 'reject' }, expiresAt);
+    const looked = await nonces.lookup(approve);
+    if (looked.kind !== 'valid') throw new Error('expected a valid nonce');
+    expect(await nonces.consume(looked.record, 'telegram:1001')).toBe(true);
+    const other = await nonces.lookup(reject);
+    expect(other.kind).toBe('used');
+    expect(other.kind === 'used' && other.record.usedBy).toBe('telegram:1001');
+
+    const [a, r] = await nonces.mintPair(target, { ...target, action: 'reject' }, expiresAt);
+    const [lookedA, lookedR] = await Promise.all([nonces.lookup(a), nonces.lookup(r)]);
+    if (lookedA.kind !== 'valid' || lookedR.kind !== 'valid') throw new Error('expected valid nonces');
+    const won = await Promise.all([
+      nonces.consume(lookedA.record, 'telegram:1001'),
+      nonces.consume(lookedR.record, 'telegram:1002'),
+    ]);
+    expect(won.sort()).toEqual([false, true]);
+  });
+
   it('knows nothing of data it did not make', async () => {
     const nonces = new NonceStore(storage, clock);
     expect((await nonces.lookup('approve:req-1')).kind).toBe('unknown');

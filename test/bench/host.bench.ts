@@ -57,6 +57,7 @@ async function episodesPerSecond(host: LocalHost, orchestration: string, prefix:
         `${host.baseUrl}/durabletask/orchestrators/${orchestration}/${prefix}-${i}`,
         {
           method: 'POST',
+          headers: { 'x-functions-key': host.systemKey },
         },
       );
       if (response.status !== 202) throw new Error(`start failed: ${response.status}`);

@@ -87,16 +87,17 @@ describe('POST /api/requests', () => {
     });
   });
 
-  it('takes the requester from Entra built-in auth when it fronts the API', async () => {
+  it('ignores principal headers a function-key caller writes: without Easy Auth nothing strips them', async () => {
     await api.submitRequest(
-      post(JSON.stringify({ op: 'renew-sas', slug: 'acme', requestId: 'http-easyauth' }), {
+      post(JSON.stringify({ op: 'renew-sas', slug: 'acme', requestId: 'http-spoofed' }), {
         'x-ms-client-principal-name': 'alice@example.com',
+        'x-ms-client-principal-id': 'a11ce000-0000-4000-8000-000000000001',
       }),
       context(),
     );
-    expect((await services.services().requests.get('http-easyauth'))?.request?.requestedBy).toEqual({
+    expect((await services.services().requests.get('http-spoofed'))?.request?.requestedBy).toEqual({
       kind: 'operator',
-      id: 'alice@example.com',
+      id: 'function-key',
     });
   });
 

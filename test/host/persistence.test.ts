@@ -7,6 +7,8 @@ import { startAzurite, type RunningAzurite } from '../../sandbox/azurite.js';
 import { GATE_CONTAINER, RUNS_TABLE } from './apps/killableNames.js';
 
 const hostScript = fileURLToPath(new URL('./support/hostProcess.ts', import.meta.url));
+/** The management API takes the system or master key, as in Azure. */
+const MASTER_KEY = 'persistence-test-master-key';
 
 interface HostProcess {
   child: ChildProcess;
@@ -15,7 +17,7 @@ interface HostProcess {
 
 function startHostProcess(connectionString: string): Promise<HostProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', hostScript], {
-    env: { ...process.env, STORAGE_CONNECTION: connectionString, TASK_HUB: 'KillHub' },
+    env: { ...process.env, STORAGE_CONNECTION: connectionString, TASK_HUB: 'KillHub', MASTER_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -70,6 +72,7 @@ describe('a host killed in the middle of an orchestration', () => {
     children.push(first.child);
     const started = await fetch(`${first.baseUrl}/durabletask/orchestrators/threeSteps/kill-1`, {
       method: 'POST',
+      headers: { 'x-functions-key': MASTER_KEY },
     });
     expect(started.status).toBe(202);
 
@@ -87,7 +90,9 @@ describe('a host killed in the middle of an orchestration', () => {
     const second = await startHostProcess(azurite.connectionString);
     children.push(second.child);
     const status = await eventually(async () => {
-      const response = await fetch(`${second.baseUrl}/durabletask/instances/kill-1`);
+      const response = await fetch(`${second.baseUrl}/durabletask/instances/kill-1`, {
+        headers: { 'x-functions-key': MASTER_KEY },
+      });
       const body = (await response.json()) as { runtimeStatus: string; output: unknown };
       return body.runtimeStatus === 'Completed' ? body : undefined;
     }, 'kill-1 to complete in the second host');

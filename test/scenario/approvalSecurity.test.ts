@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxEntry } from '../../sandbox/sim/telegram.js';
-import { ADA, BRIAN, EVE, ApprovalWorld, type AuditEntryView } from '../support/approvalWorld.js';
+import {
+  ADA,
+  ADMIN_CHAT,
+  BRIAN,
+  EVE,
+  ApprovalWorld,
+  OPERATORS,
+  signedInAs,
+  type AuditEntryView,
+} from '../support/approvalWorld.js';
 import { touched } from '../support/approvalTestApp.js';
 import { aRequest } from '../support/requests.js';
 
@@ -92,7 +101,47 @@ describe('the webhook authenticates Telegram', () => {
   });
 });
 
+describe('registering the webhook', () => {
+  it('refuses to send the webhook secret to an http URL or to a host that is not the app or a configured proxy', async () => {
+    const seq = world.lastSeq();
+    for (const url of [
+      'http://evil.example/hook',
+      'https://evil.example/hook',
+      'https://user:pw@evil.example/hook',
+    ]) {
+      const answer = await world.api('POST', '/api/telegram/setup', { url });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({
+        code: 'BadRequest',
+        detail: expect.stringMatching(/^the webhook URL/),
+      });
+    }
+    expect(world.requests(seq).filter((entry) => entry.path.includes('setWebhook'))).toEqual([]);
+  });
+});
+
 describe('only approvers in the admin chat decide', () => {
+  it('does not write an audit entry per stray command from people who may not act, and still serves approvers', async () => {
+    const fromEve = async () =>
+      (await world.audit()).filter(
+        (entry) => entry.actor === `telegram:${EVE}` && entry.action === 'command /envs',
+      ).length;
+    const before = await fromEve();
+    for (let i = 0; i < 20; i++) {
+      const delivery = await world.telegram.sendUserMessage({
+        chatId: ADMIN_CHAT,
+        fromUserId: EVE,
+        text: '/envs',
+      });
+      expect(delivery.status).toBe(200);
+    }
+    // The first of the minute in full; the rest counted into one entry when the minute ends.
+    expect((await fromEve()) - before).toBeLessThanOrEqual(1);
+    const outbox = world.telegram.outbox(ADMIN_CHAT).length;
+    await world.telegram.sendUserMessage({ chatId: ADMIN_CHAT, fromUserId: ADA, text: '/envs' });
+    expect(world.telegram.outbox(ADMIN_CHAT).length).toBe(outbox + 1);
+  });
+
   it('refuses a press by someone who is not an approver, without using up the button', async () => {
     await world.submit('teardown', 'sec-outsider', 'sec-outsider-1');
     const before = await world.awaitingApproval('sec-outsider-1');
@@ -204,9 +253,7 @@ describe('a button works once, while its approval is pending', () => {
       'POST',
       '/api/requests/sec-finished-1/reject',
       {},
-      {
-        'x-ms-client-principal-name': 'bob@example.com',
-      },
+      signedInAs('bob@example.com'),
     );
     expect(decided.status).toBe(200);
     await world.until('sec-finished-1', ['rejected']);
@@ -230,9 +277,7 @@ describe('the approval policy', () => {
       'POST',
       '/api/requests/sec-self-1/approve',
       {},
-      {
-        'x-ms-client-principal-name': 'alice@example.com',
-      },
+      signedInAs('alice@example.com'),
     );
     expect(own.status).toBe(403);
     expect(own.body).toMatchObject({ code: 'ApprovalForbidden' });
@@ -243,16 +288,18 @@ describe('the approval policy', () => {
         /^the requester may not approve their own teardown/,
       ),
     ).toContainEqual(
-      expect.objectContaining({ channel: 'api', actor: 'operator:alice@example.com', action: 'approve' }),
+      expect.objectContaining({
+        channel: 'api',
+        actor: `operator:${OPERATORS['alice@example.com'].objectId}`,
+        action: 'approve',
+      }),
     );
 
     const other = await world.api(
       'POST',
       '/api/requests/sec-self-1/approve',
       {},
-      {
-        'x-ms-client-principal-name': 'bob@example.com',
-      },
+      signedInAs('bob@example.com'),
     );
     expect(other.status).toBe(200);
     expect((await world.until('sec-self-1', ['succeeded', 'rejected', 'failed'])).status).toBe('succeeded');
@@ -273,6 +320,8 @@ describe('the approval policy', () => {
       ),
     );
     const before = await world.awaitingApproval('sec-self-2');
+    // Who asked is only what the queue message declared, and the message says so; the check holds all the same.
+    expect(before.text).toContain(`Requested by telegram ${ADA} (as declared by the queue message)`);
     const own = await world.press('sec-self-2', 'Approve', ADA);
     expect(world.telegram.callbackQuery(own.update.callback_query!.id)?.answer?.text).toMatch(
       /^Refused: the requester may not approve their own teardown/,
@@ -353,5 +402,61 @@ describe('the approval policy', () => {
       status: 'succeeded',
       summary: `approved by ${ADA}`,
     });
+  });
+
+  it('acts on the approval record, not on the event: a forged event that meets the policy decides nothing', async () => {
+    await world.submit('teardown', 'sec-forged', 'sec-forged-1');
+    const before = await world.awaitingApproval('sec-forged-1');
+    const at = new Date().toISOString();
+    // Everything the policy checks holds in the payload itself: one approver, not the requester.
+    const forged = {
+      requestId: 'sec-forged-1',
+      outcome: 'approved',
+      decidedAt: at,
+      decidedBy: { kind: 'operator', id: 'mallory' },
+      approvals: [{ by: { kind: 'operator', id: 'mallory' }, at, via: 'api' }],
+      policy: { approvers: 1, requesterMayApprove: false },
+      requestedBy: { kind: 'operator', id: OPERATORS['alice@example.com'].objectId },
+    };
+    const raised = await fetch(
+      `${world.host.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent('approval:sec-forged-1')}/raiseEvent/approvalDecision?code=${world.host.systemKey}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(forged) },
+    );
+    expect(raised.status).toBe(202);
+    await world.host.waitForIdle();
+    await expectNothingChanged('sec-forged-1', before);
+    expect(world.host.getStatus('approval:sec-forged-1')?.runtimeStatus).toBe('Running');
+    expect(
+      (await world.audit('&requestId=sec-forged-1')).filter((entry) => entry.outcome === 'approved'),
+    ).toEqual([]);
+
+    // A real approval still goes through, and the result names the real approver.
+    await world.press('sec-forged-1', 'Approve', ADA);
+    expect(await world.until('sec-forged-1', ['succeeded', 'rejected', 'failed'])).toMatchObject({
+      status: 'succeeded',
+      summary: `approved by ${ADA}`,
+    });
+  });
+
+  it("serves the Durable management API's local path only with the system key", async () => {
+    await world.submit('teardown', 'sec-rpc', 'sec-rpc-1');
+    const before = await world.awaitingApproval('sec-rpc-1');
+    const path = `/durabletask/instances/${encodeURIComponent('approval:sec-rpc-1')}/raiseEvent/approvalDecision`;
+    const body = JSON.stringify({ requestId: 'sec-rpc-1', outcome: 'rejected' });
+    const headers = { 'content-type': 'application/json' };
+    const without = await fetch(`${world.host.baseUrl}${path}`, { method: 'POST', headers, body });
+    expect(without.status).toBe(401);
+    const wrong = await fetch(`${world.host.baseUrl}${path}?code=${world.host.functionKey}`, {
+      method: 'POST',
+      headers,
+      body,
+    });
+    expect(wrong.status).toBe(401);
+    expect((await fetch(`${world.host.baseUrl}/durabletask/instances`)).status).toBe(401);
+    await world.host.waitForIdle();
+    await expectNothingChanged('sec-rpc-1', before);
+    expect(world.host.timeline('approval:sec-rpc-1').map((entry) => entry.eventType)).not.toContain(
+      'EventRaised',
+    );
   });
 });

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/main.js';
-import { ADA, ADMIN_CHAT, ApprovalWorld, poll } from '../support/approvalWorld.js';
+import {
+  ADA,
+  ADMIN_CHAT,
+  ApprovalWorld,
+  OPERATORS,
+  poll,
+  signedInAs,
+  tokenOf,
+} from '../support/approvalWorld.js';
 import { touched } from '../support/approvalTestApp.js';
 
 /**
@@ -21,16 +29,28 @@ afterAll(async () => {
 });
 
 const DAY_MS = 24 * 3_600_000;
+const BOB_ID = OPERATORS['bob@example.com'].objectId;
 
 async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['--url', world.host.baseUrl, '--key', world.host.functionKey, ...args], {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 25))),
-    env: {},
-  });
+  const code = await runCli(
+    [
+      '--url',
+      world.host.baseUrl,
+      '--key',
+      world.host.functionKey,
+      '--token',
+      tokenOf('bob@example.com'),
+      ...args,
+    ],
+    {
+      out: (text) => out.push(text),
+      err: (text) => err.push(text),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 25))),
+      env: {},
+    },
+  );
   return { code, out, err };
 }
 
@@ -40,7 +60,8 @@ describe('approving from the admin chat', () => {
     const asked = await world.awaitingApproval('appr-approve-1');
     expect(asked.chatId).toBe(ADMIN_CHAT);
     expect(asked.text).toContain('Approval needed: teardown of acme');
-    expect(asked.text).toContain('Requested by alice@example.com');
+    // The requester is who Easy Auth signed in: their object id, never a name the caller wrote.
+    expect(asked.text).toContain(`Requested by ${OPERATORS['alice@example.com'].objectId}`);
     expect(asked.text).toContain('deletes resource group claw-acme');
     expect(asked.replyMarkup?.inline_keyboard.flat().map((b) => b.text)).toEqual(['Approve', 'Reject']);
     for (const button of asked.replyMarkup!.inline_keyboard.flat()) {
@@ -127,14 +148,12 @@ describe('operators deciding through the HTTP API and the CLI', () => {
       'POST',
       '/api/requests/appr-api-1/approve',
       {},
-      {
-        'x-ms-client-principal-name': 'bob@example.com',
-      },
+      signedInAs('bob@example.com'),
     );
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({
       approval: 'approved',
-      decidedBy: { kind: 'operator', id: 'bob@example.com' },
+      decidedBy: { kind: 'operator', id: OPERATORS['bob@example.com'].objectId, name: 'bob@example.com' },
     });
     expect(await world.until('appr-api-1', ['succeeded', 'failed', 'rejected'])).toMatchObject({
       status: 'succeeded',
@@ -150,9 +169,7 @@ describe('operators deciding through the HTTP API and the CLI', () => {
       'POST',
       '/api/requests/appr-api-2/reject',
       {},
-      {
-        'x-ms-client-principal-name': 'bob@example.com',
-      },
+      signedInAs('bob@example.com'),
     );
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ approval: 'rejected' });
@@ -164,13 +181,23 @@ describe('operators deciding through the HTTP API and the CLI', () => {
   });
 
   it('answers 409 for a request that is not awaiting approval and 404 for an unknown one', async () => {
-    const decided = await world.api('POST', '/api/requests/appr-api-2/approve', {});
+    const decided = await world.api(
+      'POST',
+      '/api/requests/appr-api-2/approve',
+      {},
+      signedInAs('bob@example.com'),
+    );
     expect(decided.status).toBe(409);
     expect(decided.body).toMatchObject({
       code: 'ApprovalNotPending',
       detail: expect.stringMatching(/^already rejected by bob@example.com/),
     });
-    const unknown = await world.api('POST', '/api/requests/appr-nobody/approve', {});
+    const unknown = await world.api(
+      'POST',
+      '/api/requests/appr-nobody/approve',
+      {},
+      signedInAs('bob@example.com'),
+    );
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ code: 'NotFound' });
   });
@@ -180,7 +207,7 @@ describe('operators deciding through the HTTP API and the CLI', () => {
     await world.awaitingApproval('appr-cli-1');
     const approved = await cli('approve', 'appr-cli-1');
     expect(approved.code).toBe(0);
-    expect(approved.out.join('\n')).toMatch(/^appr-cli-1: approved by function-key at \S+$/);
+    expect(approved.out.join('\n')).toMatch(/^appr-cli-1: approved by bob@example.com at \S+$/);
     expect(await world.until('appr-cli-1', ['succeeded', 'failed', 'rejected'])).toMatchObject({
       status: 'succeeded',
     });
@@ -202,9 +229,9 @@ describe('operators deciding through the HTTP API and the CLI', () => {
     expect(audit.code).toBe(0);
     const listing = audit.out.join('\n');
     expect(listing).toMatch(
-      /api\s+operator:function-key\s+approve\s+refused\s+appr-cli-2\s+already rejected/,
+      new RegExp(`api\\s+operator:${BOB_ID}\\s+approve\\s+refused\\s+appr-cli-2\\s+already rejected`),
     );
-    expect(listing).toMatch(/api\s+operator:function-key\s+reject\s+rejected\s+appr-cli-2/);
+    expect(listing).toMatch(new RegExp(`api\\s+operator:${BOB_ID}\\s+reject\\s+rejected\\s+appr-cli-2`));
     expect(listing).toMatch(/system\s+system:approvals\s+open\s+requested\s+appr-cli-2/);
   });
 });

@@ -13,6 +13,7 @@ import { CHAT, startChatWorld, type ChatWorld } from '../support/chatWorld.js';
  */
 const ADMIN_CHAT = CHAT.adminChatId;
 const ADA = CHAT.ada;
+const BRIAN = CHAT.brian;
 const EVE = CHAT.eve;
 
 let chat: ChatWorld;
@@ -176,6 +177,47 @@ describe('an environment and its devices from chat', () => {
         slug: 'acme',
         pairingRequestId: phone.requestId,
         reason: expect.stringMatching(/^the button was already used/),
+      }),
+    );
+  });
+
+  it("uses up a pairing's Reject when its Approve was pressed: one question, one answer", async () => {
+    const tablet = world.openclaw.requestPairing('ca-acme', { displayName: 'tablet' });
+    const card = (await say('/devices acme'))[1]!;
+    const buttons = card.replyMarkup!.inline_keyboard.flat();
+    const approve = buttons.find((b) => b.text === 'Approve')!.callback_data!;
+    const reject = buttons.find((b) => b.text === 'Reject')!.callback_data!;
+    const approved = await telegram.pressButton({
+      chatId: ADMIN_CHAT,
+      messageId: card.messageId,
+      fromUserId: ADA,
+      callbackData: approve,
+    });
+    expect(world.openclaw.pairings('ca-acme').paired.map((d) => d.deviceId)).toContain(tablet.deviceId);
+
+    // Brian presses the Reject of the same card (a client that still shows it).
+    const late = await telegram.deliverForged(
+      {
+        ...approved.update,
+        update_id: approved.update.update_id + 20_000,
+        callback_query: {
+          ...approved.update.callback_query!,
+          id: `${approved.update.callback_query!.id}-late`,
+          from: { id: BRIAN, is_bot: false, first_name: 'Brian' },
+          data: reject,
+        },
+      },
+      { secretToken: await chat.webhookSecret() },
+    );
+    expect(late.status).toBe(200);
+    expect(world.openclaw.pairings('ca-acme').paired.map((d) => d.deviceId)).toContain(tablet.deviceId);
+    expect(await audit('&slug=acme')).toContainEqual(
+      expect.objectContaining({
+        actor: `telegram:${BRIAN}`,
+        updateId: late.updateId,
+        outcome: 'refused',
+        pairingRequestId: tablet.requestId,
+        reason: expect.stringMatching(new RegExp(`^the button was already used by telegram:${ADA} at `)),
       }),
     );
   });

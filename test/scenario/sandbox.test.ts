@@ -137,6 +137,11 @@ describe('npm run sandbox', () => {
     const approval = chat.messages.at(-1)!;
     expect(approval.text).toContain('teardown of acme');
     expect(approval.buttons).toEqual(['Approve', 'Reject']);
+    // The function key is one operator, which may not approve the teardown it asked for.
+    expect(first.output()).toContain('npx claw-broker approve <requestId>');
+    const own = await cli(first, 'approve', 'sandbox-2');
+    expect(own.code).toBe(1);
+    expect(own.out).toMatch(/ApprovalForbidden.*the requester may not approve their own teardown/);
     const pressed = await fetch(`${simUrl}/admin/telegram/chats/-1001/messages/${approval.messageId}/press`, {
       method: 'POST',
       body: JSON.stringify({ button: 'Approve', as: 1001 }),

@@ -227,7 +227,7 @@ describe('the sweeps API', () => {
     await world.world.api('POST', '/api/sweeps/pause', { reason: 'incident 42' });
     expect((await world.world.api('GET', '/api/sweeps')).body).toMatchObject({
       paused: true,
-      switch: { paused: true, by: 'function-key', reason: 'incident 42' },
+      switch: { paused: true, by: 'sandbox-operator', reason: 'incident 42' },
     });
     await world.world.api('POST', '/api/sweeps/resume');
     expect((await world.world.api('GET', '/api/sweeps')).body).toMatchObject({ paused: false });

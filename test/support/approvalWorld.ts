@@ -10,6 +10,31 @@ export const ADA = SANDBOX_TELEGRAM.approvers[0].id;
 export const BRIAN = SANDBOX_TELEGRAM.approvers[1].id;
 export const EVE = SANDBOX_TELEGRAM.outsider.id;
 
+/** Operators signed in through the (emulated) Easy Auth in front of the API, by their names. */
+export const OPERATORS = {
+  'alice@example.com': { objectId: 'a11ce000-0000-4000-8000-000000000001', name: 'alice@example.com' },
+  'bob@example.com': { objectId: 'b0b00000-0000-4000-8000-000000000002', name: 'bob@example.com' },
+  /** Signed in and allowed to read, submit and watch, but no approver. */
+  'carol@example.com': { objectId: 'ca201000-0000-4000-8000-000000000003', name: 'carol@example.com' },
+  /** An approver through the group OPERATOR_APPROVER_GROUP_IDS names. */
+  'dave@example.com': {
+    objectId: 'da7e0000-0000-4000-8000-000000000004',
+    name: 'dave@example.com',
+    groups: ['a9900000-0000-4000-8000-0000000000a9'],
+  },
+} as const;
+export type OperatorName = keyof typeof OPERATORS;
+
+/** The bearer token that signs `name` in through the emulated Easy Auth. */
+export function tokenOf(name: OperatorName): string {
+  return `token-of-${name}`;
+}
+
+/** The headers of a call `name` makes through Easy Auth (the platform turns the token into them). */
+export function signedInAs(name: OperatorName): Record<string, string> {
+  return { authorization: `Bearer ${tokenOf(name)}` };
+}
+
 /** Teardown: one approver, not the requester. Upgrade: two different approvers, the requester may be one. */
 export const APPROVAL_POLICY = JSON.stringify({
   teardown: { approvers: 1, requesterMayApprove: false },
@@ -21,33 +46,78 @@ export const APPROVAL_POLICY = JSON.stringify({
  * the broker plus the approval-gated test operation (approvalTestApp.ts), on free ports, with a
  * ManualClock on the host so deadlines pass when a test says so. The bot's webhook is registered
  * through the broker's own setup endpoint, as an operator does after deploying.
+ *
+ * The API is behind emulated App Service authentication (OPERATOR_AUTH=easyauth, as deployed):
+ * calls sign in with a bearer token (`signedInAs`), the webhook route is excluded, and alice and
+ * bob (by object id) and dave (by group) are the operators allowed to approve. Calls that name no
+ * one sign in as carol, who may not. With `easyAuth: false` it runs as the sandbox does: function
+ * key only, whose operator is `sandbox-operator`.
  */
 export class ApprovalWorld extends TestWorld {
-  static start(settings: Record<string, string> = {}): Promise<ApprovalWorld> {
+  static start(
+    settings: Record<string, string> = {},
+    options: { easyAuth?: boolean } = {},
+  ): Promise<ApprovalWorld> {
+    const easyAuth = options.easyAuth ?? true;
     const clock = new ManualClock(Date.now());
+    // Carol first: the world's own setup call signs in as the first principal.
+    const names: OperatorName[] = [
+      'carol@example.com',
+      'alice@example.com',
+      'bob@example.com',
+      'dave@example.com',
+    ];
+    const principals = Object.fromEntries(names.map((name) => [tokenOf(name), OPERATORS[name]]));
     return startSandboxWorld(
       {
         app: () => import('./approvalTestApp.js'),
         hostPort: 0,
-        host: { clock },
-        settings: { DURABLE_TASK_HUB: 'clawapprovals', APPROVAL_POLICY, ...settings },
+        host: easyAuth
+          ? { clock, easyAuth: { principals, excludedPaths: ['/api/telegram/webhook'] } }
+          : { clock },
+        settings: {
+          DURABLE_TASK_HUB: 'clawapprovals',
+          APPROVAL_POLICY,
+          ...(easyAuth
+            ? {
+                OPERATOR_AUTH: 'easyauth',
+                OPERATOR_APPROVER_IDS: [OPERATORS['alice@example.com'], OPERATORS['bob@example.com']]
+                  .map((operator) => operator.objectId)
+                  .join(','),
+                OPERATOR_APPROVER_GROUP_IDS: OPERATORS['dave@example.com'].groups.join(','),
+              }
+            : {}),
+          ...settings,
+        },
       },
       ApprovalWorld,
     );
+  }
+
+  /** Calls the API signed in as carol unless the headers sign in as someone else. */
+  override api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const signIn = this.settings['OPERATOR_AUTH'] === 'easyauth';
+    return super.api(method, path, body, { ...(signIn ? signedInAs('carol@example.com') : {}), ...headers });
   }
 
   get clock(): ManualClock {
     return this.host.clock as ManualClock;
   }
 
-  /** Submits a request through the HTTP API as `principal` (Entra built-in auth's header). */
-  async submit(op: string, slug: string, requestId: string, principal = 'alice@example.com'): Promise<void> {
-    const answer = await this.api(
-      'POST',
-      '/api/requests',
-      { op, slug, requestId },
-      { 'x-ms-client-principal-name': principal },
-    );
+  /** Submits a request through the HTTP API signed in as `principal`. */
+  async submit(
+    op: string,
+    slug: string,
+    requestId: string,
+    principal: OperatorName = 'alice@example.com',
+  ): Promise<void> {
+    const signIn = this.settings['OPERATOR_AUTH'] === 'easyauth' ? signedInAs(principal) : {};
+    const answer = await this.api('POST', '/api/requests', { op, slug, requestId }, signIn);
     if (answer.status !== 202)
       throw new Error(`submitting ${requestId}: ${answer.status} ${JSON.stringify(answer.body)}`);
   }

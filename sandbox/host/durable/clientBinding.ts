@@ -46,7 +46,9 @@ export function clientBindingData(endpoints: ClientEndpoints): Record<string, un
     managementUrls: { ...urls, id: 'INSTANCEID' },
     baseUrl: base,
     requiredQueryStringParameters: `code=${endpoints.systemKey}`,
-    rpcBaseUrl: `${endpoints.baseUrl}${RPC_PATH}/`,
+    // The system key in the path: the local RPC endpoint requires it (localHost.ts) and the
+    // library resolves every call relative to this URL, dropping any query.
+    rpcBaseUrl: `${endpoints.baseUrl}${RPC_PATH}/${endpoints.systemKey}/`,
     httpBaseUrl: base,
     connectionName: CONNECTION_NAME,
     maxGrpcMessageSizeInBytes: 4 * 1024 * 1024,

@@ -1,6 +1,6 @@
 /**
  * Runs the local host in its own process against Azure Storage (Azurite), for tests that kill it.
- * Env: STORAGE_CONNECTION, TASK_HUB. Prints "READY <baseUrl>" once listening.
+ * Env: STORAGE_CONNECTION, TASK_HUB, MASTER_KEY (optional). Prints "READY <baseUrl>" once listening.
  */
 import { startLocalHost } from '../../../sandbox/host/index.js';
 
@@ -14,5 +14,6 @@ const host = await startLocalHost({
   port: 0,
   taskHub: process.env['TASK_HUB'] ?? 'KillHub',
   hostJson: {},
+  ...(process.env['MASTER_KEY'] ? { masterKey: process.env['MASTER_KEY'] } : {}),
 });
 process.stdout.write(`READY ${host.baseUrl}\n`);
