@@ -58,6 +58,12 @@ export interface LocalHostOptions {
     /** Length of each segment of a long timer. Default '3.00:00:00'. */
     longRunningTimerIntervalDuration?: string;
     timelineCapacity?: number;
+    /**
+     * Fail an orchestration that yields an already-scheduled task inside a new Task.any / Task.all
+     * (the extension would schedule it again, durable-js#574). Off by default, as in Azure; the
+     * sandbox and the broker's tests turn it on.
+     */
+    rejectRepeatedTasks?: boolean;
   };
 }
 
@@ -233,6 +239,7 @@ class LocalHostImpl implements LocalHost {
       maximumShortTimerDuration: durable.maximumShortTimerDuration ?? '6.00:00:00',
       longRunningTimerIntervalDuration: durable.longRunningTimerIntervalDuration ?? '3.00:00:00',
       timelineCapacity: durable.timelineCapacity,
+      rejectRepeatedTasks: durable.rejectRepeatedTasks ?? false,
     });
 
     this.#buildTriggers();

@@ -167,3 +167,39 @@ df.app.orchestration('retrySubOrchestration', function* (context: OrchestrationC
     failures: 1,
   })) as string;
 });
+
+/** Runs per key of `tally`, to count how often the extension ran an activity. */
+export const tallies = new Map<string, number>();
+
+df.app.activity('tally', {
+  handler: (key: string) => {
+    tallies.set(key, (tallies.get(key) ?? 0) + 1);
+    return key;
+  },
+});
+
+/**
+ * Puts an already-scheduled timer into a second, new Task.any (durable-js#574): the library sends
+ * the timer's action again, the extension creates a second timer with a new sequence number, and
+ * the library's next task takes that number, so the activity "c" receives the timer's result.
+ */
+df.app.orchestration('reusedTaskInAny', function* (context: OrchestrationContext) {
+  const deadline = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60 * 60 * 1000));
+  const b = context.df.callActivity('tally', 'b');
+  yield context.df.Task.any([deadline, b]);
+  yield context.df.Task.any([deadline]);
+  const c = (yield context.df.callActivity('tally', 'c')) as string | undefined;
+  return { b: b.result as string, c: c ?? null };
+});
+
+df.app.orchestration('awaitRelease', function* (context: OrchestrationContext) {
+  return (yield context.df.waitForExternalEvent('Release')) as string;
+});
+
+/** A timer wins a race against a sub-orchestration that is still running, and the parent returns. */
+df.app.orchestration('returnsWithOpenChild', function* (context: OrchestrationContext) {
+  const child = context.df.callSubOrchestrator('awaitRelease', null, `${context.df.instanceId}-child`);
+  const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60 * 1000));
+  const winner = (yield context.df.Task.any([child, timer])) as Task;
+  return winner === timer ? 'timer won' : 'child won';
+});
