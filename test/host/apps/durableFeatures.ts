@@ -203,3 +203,35 @@ df.app.orchestration('returnsWithOpenChild', function* (context: OrchestrationCo
   const winner = (yield context.df.Task.any([child, timer])) as Task;
   return winner === timer ? 'timer won' : 'child won';
 });
+
+/** Two retrying activities fanned out with Task.all: the framework's retry timers interleave. */
+df.app.orchestration('retryFanOut', function* (context: OrchestrationContext) {
+  const retry = new df.RetryOptions(1000, 3);
+  return (yield context.df.Task.all([
+    context.df.callActivityWithRetry('flaky', retry, { key: 'fan-1', failures: 1 }),
+    context.df.callActivityWithRetry('flaky', retry, { key: 'fan-2', failures: 0 }),
+  ])) as string[];
+});
+
+/** newGuid and currentUtcDateTime across episodes; the first guid also goes into the history. */
+df.app.orchestration('guidsAndClock', function* (context: OrchestrationContext) {
+  const first = context.df.newGuid(context.df.instanceId);
+  const startedAt = context.df.currentUtcDateTime.toISOString();
+  yield context.df.callActivity('tally', first);
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60_000));
+  const second = context.df.newGuid(context.df.instanceId);
+  return { first, second, startedAt, wokeAt: context.df.currentUtcDateTime.toISOString() };
+});
+
+/** A task already awaited, put into a new Task.all with a new one (durable-js#574). */
+df.app.orchestration('reusedTaskInAll', function* (context: OrchestrationContext) {
+  const a = context.df.callActivity('tally', 'a');
+  yield a;
+  return (yield context.df.Task.all([a, context.df.callActivity('tally', 'b')])) as string[];
+});
+
+/** An event that arrives while the orchestrator still waits on a timer is kept for the later wait. */
+df.app.orchestration('eventBeforeWait', function* (context: OrchestrationContext) {
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60_000));
+  return (yield context.df.waitForExternalEvent('Go')) as unknown;
+});
