@@ -2,11 +2,11 @@
  * The durable-functions 3.5.0 internals the host relies on, in one place. test/host/pinnedInternals
  * .test.ts fails loudly if any of them moves. durable-functions is pinned to exactly 3.5.0.
  *
- * Why internals at all: the Durable extension decides the sequence number of every task by replaying
- * the orchestrator's actions into the Durable Task Framework. The library assigns the same numbers
- * (TaskOrchestrationExecutor.trackOpenTask); reading them from the executor after a replay lets the
- * host write history the library will match, including the retry timers and long-timer segments the
- * library tracks without emitting an action, instead of re-deriving the numbering in parallel.
+ * Why internals at all: the host numbers tasks the way the Durable extension does, from the actions
+ * the library returns (extensionReplay.ts), and compares that with the numbering the library used
+ * (TaskOrchestrationExecutor.sequenceNumber) to warn when they differ, as they do when a task is
+ * re-sent (durable-js#574). The task classes stay pinned so a change in how the library tracks
+ * retries and long timers shows up here first.
  */
 import { createRequire } from 'node:module';
 
