@@ -47,9 +47,13 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
   context.df.setCustomStatus(waiting);
 
   const now = context.df.currentUtcDateTime;
-  const deadline = context.df.createTimer(later(now, Date.parse(opened.deadline) - now.getTime()));
+  const deadlineAt = later(now, Date.parse(opened.deadline) - now.getTime());
   for (;;) {
+    // A fresh event wait and a fresh deadline timer for every wait: a timer already sent must not go
+    // into a second Task.any (durable-functions would send it again and the Durable extension would
+    // schedule a second timer under a new sequence number, durable-js#574).
     const event = context.df.waitForExternalEvent(Events.approvalDecision);
+    const deadline = context.df.createTimer(deadlineAt);
     const winner = (yield context.df.Task.any([event, deadline])) as Task;
     if (winner === deadline) {
       const expire: ExpireApprovalInput = {
@@ -60,6 +64,8 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
       context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
       return decision;
     }
+    // This wait's timer lost: cancel it, or the instance would stay running until it fired.
+    deadline.cancel();
     // The event's payload is not trusted: the approval record is the authority.
     const confirm: ConfirmDecisionInput = { requestId: input.requestId };
     const confirmed = (yield context.df.callActivity(
@@ -67,12 +73,11 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
       confirm,
     )) as ConfirmedDecision;
     if (confirmed.decided) {
-      deadline.cancel();
       const decision = confirmed.decision;
       context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
       return decision;
     }
-    // The record holds no decision (a forged or stray event): keep waiting, on the same deadline.
+    // The record holds no decision (a forged or stray event): keep waiting, until the same deadline.
   }
 };
 

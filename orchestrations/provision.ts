@@ -38,19 +38,22 @@ const TOTAL = PROVISION_STEPS.length;
 
 type Change = { resource: string; action: string; fields?: readonly string[] };
 type Failure = { step: string; code: string; message: string };
-type Pending =
+/** A task the orchestration started; `sent` once it was yielded (so scheduled by the extension). */
+type Pending = (
   | { kind: 'step'; step: GraphStep; task: Task }
   | { kind: 'retry'; step: GraphStep; task: TimerTask }
-  | { kind: 'progress'; task: Task };
+  | { kind: 'progress'; task: Task }
+) & { sent: boolean };
 
 /**
  * Provisions (or converges) one slug's footprint. Input: the validated provision request; output:
  * an OperationResult whose summary lists what was created or repaired. Custom status is
  * OperationProgress {step, done, total}, and the registry record shows the same.
  *
- * The steps form a dependency graph (STEP_DEPENDENCIES); each starts as soon as its dependencies
- * are done, so independent resources are created in parallel and the wall time follows the
- * critical path. Each step is an activity that is safe to run twice and answers done, not-yet or
+ * The steps form a dependency graph (STEP_DEPENDENCIES); each starts once its dependencies are
+ * done, so independent resources are created in parallel and the wall time follows the critical
+ * path (a finished step is noticed when the task awaited at that moment finishes; see
+ * nextCompleted). Each step is an activity that is safe to run twice and answers done, not-yet or
  * failed:
  * - not-yet (a role or Key Vault grant still propagating, the gateway not ready): a durable timer,
  *   then the step again, bounded by the configured propagation / readiness timeout;
@@ -80,6 +83,7 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
   const done = new Set<GraphStep>();
   const started = new Set<GraphStep>();
   const firstNotYet = new Map<GraphStep, string>();
+  const failedAttempts = new Map<GraphStep, number>();
   const lastReason = new Map<GraphStep, string>();
   const pending: Pending[] = [];
   let failure: Failure | undefined;
@@ -91,7 +95,9 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
     pending.push({
       kind: 'step',
       step,
-      task: context.df.callActivityWithRetry(ProvisionActivities[step], TRANSIENT_RETRY, input),
+      // No callActivityWithRetry here: see transientRetryDelay.
+      task: context.df.callActivity(ProvisionActivities[step], input),
+      sent: false,
     });
   };
   const report = () => {
@@ -108,6 +114,7 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
     pending.push({
       kind: 'progress',
       task: context.df.callActivity(ProvisionActivities.reportProgress, progress),
+      sent: false,
     });
   };
 
@@ -130,9 +137,17 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
     }
     const { step, task } = finished;
     if (task.isFaulted) {
-      failure = { step, code: 'ActivityFailed', message: errorMessage(task.result) };
-      break;
+      const failures = (failedAttempts.get(step) ?? 0) + 1;
+      failedAttempts.set(step, failures);
+      if (failures >= TRANSIENT_RETRY.maxNumberOfAttempts) {
+        failure = { step, code: 'ActivityFailed', message: errorMessage(task.result) };
+        break;
+      }
+      const retryAt = later(context.df.currentUtcDateTime, transientRetryDelay(failures));
+      pending.push({ kind: 'retry', step, task: context.df.createTimer(retryAt), sent: false });
+      continue;
     }
+    failedAttempts.delete(step);
     const outcome = task.result as StepOutcome<unknown>;
     if (outcome.status === 'failed') {
       failure = { step, code: outcome.error.code, message: outcome.error.message };
@@ -152,7 +167,7 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
         };
         break;
       }
-      pending.push({ kind: 'retry', step, task: context.df.createTimer(later(now, interval)) });
+      pending.push({ kind: 'retry', step, task: context.df.createTimer(later(now, interval)), sent: false });
       continue;
     }
     (facts as Record<string, unknown>)[step] = outcome.value;
@@ -163,10 +178,11 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
   }
 
   if (failure) {
-    // Let steps already running finish (their resources then show in the report); drop retries.
-    for (const entry of pending) if (entry.kind === 'retry') entry.task.cancel();
+    // Let steps already running finish (their resources then show in the report); drop retries,
+    // and start nothing that was not sent yet.
+    for (const entry of pending) if (entry.kind === 'retry' && entry.sent) entry.task.cancel();
     for (const entry of pending) {
-      if (entry.kind === 'retry') continue;
+      if (entry.kind === 'retry' || !entry.sent) continue;
       try {
         yield entry.task;
       } catch {
@@ -197,21 +213,53 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
 };
 
 /**
- * Waits for the next pending task to complete and removes it from `pending`. A task that already
- * completed is taken first: durable-functions' Task.any only hears of children that complete after
- * it was built.
+ * Waits for the next pending task and removes it from `pending`. A task that already finished is
+ * taken first (durable-functions tells a Task.any only of children that complete after it was
+ * built). Otherwise the tasks not sent yet are sent together in one Task.any and the first of them
+ * is awaited; once everything is sent, the oldest pending task is awaited on its own.
+ *
+ * A task that was sent never goes into a new Task.any: durable-functions 3.5.0 would send its
+ * action again and the Durable extension would schedule it a second time under a new sequence
+ * number, so steps would run twice and results reach the wrong tasks (durable-js#574; the local
+ * host reproduces it, and the tests' host refuses the pattern). Awaiting a sent task on its own
+ * sends nothing, which is safe only while no task in the graph makes the framework create tasks of
+ * its own (retry timers): see transientRetryDelay.
  */
 function* nextCompleted(
   context: OrchestrationContext,
   pending: Pending[],
 ): Generator<Task, Pending, unknown> {
-  let index = pending.findIndex((entry) => entry.task.isCompleted);
-  if (index < 0) {
-    const winner = (yield context.df.Task.any(pending.map((entry) => entry.task))) as Task;
-    index = pending.findIndex((entry) => entry.task === winner);
+  for (;;) {
+    const index = pending.findIndex((entry) => entry.task.isCompleted || entry.task.isFaulted);
+    if (index >= 0) {
+      const [entry] = pending.splice(index, 1);
+      return entry!;
+    }
+    const fresh = pending.filter((entry) => !entry.sent);
+    for (const entry of fresh) entry.sent = true;
+    if (fresh.length > 1) yield context.df.Task.any(fresh.map((entry) => entry.task));
+    else {
+      try {
+        yield (fresh[0] ?? pending[0]!).task;
+      } catch {
+        // The caller reads the failure from the task (isFaulted) when it takes it.
+      }
+    }
   }
-  const [entry] = pending.splice(index, 1);
-  return entry!;
+}
+
+/**
+ * The delay before attempt `failures + 1` of a graph step that threw, as TRANSIENT_RETRY would wait.
+ * The graph retries by hand, with timers it owns, because a retrying task (callActivityWithRetry)
+ * that is waited on later makes the Durable extension number its retry timers differently on
+ * replay than when they were created, once the orchestrator waits on a task it already sent: the
+ * library sends no action for that wait, so the extension runs ahead to the next action
+ * (OutOfProcOrchestrationShim) and Azure fails the instance as non-deterministic.
+ */
+function transientRetryDelay(failures: number): number {
+  const coefficient = TRANSIENT_RETRY.backoffCoefficient ?? 1;
+  const delay = TRANSIENT_RETRY.firstRetryIntervalInMilliseconds * coefficient ** (failures - 1);
+  return Math.min(delay, TRANSIENT_RETRY.maxRetryIntervalInMilliseconds ?? delay);
 }
 
 function waitPolicy(step: GraphStep, timing: ProvisionTiming): { interval: number; bound: number } {

@@ -237,6 +237,9 @@ export async function startSandboxWorld(
       storage: { connectionString: azurite.connectionString },
       port: options.hostPort ?? 7071,
       functionKey: SANDBOX_FUNCTION_KEY,
+      // The broker must never yield a sent task inside a new Task.any / Task.all: Azure would run
+      // it again (durable-js#574). Refuse it here so a regression fails in the sandbox and tests.
+      durable: { rejectRepeatedTasks: true },
       ...options.host,
     };
     const host = await startLocalHost(hostOptions);

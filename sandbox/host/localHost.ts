@@ -63,6 +63,12 @@ export interface LocalHostOptions {
     /** Length of each segment of a long timer. Default '3.00:00:00'. */
     longRunningTimerIntervalDuration?: string;
     timelineCapacity?: number;
+    /**
+     * Fail an orchestration that yields an already-scheduled task inside a new Task.any / Task.all
+     * (the extension would schedule it again, durable-js#574). Off by default, as in Azure; the
+     * sandbox and the broker's tests turn it on.
+     */
+    rejectRepeatedTasks?: boolean;
   };
 }
 
@@ -262,6 +268,7 @@ class LocalHostImpl implements LocalHost {
       maximumShortTimerDuration: durable.maximumShortTimerDuration ?? '6.00:00:00',
       longRunningTimerIntervalDuration: durable.longRunningTimerIntervalDuration ?? '3.00:00:00',
       timelineCapacity: durable.timelineCapacity,
+      rejectRepeatedTasks: durable.rejectRepeatedTasks ?? false,
     });
 
     this.#buildTriggers();

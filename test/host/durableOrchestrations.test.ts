@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EventType, ManualClock, startLocalHost, type LocalHost } from '../../sandbox/host/index.js';
-import { attempts, shapeShifter } from './apps/durableFeatures.js';
+import { attempts, shapeShifter, tallies } from './apps/durableFeatures.js';
 import { activityRuns } from './apps/sequence.js';
 import { raiseEvent, start } from './support/management.js';
 
@@ -28,6 +28,7 @@ describe('orchestrations replayed by durable-functions on the local host', () =>
   beforeEach(() => {
     attempts.clear();
     activityRuns.clear();
+    tallies.clear();
   });
 
   it('runs activities in sequence and each one exactly once', async () => {
@@ -77,6 +78,64 @@ describe('orchestrations replayed by durable-functions on the local host', () =>
     const caught = (status.output as { caught: string }).caught;
     expect(caught).toContain('flaky attempt 3 failed');
     expect(caught).not.toContain('attempt 2 failed');
+  });
+
+  it('fires the timer after the last failed attempt at once, as DurableTask.Core >= 2.7.0 does', async () => {
+    const startedAt = clock.now();
+    await start(host, 'retryFlaky', 'retry-last-timer', { key: 'last', failures: 99, maxAttempts: 3 });
+    await host.waitForIdle();
+    await clock.advance(1000); // attempt 2
+    await clock.advance(2000); // attempt 3 fails, then the dummy timer fires without waiting 4 s more
+    expect(host.getStatus('retry-last-timer')?.runtimeStatus).toBe('Completed');
+    const fireAt = host
+      .history('retry-last-timer')
+      .filter((event) => event.EventType === EventType.TimerCreated)
+      .map((event) => Date.parse(event.FireAt!) - startedAt);
+    expect(fireAt).toEqual([1000, 3000, 3000]);
+    expect(attempts.get('last')).toBe(3);
+  });
+
+  it('schedules a task again with a new id when it is put into a new Task.any (durable-js#574)', async () => {
+    const startedAt = clock.now();
+    await start(host, 'reusedTaskInAny', 'reused');
+    await host.waitForIdle();
+    const timers = () =>
+      host
+        .history('reused')
+        .filter((event) => event.EventType === EventType.TimerCreated)
+        .map((event) => ({ id: event.EventId, at: Date.parse(event.FireAt!) - startedAt }));
+    // The extension replays [WhenAny[timer 0, b 1], WhenAny[timer again]]: the repeat is timer 2.
+    expect(timers()).toEqual([
+      { id: 0, at: HOUR },
+      { id: 2, at: HOUR },
+    ]);
+    await clock.advance(HOUR);
+    const status = await host.waitForInstance('reused');
+    // The library numbered "c" 2, so the second timer's TimerFired completed it with no result;
+    // the extension ran "c" as number 3 anyway, and the instance finished once it was done.
+    expect(status.output).toEqual({ b: 'b', c: null });
+    const scheduled = host
+      .history('reused')
+      .filter((event) => event.EventType === EventType.TaskScheduled)
+      .map((event) => [event.EventId, event.Input]);
+    expect(scheduled).toEqual([
+      [1, '"b"'],
+      [3, '"c"'],
+    ]);
+    expect(tallies.get('c')).toBe(1);
+  });
+
+  it('keeps an instance running while a task it started is still open after it returned', async () => {
+    await start(host, 'returnsWithOpenChild', 'open-child');
+    await host.waitForIdle();
+    await clock.advance(60 * 1000);
+    // The timer won and the orchestrator returned, but the sub-orchestration is still running.
+    expect(host.getStatus('open-child')?.runtimeStatus).toBe('Running');
+    expect(host.getStatus('open-child')?.output).toBeNull();
+    await raiseEvent(host, 'open-child-child', 'Release', 'late');
+    const status = await host.waitForInstance('open-child');
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(status.output).toBe('timer won');
   });
 
   it('refuses retryTimeoutInMilliseconds loudly instead of hanging', async () => {
@@ -149,8 +208,10 @@ describe('orchestrations replayed by durable-functions on the local host', () =>
       .history('long-timer')
       .filter((event) => event.EventType === EventType.TimerCreated)
       .map((event) => (Date.parse(event.FireAt!) - startedAt) / DAY);
-    // The library splits only while more than maximumShortTimerDuration (6 days) remains.
-    expect(fireTimes).toEqual([3, 6, 10]);
+    // The extension (DurableOrchestrationContext.CreateTimer) cuts 3-day segments while 3 days or
+    // more remain; the library, which expects the final fire time once 6 days or less remain, still
+    // wakes at the right time because it checks the clock when a segment fires.
+    expect(fireTimes).toEqual([3, 6, 9, 10]);
   });
 
   it('catches a failed sub-orchestration in the parent', async () => {
@@ -226,7 +287,7 @@ describe('orchestrations replayed by durable-functions on the local host', () =>
       const status = await host.waitForInstance('shifty');
       expect(status.runtimeStatus).toBe('Failed');
       expect(status.output).toBe(
-        'Non-deterministic orchestration "shapeShifter" at step 2: history has CallActivity "stepB", replay scheduled CallActivity "stepC"',
+        'Non-deterministic orchestration "shapeShifter": history has CallActivity "stepB" with sequence number 1, replay scheduled CallActivity "stepC"',
       );
     } finally {
       shapeShifter.secondActivity = 'stepB';

@@ -34,6 +34,8 @@ export async function startBrokerOnHost(): Promise<BrokerOnHost> {
     settings: testSettings({ AzureWebJobsStorage: azurite.connectionString }) as Record<string, string>,
     storage: { connectionString: azurite.connectionString },
     port: 0,
+    // Fail any orchestration that yields a sent task inside a new composite (durable-js#574).
+    durable: { rejectRepeatedTasks: true },
   });
 
   const api: BrokerOnHost['api'] = async (method, path, body) => {

@@ -4,23 +4,20 @@ import type { HostClock } from '../clock.js';
 import type { FunctionRegistration } from '../coreShim.js';
 import type { InvocationOutcome } from '../invoke.js';
 import type { HostLogLevel, HostLogger } from '../logger.js';
+import { replayLikeExtension, type DtfxTask, type ExtensionReplayResult } from './extensionReplay.js';
 import {
   ActionTypeValue,
   OUT_OF_PROC_DATA_LABEL,
-  REPLAY_SCHEDULE_TYPES,
   REPLAY_SCHEMA_V3,
   actionTypeName,
   executorOf,
   flattenActions,
-  isLongTimerTask,
-  isNoOpTask,
-  isRetryableTask,
-  isTimerTask,
+  repeatedActions,
   type ActionLike,
   type ExecutorLike,
   type RetryOptionsLike,
-  type TaskLike,
 } from './internals.js';
+import { parseTimeSpan } from '../hostConfig.js';
 import type { DurableStore } from './store.js';
 import {
   EventType,
@@ -55,6 +52,12 @@ export interface DurableEngineOptions {
   maximumShortTimerDuration: string;
   longRunningTimerIntervalDuration: string;
   timelineCapacity?: number;
+  /**
+   * Test-time check (off by default, as in Azure): fail an orchestration whose payload repeats an
+   * action, i.e. that yielded an already-scheduled task inside a new Task.any / Task.all. The
+   * extension would schedule it again with a new sequence number (durable-js#574).
+   */
+  rejectRepeatedTasks?: boolean;
 }
 
 export type StartResult =
@@ -96,13 +99,23 @@ interface DocExtras {
 }
 
 type ReplayOutcome =
-  | { kind: 'ok'; state: OrchestratorStateLike; executor: ExecutorLike | undefined; actions: ActionLike[] }
+  | {
+      kind: 'ok';
+      state: OrchestratorStateLike;
+      executor: ExecutorLike | undefined;
+      /** Flattened in scheduling order, repeats included. */
+      actions: ActionLike[];
+    }
   | {
       kind: 'failed';
       message: string;
       stack?: string;
       customStatus?: unknown;
       failureDetails?: FailureDetailsWire;
+      /** The actions the library returned with the failure (the extension replays them first). */
+      actionsPayload?: unknown;
+      /** No OrchestratorState at all: the function itself failed (not registered, threw outside). */
+      bare?: boolean;
     };
 
 interface OrchestratorStateLike {
@@ -123,16 +136,8 @@ interface SchedulingPlan {
   events: HistoryEvent[];
   outbox: OutboxEntry[];
   cancelTimerKeys: string[];
-  pendingTimers: number;
   problem?: string;
 }
-
-const schedulingEventTypes: ReadonlySet<number> = new Set([
-  EventType.TaskScheduled,
-  EventType.TimerCreated,
-  EventType.SubOrchestrationInstanceCreated,
-  EventType.EventSent,
-]);
 
 const completionEventTypes: ReadonlySet<number> = new Set([
   EventType.TaskCompleted,
@@ -593,49 +598,10 @@ export class DurableEngine {
     const replay = await this.#replay(doc, full, previous.length);
     if (this.#stopped) return;
 
-    let completion: Completion;
-    let plan: SchedulingPlan = { events: [], outbox: [], cancelTimerKeys: [], pendingTimers: 0 };
-    let customStatus: unknown;
-    if (replay.kind === 'failed') {
-      customStatus = replay.customStatus;
-      completion = {
-        status: 'Failed',
-        message: `Orchestrator function '${doc.name}' failed: ${replay.message}`,
-        details: JSON.stringify({ message: replay.message, stack: replay.stack }),
-        failureDetails: replay.failureDetails,
-      };
-    } else {
-      customStatus = replay.state.customStatus;
-      const nonDeterminism = checkDeterminism(doc.name, full, replay.actions);
-      const continueAsNew = replay.actions.find(
-        (action) => action.actionType === ActionTypeValue.ContinueAsNew,
-      );
-      if (nonDeterminism) {
-        this.#log('error', nonDeterminism);
-        completion = { status: 'Failed', message: nonDeterminism, details: '{}' };
-      } else if (replay.state.isDone && continueAsNew) {
-        // Like DTFx, a timer neither fired nor cancelled holds the new generation back until it fires.
-        const held = this.#planScheduling(doc, full, replay.executor, replay.actions, now);
-        if (!held.problem && held.pendingTimers > 0) {
-          plan = held;
-          completion = { status: 'Running' };
-        } else {
-          completion = { status: 'ContinueAsNew', input: serializeProcessedInput(continueAsNew.input) };
-        }
-      } else {
-        plan = this.#planScheduling(doc, full, replay.executor, replay.actions, now);
-        if (plan.problem) {
-          completion = { status: 'Failed', message: plan.problem, details: '{}' };
-          plan = { events: [], outbox: [], cancelTimerKeys: [], pendingTimers: 0 };
-        } else if (!replay.state.isDone || plan.pendingTimers > 0) {
-          // An orchestrator that returned with a timer neither fired nor cancelled stays Running
-          // until the timer fires, as on Azure: cancel the losing timer of a race.
-          completion = { status: 'Running' };
-        } else {
-          completion = { status: 'Completed', output: JSON.stringify(replay.state.output ?? null) };
-        }
-      }
-    }
+    const decided = this.#decide(doc, full, replay, now);
+    const completion = decided.completion;
+    const plan = decided.plan;
+    const customStatus = replay.kind === 'failed' ? replay.customStatus : replay.state.customStatus;
 
     const closing: HistoryEvent[] = [...plan.events, this.#event(EventType.OrchestratorCompleted, now)];
     switch (completion.status) {
@@ -721,6 +687,108 @@ export class DurableEngine {
     await this.#commit(doc, batch, plan.cancelTimerKeys);
   }
 
+  /**
+   * What the extension makes of the replay: the shim replays the returned actions into DTFx (see
+   * extensionReplay.ts), DTFx writes a scheduling event for every task it created that the history
+   * does not have yet, and the instance completes, fails or continues as new only once the shim has
+   * awaited every action and no task is open (TaskOrchestrationExecutor.ExecuteCore).
+   */
+  #decide(
+    doc: InstanceDoc,
+    full: HistoryEvent[],
+    replay: ReplayOutcome,
+    now: number,
+  ): { completion: Completion; plan: SchedulingPlan } {
+    const none: SchedulingPlan = { events: [], outbox: [], cancelTimerKeys: [] };
+    const failed = (message: string): { completion: Completion; plan: SchedulingPlan } => ({
+      completion: { status: 'Failed', message, details: '{}' },
+      plan: none,
+    });
+    if (replay.kind === 'failed' && replay.bare) {
+      return {
+        completion: {
+          status: 'Failed',
+          message: `Orchestrator function '${doc.name}' failed: ${replay.message}`,
+          details: JSON.stringify({ message: replay.message, stack: replay.stack }),
+          failureDetails: replay.failureDetails,
+        },
+        plan: none,
+      };
+    }
+    const payload = replay.kind === 'ok' ? replay.state.actions : replay.actionsPayload;
+    const actions = flattenActions(payload);
+    const unsupported = actions.filter((action) => !supportedActionTypes.has(action.actionType));
+    if (unsupported.length > 0) {
+      return failed(
+        `Orchestration "${doc.name}" used ${unsupported.map((a) => actionTypeName(a.actionType)).join(', ')}, ` +
+          'which the local host does not support (entities and durable HTTP are not implemented).',
+      );
+    }
+    for (const action of actions) {
+      const problem = action.retryOptions ? retryOptionsProblem(action.retryOptions) : undefined;
+      if (problem) return failed(problem);
+    }
+    if (this.#options.rejectRepeatedTasks) {
+      const repeated = repeatedTaskProblem(doc.name, payload);
+      if (repeated) {
+        this.#log('error', repeated);
+        return failed(repeated);
+      }
+    }
+    const extension = replayLikeExtension(full, payload, {
+      maximumShortTimerMs: parseTimeSpan(this.#options.maximumShortTimerDuration),
+      longRunningTimerIntervalMs: parseTimeSpan(this.#options.longRunningTimerIntervalDuration),
+    });
+    if (extension.problem) {
+      const message = `Non-deterministic orchestration "${doc.name}": ${extension.problem}`;
+      this.#log('error', message);
+      return failed(message);
+    }
+    this.#warnIfNumberingDiverged(doc, replay, extension);
+    const plan = this.#planScheduling(doc, full, extension.tasks, now);
+    if (plan.problem) return failed(plan.problem);
+
+    const functionDone = replay.kind === 'failed' || replay.state.isDone;
+    if (!extension.actionsReplayed || !functionDone || extension.openTasks > 0) {
+      return { completion: { status: 'Running' }, plan };
+    }
+    if (replay.kind === 'failed') {
+      return {
+        completion: {
+          status: 'Failed',
+          message: `Orchestrator function '${doc.name}' failed: ${replay.message}`,
+          details: JSON.stringify({ message: replay.message, stack: replay.stack }),
+          failureDetails: replay.failureDetails,
+        },
+        plan,
+      };
+    }
+    const continueAsNew = actions.find((action) => action.actionType === ActionTypeValue.ContinueAsNew);
+    if (continueAsNew) {
+      return {
+        completion: { status: 'ContinueAsNew', input: serializeProcessedInput(continueAsNew.input) },
+        plan,
+      };
+    }
+    return { completion: { status: 'Completed', output: JSON.stringify(replay.state.output ?? null) }, plan };
+  }
+
+  /**
+   * The library numbers tasks once each; the extension numbers every action it is sent. When they
+   * disagree, results land on the wrong tasks in Azure (and here): say so in the log.
+   */
+  #warnIfNumberingDiverged(doc: InstanceDoc, replay: ReplayOutcome, extension: ExtensionReplayResult): void {
+    if (replay.kind !== 'ok' || !replay.executor) return;
+    const library = replay.executor.sequenceNumber;
+    if (extension.actionsReplayed && library !== extension.sequenceNumbers) {
+      this.#log(
+        'warning',
+        `Orchestration "${doc.instanceId}": durable-functions numbered ${library} task(s), the extension ` +
+          `${extension.sequenceNumbers}; results may reach the wrong tasks (durable-js#574).`,
+      );
+    }
+  }
+
   async #terminateEpisode(
     doc: InstanceDoc,
     batch: InboxMessage[],
@@ -784,6 +852,7 @@ export class DurableEngine {
     if (!registration) {
       return {
         kind: 'failed',
+        bare: true,
         message: `The function '${doc.name}' doesn't exist, is disabled, or is not an orchestrator function.`,
       };
     }
@@ -813,9 +882,10 @@ export class DurableEngine {
       const message = error instanceof Error ? error.message : String(error);
       const stack = error instanceof Error ? error.stack : undefined;
       const at = message.indexOf(OUT_OF_PROC_DATA_LABEL);
-      if (at < 0) return { kind: 'failed', message, stack };
+      if (at < 0) return { kind: 'failed', bare: true, message, stack };
       const state = parseJson(message.slice(at + OUT_OF_PROC_DATA_LABEL.length)) as
-        { customStatus?: unknown; failureDetails?: FailureDetailsWire; error?: string } | undefined;
+        | { customStatus?: unknown; failureDetails?: FailureDetailsWire; error?: string; actions?: unknown }
+        | undefined;
       // durable-functions 3.5.0 builds OrchestrationFailureError from `orchestratorReturned` (a
       // boolean), so the text before the label reads "false"; the real message is state.error.
       return {
@@ -824,113 +894,64 @@ export class DurableEngine {
         stack: state?.failureDetails?.StackTrace,
         customStatus: state?.customStatus,
         failureDetails: state?.failureDetails,
+        actionsPayload: state?.actions,
       };
     }
   }
 
   /**
-   * Writes the history the extension would write for the tasks the replay left open: every open task
-   * whose sequence number has no scheduling event yet gets one (and its work item, timer or
-   * sub-orchestration start). Numbers come from the library's executor, so retry timers, retry
-   * re-schedules and long-timer segments get the numbers the library will look up.
+   * Writes the history the extension would write: a scheduling event (and its work item, timer
+   * message or sub-orchestration start) for every task DTFx created that the history does not have,
+   * with DTFx's sequence number; pending timer messages of timers cancelled since are dropped.
    */
-  #planScheduling(
-    doc: InstanceDoc,
-    full: HistoryEvent[],
-    executor: ExecutorLike | undefined,
-    actions: ActionLike[],
-    now: number,
-  ): SchedulingPlan {
-    const plan: SchedulingPlan = { events: [], outbox: [], cancelTimerKeys: [], pendingTimers: 0 };
-    const unsupported = actions.filter((action) => !supportedActionTypes.has(action.actionType));
-    if (unsupported.length > 0) {
-      plan.problem =
-        `Orchestration "${doc.name}" used ${unsupported.map((a) => actionTypeName(a.actionType)).join(', ')}, ` +
-        'which the local host does not support (entities and durable HTTP are not implemented).';
-      return plan;
-    }
-    if (!executor) {
-      plan.problem = `durable-functions did not expose its TaskOrchestrationExecutor; the pinned internals moved.`;
-      return plan;
-    }
-    const scheduled = new Map<number, HistoryEvent>();
+  #planScheduling(doc: InstanceDoc, full: HistoryEvent[], tasks: DtfxTask[], now: number): SchedulingPlan {
+    const plan: SchedulingPlan = { events: [], outbox: [], cancelTimerKeys: [] };
     const fired = new Set<number>();
     for (const event of full) {
-      if (schedulingEventTypes.has(event.EventType)) scheduled.set(event.EventId, event);
-      else if (event.EventType === EventType.TimerFired && event.TimerId !== undefined)
-        fired.add(event.TimerId);
+      if (event.EventType === EventType.TimerFired && event.TimerId !== undefined) fired.add(event.TimerId);
     }
     const timestamp = iso(now);
-    for (const [key, task] of Object.entries(executor.openTasks)) {
-      const id = Number(key);
-      if (!Number.isInteger(id)) continue;
-      const timer = timerInfo(task);
-      if (scheduled.has(id)) {
-        if (timer && !fired.has(id)) {
-          if (timer.canceled) plan.cancelTimerKeys.push(timerKey(doc.executionId, id));
-          else plan.pendingTimers++;
+    for (const task of tasks) {
+      if (task.inHistory) {
+        if (task.kind === 'timer' && task.cancelled && !fired.has(task.id)) {
+          plan.cancelTimerKeys.push(timerKey(doc.executionId, task.id));
         }
         continue;
       }
-      const problem = this.#scheduleNewTask(doc, task, id, timer, now, timestamp, plan);
+      const base = { EventId: task.id, IsPlayed: false, Timestamp: timestamp };
+      if (task.kind === 'timer') {
+        const fireAt = task.fireAt ?? new Date(now);
+        plan.events.push({
+          ...base,
+          EventType: EventType.TimerCreated,
+          FireAt: fireAt.toISOString(),
+          ...(task.origin ? { HostOrigin: task.origin } : {}),
+        });
+        // A timer cancelled as it was created never fires here (in Azure its message still fires
+        // and adds a TimerFired nobody waits for; see README).
+        if (!task.cancelled)
+          plan.outbox.push({ type: 'message', message: this.#timerMessage(doc, task.id, fireAt) });
+        continue;
+      }
+      const action = task.action;
+      if (!action) {
+        plan.problem = `Task ${task.id} of "${doc.name}" has no action the host can run.`;
+        return plan;
+      }
+      const problem = this.#scheduleAction(
+        doc,
+        action,
+        task.id,
+        base,
+        plan,
+        task.origin === 'retry' ? 'retry' : undefined,
+      );
       if (problem) {
         plan.problem = problem;
         return plan;
       }
     }
-    plan.events.sort((a, b) => a.EventId - b.EventId);
-    if (executor.sequenceNumber > scheduled.size + plan.events.length && !executor.willContinueAsNew) {
-      plan.problem =
-        `Orchestration "${doc.name}" consumed ${executor.sequenceNumber} sequence numbers but only ` +
-        `${scheduled.size + plan.events.length} map to activities, timers or sub-orchestrations.`;
-    }
     return plan;
-  }
-
-  #scheduleNewTask(
-    doc: InstanceDoc,
-    task: TaskLike,
-    id: number,
-    timer: { canceled: boolean; fireAt: Date; origin?: 'longTimer' } | undefined,
-    now: number,
-    timestamp: string,
-    plan: SchedulingPlan,
-  ): string | undefined {
-    const base = { EventId: id, IsPlayed: false, Timestamp: timestamp };
-    const parent = task.parent;
-    if (isNoOpTask(task) && isRetryableTask(parent)) {
-      if (parent.isWaitingOnTimer) {
-        const retryProblem = retryOptionsProblem(parent.retryOptions);
-        if (retryProblem) return retryProblem;
-        const fireAt = new Date(now + retryDelay(parent.retryOptions, parent.attemptNumber));
-        plan.events.push({
-          ...base,
-          EventType: EventType.TimerCreated,
-          FireAt: fireAt.toISOString(),
-          HostOrigin: 'retry',
-        });
-        plan.outbox.push({ type: 'message', message: this.#timerMessage(doc, id, fireAt) });
-        plan.pendingTimers++;
-        return undefined;
-      }
-      return this.#scheduleAction(doc, parent.actionObj, id, base, plan, 'retry');
-    }
-    if (timer) {
-      plan.events.push({
-        ...base,
-        EventType: EventType.TimerCreated,
-        FireAt: timer.fireAt.toISOString(),
-        ...(timer.origin ? { HostOrigin: timer.origin } : {}),
-      });
-      if (!timer.canceled) {
-        plan.outbox.push({ type: 'message', message: this.#timerMessage(doc, id, timer.fireAt) });
-        plan.pendingTimers++;
-      }
-      return undefined;
-    }
-    const action = task.actionObj;
-    if (!action || action === 'noOp') return `Task ${id} of "${doc.name}" has no action the host can run.`;
-    return this.#scheduleAction(doc, action, id, base, plan, undefined);
   }
 
   #scheduleAction(
@@ -1254,96 +1275,25 @@ const supportedActionTypes: ReadonlySet<number> = new Set([
 ]);
 
 /**
- * Compares what the replay scheduled with what the history recorded, step by step (one step per
- * activity, timer or sub-orchestration action), as the Durable Task Framework does.
+ * The test-time check behind `rejectRepeatedTasks`: an action object that occurs twice in the
+ * payload is a task the orchestrator yielded again inside a newly built composite (or twice in one
+ * composite). durable-functions 3.5.0 re-sends it and the extension schedules it once more with a
+ * new sequence number, so results reach the wrong tasks in Azure (durable-js#574).
  */
-export function checkDeterminism(
-  name: string,
-  history: HistoryEvent[],
-  actions: ActionLike[],
-): string | undefined {
-  const recorded = history
-    .filter((event) => schedulingEventTypes.has(event.EventType) && event.HostOrigin === undefined)
-    .sort((a, b) => a.EventId - b.EventId);
-  const replayed = actions.filter((action) => REPLAY_SCHEDULE_TYPES.has(action.actionType));
-  for (let step = 0; step < recorded.length; step++) {
-    const event = recorded[step]!;
-    const action = replayed[step];
-    if (action && sameStep(event, action)) continue;
-    return (
-      `Non-deterministic orchestration "${name}" at step ${step + 1}: history has ${describeEvent(event)}, ` +
-      `replay scheduled ${action ? describeAction(action) : 'nothing'}`
-    );
-  }
-  return undefined;
-}
-
-function sameStep(event: HistoryEvent, action: ActionLike): boolean {
-  switch (event.EventType) {
-    case EventType.TaskScheduled:
-      return (
-        (action.actionType === ActionTypeValue.CallActivity ||
-          action.actionType === ActionTypeValue.CallActivityWithRetry) &&
-        action.functionName === event.Name
-      );
-    case EventType.TimerCreated:
-      return action.actionType === ActionTypeValue.CreateTimer;
-    case EventType.SubOrchestrationInstanceCreated:
-      return (
-        (action.actionType === ActionTypeValue.CallSubOrchestrator ||
-          action.actionType === ActionTypeValue.CallSubOrchestratorWithRetry) &&
-        action.functionName === event.Name
-      );
-    default:
-      return false;
-  }
-}
-
-function describeEvent(event: HistoryEvent): string {
-  switch (event.EventType) {
-    case EventType.TaskScheduled:
-      return `CallActivity "${event.Name ?? ''}"`;
-    case EventType.TimerCreated:
-      return 'CreateTimer';
-    case EventType.SubOrchestrationInstanceCreated:
-      return `CallSubOrchestrator "${event.Name ?? ''}"`;
-    default:
-      return eventTypeName(event.EventType);
-  }
-}
-
-function describeAction(action: ActionLike): string {
-  const type = actionTypeName(action.actionType);
-  return action.functionName ? `${type} "${action.functionName}"` : type;
-}
-
-function timerInfo(task: TaskLike): { canceled: boolean; fireAt: Date; origin?: 'longTimer' } | undefined {
-  if (isNoOpTask(task) && isRetryableTask(task.parent)) {
-    // A retry delay is a timer the user cannot cancel; its fire time is in the history.
-    return task.parent.isWaitingOnTimer ? { canceled: false, fireAt: new Date(0) } : undefined;
-  }
-  if (!isTimerTask(task)) return undefined;
-  const action = task.actionObj as ActionLike;
-  const long = isLongTimerTask(task.parent) ? task.parent : undefined;
-  return {
-    canceled: Boolean(action.isCanceled) || Boolean(long?.isCanceled),
-    fireAt: action.fireAt instanceof Date ? action.fireAt : new Date(String(action.fireAt)),
-    ...(long && long.children[0] !== task ? { origin: 'longTimer' as const } : {}),
-  };
-}
-
-/** DTFx RetryInterceptor: firstRetryInterval * backoffCoefficient^(retry - 1), capped. */
-export function retryDelay(options: RetryOptionsLike, attemptNumber: number): number {
-  const retryIndex = Math.max(0, attemptNumber - 2);
-  const coefficient =
-    options.backoffCoefficient !== undefined && options.backoffCoefficient > 0
-      ? options.backoffCoefficient
-      : 1;
-  let delay = options.firstRetryIntervalInMilliseconds * coefficient ** retryIndex;
-  if (options.maxRetryIntervalInMilliseconds !== undefined && options.maxRetryIntervalInMilliseconds > 0) {
-    delay = Math.min(delay, options.maxRetryIntervalInMilliseconds);
-  }
-  return delay;
+export function repeatedTaskProblem(name: string, payload: unknown): string | undefined {
+  const repeats = repeatedActions(payload);
+  if (repeats.length === 0) return undefined;
+  const first = repeats[0]!;
+  const what = first.action.functionName
+    ? `${actionTypeName(first.action.actionType)} "${first.action.functionName}"`
+    : actionTypeName(first.action.actionType);
+  return (
+    `Orchestration "${name}" yielded an already-scheduled task (${what}) inside a new ` +
+    `${first.composite ? `Task.${first.composite === ActionTypeValue.WhenAny ? 'any' : 'all'}` : 'composite'}: ` +
+    'durable-functions 3.5.0 sends its action again and the Durable extension schedules it a second ' +
+    'time with a new sequence number (durable-js#574). Build each Task.any / Task.all from tasks not ' +
+    `yielded before (${repeats.length} repeated action(s)).`
+  );
 }
 
 function retryOptionsProblem(options: RetryOptionsLike): string | undefined {

@@ -2,11 +2,11 @@
  * The durable-functions 3.5.0 internals the host relies on, in one place. test/host/pinnedInternals
  * .test.ts fails loudly if any of them moves. durable-functions is pinned to exactly 3.5.0.
  *
- * Why internals at all: the Durable extension decides the sequence number of every task by replaying
- * the orchestrator's actions into the Durable Task Framework. The library assigns the same numbers
- * (TaskOrchestrationExecutor.trackOpenTask); reading them from the executor after a replay lets the
- * host write history the library will match, including the retry timers and long-timer segments the
- * library tracks without emitting an action, instead of re-deriving the numbering in parallel.
+ * Why internals at all: the host numbers tasks the way the Durable extension does, from the actions
+ * the library returns (extensionReplay.ts), and compares that with the numbering the library used
+ * (TaskOrchestrationExecutor.sequenceNumber) to warn when they differ, as they do when a task is
+ * re-sent (durable-js#574). The task classes stay pinned so a change in how the library tracks
+ * retries and long timers shows up here first.
  */
 import { createRequire } from 'node:module';
 
@@ -127,23 +127,45 @@ export function executorOf(context: unknown): ExecutorLike | undefined {
   return df?.taskOrchestratorExecutor;
 }
 
-/** Flattens the returned actions (schema V3 nests WhenAll/WhenAny) in scheduling order, once each. */
+/**
+ * Flattens the returned actions (schema V3 nests WhenAll/WhenAny) in the order the extension invokes
+ * them, repeats included: the extension schedules every action it is sent (durable-js#574).
+ */
 export function flattenActions(actions: unknown): ActionLike[] {
-  const seen = new Set<ActionLike>();
   const flat: ActionLike[] = [];
   const visit = (action: ActionLike) => {
     if (action.actionType === ActionTypeValue.WhenAll || action.actionType === ActionTypeValue.WhenAny) {
       for (const child of action.compoundActions ?? []) visit(child);
       return;
     }
-    if (seen.has(action)) return;
-    seen.add(action);
     flat.push(action);
   };
   for (const group of Array.isArray(actions) ? (actions as unknown[]) : []) {
     for (const action of Array.isArray(group) ? (group as ActionLike[]) : []) visit(action);
   }
   return flat;
+}
+
+/**
+ * Actions that occur more than once in the payload (by identity: the library hands the host the
+ * very action objects of its tasks, so a repeat is the same task sent again), with the composite
+ * (WhenAny / WhenAll) the repeat sits in.
+ */
+export function repeatedActions(actions: unknown): { action: ActionLike; composite?: number }[] {
+  const seen = new Set<ActionLike>();
+  const repeats: { action: ActionLike; composite?: number }[] = [];
+  const visit = (action: ActionLike, composite: number | undefined) => {
+    if (action.actionType === ActionTypeValue.WhenAll || action.actionType === ActionTypeValue.WhenAny) {
+      for (const child of action.compoundActions ?? []) visit(child, action.actionType);
+      return;
+    }
+    if (seen.has(action)) repeats.push({ action, ...(composite !== undefined ? { composite } : {}) });
+    seen.add(action);
+  };
+  for (const group of Array.isArray(actions) ? (actions as unknown[]) : []) {
+    for (const action of Array.isArray(group) ? (group as ActionLike[]) : []) visit(action, undefined);
+  }
+  return repeats;
 }
 
 export function actionTypeName(type: number): string {

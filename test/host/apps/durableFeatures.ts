@@ -167,3 +167,71 @@ df.app.orchestration('retrySubOrchestration', function* (context: OrchestrationC
     failures: 1,
   })) as string;
 });
+
+/** Runs per key of `tally`, to count how often the extension ran an activity. */
+export const tallies = new Map<string, number>();
+
+df.app.activity('tally', {
+  handler: (key: string) => {
+    tallies.set(key, (tallies.get(key) ?? 0) + 1);
+    return key;
+  },
+});
+
+/**
+ * Puts an already-scheduled timer into a second, new Task.any (durable-js#574): the library sends
+ * the timer's action again, the extension creates a second timer with a new sequence number, and
+ * the library's next task takes that number, so the activity "c" receives the timer's result.
+ */
+df.app.orchestration('reusedTaskInAny', function* (context: OrchestrationContext) {
+  const deadline = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60 * 60 * 1000));
+  const b = context.df.callActivity('tally', 'b');
+  yield context.df.Task.any([deadline, b]);
+  yield context.df.Task.any([deadline]);
+  const c = (yield context.df.callActivity('tally', 'c')) as string | undefined;
+  return { b: b.result as string, c: c ?? null };
+});
+
+df.app.orchestration('awaitRelease', function* (context: OrchestrationContext) {
+  return (yield context.df.waitForExternalEvent('Release')) as string;
+});
+
+/** A timer wins a race against a sub-orchestration that is still running, and the parent returns. */
+df.app.orchestration('returnsWithOpenChild', function* (context: OrchestrationContext) {
+  const child = context.df.callSubOrchestrator('awaitRelease', null, `${context.df.instanceId}-child`);
+  const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60 * 1000));
+  const winner = (yield context.df.Task.any([child, timer])) as Task;
+  return winner === timer ? 'timer won' : 'child won';
+});
+
+/** Two retrying activities fanned out with Task.all: the framework's retry timers interleave. */
+df.app.orchestration('retryFanOut', function* (context: OrchestrationContext) {
+  const retry = new df.RetryOptions(1000, 3);
+  return (yield context.df.Task.all([
+    context.df.callActivityWithRetry('flaky', retry, { key: 'fan-1', failures: 1 }),
+    context.df.callActivityWithRetry('flaky', retry, { key: 'fan-2', failures: 0 }),
+  ])) as string[];
+});
+
+/** newGuid and currentUtcDateTime across episodes; the first guid also goes into the history. */
+df.app.orchestration('guidsAndClock', function* (context: OrchestrationContext) {
+  const first = context.df.newGuid(context.df.instanceId);
+  const startedAt = context.df.currentUtcDateTime.toISOString();
+  yield context.df.callActivity('tally', first);
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60_000));
+  const second = context.df.newGuid(context.df.instanceId);
+  return { first, second, startedAt, wokeAt: context.df.currentUtcDateTime.toISOString() };
+});
+
+/** A task already awaited, put into a new Task.all with a new one (durable-js#574). */
+df.app.orchestration('reusedTaskInAll', function* (context: OrchestrationContext) {
+  const a = context.df.callActivity('tally', 'a');
+  yield a;
+  return (yield context.df.Task.all([a, context.df.callActivity('tally', 'b')])) as string[];
+});
+
+/** An event that arrives while the orchestrator still waits on a timer is kept for the later wait. */
+df.app.orchestration('eventBeforeWait', function* (context: OrchestrationContext) {
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60_000));
+  return (yield context.df.waitForExternalEvent('Go')) as unknown;
+});
