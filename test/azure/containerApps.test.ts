@@ -15,6 +15,7 @@ import { ensureLogAnalyticsWorkspace } from '../../shared/azure/monitoring.js';
 import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
 import { BuiltInRoles, ensureRoleAssignment } from '../../shared/azure/roleAssignments.js';
 import { ensureStorage } from '../../shared/azure/storage.js';
+import { reapplySecretReferences } from '../../shared/rotation/appDelivery.js';
 import { startAzureFixture, type AzureFixture } from './azureFixture.js';
 
 /**
@@ -169,6 +170,35 @@ describe('Container Apps', () => {
     });
     expect(rehashed.change).toMatchObject({ action: 'updated', fields: ['tags.claw-broker-config'] });
     expect((await t.azure.containerApps.containerApps.get(rg, 'ca-apps')).tags?.[CONFIG_HASH_TAG]).toBe('h2');
+  });
+
+  it('sets the Key Vault references again with every secret whole, so the inline config keeps its value and the new version is fetched', async () => {
+    await writeSecret(t.azure.secrets(vaultUri), 'gateway-token', 'b'.repeat(64));
+    const applied = await reapplySecretReferences(t.azure, {
+      resourceGroup: rg,
+      appName: 'ca-apps',
+      vaultUri,
+      restart: true,
+    });
+    expect(applied).toMatchObject({ restarted: true, added: false });
+    expect(t.sim.containerApp('ca-apps')?.env['OPENCLAW_GATEWAY_TOKEN']).toBe('b'.repeat(64));
+    const listed = await t.azure.containerApps.containerApps.listSecrets(rg, 'ca-apps');
+    expect(listed.value).toContainEqual(
+      expect.objectContaining({ name: 'openclaw-config', value: '{"gateway":{}}' }),
+    );
+  });
+
+  it('is refused, as Azure refuses it, a secrets PATCH that names a secret without its value', async () => {
+    const error = await t.azure.containerApps.containerApps
+      .beginUpdateAndWait(
+        rg,
+        'ca-apps',
+        { location: 'westeurope', configuration: { secrets: [{ name: 'openclaw-config' }] } },
+        t.azure.poll,
+      )
+      .catch((e: unknown) => e);
+    expect(azureFailureOf(error)).toMatchObject({ code: 'ContainerAppSecretInvalid', status: 400 });
+    expect(azureFailureOf(error).message).toContain('value or keyVaultUrl and identity should be provided');
   });
 
   it('puts built-in auth once and repairs it when its excluded paths change', async () => {

@@ -271,6 +271,32 @@ function buildIdentity(input: PutInput): { identity?: Record<string, unknown>; s
   return { identity: result, ...(systemPrincipalId ? { systemPrincipalId } : {}) };
 }
 
+/**
+ * Every secret must carry its value whole: a `value`, or a `keyVaultUrl` with the `identity` that
+ * reads it. ARM replaces `configuration.secrets` as a whole and GET returns no values, so a secret
+ * listed by name alone (to "keep" it) is refused, not kept. Sources: the `Secret` definition of
+ * Microsoft.App 2025-07-01 (CommonDefinitions.json); the answer Azure gives, quoted in public
+ * reports (Azure-Samples/langfuse-on-azure#12, pulumi/pulumi-azure-native#2673): 400
+ * ContainerAppSecretInvalid "Invalid Request: Container app secret(s) with name(s) '...' are
+ * invalid: value or keyVaultUrl and identity should be provided."; and azure-cli, which re-reads
+ * values with listSecrets before it updates an app in place (`_get_existing_secrets`).
+ */
+function checkSecretsWhole(declared: Record<string, unknown>[]): void {
+  const invalid = declared
+    .filter(
+      (secret) =>
+        typeof secret['value'] !== 'string' &&
+        (typeof secret['keyVaultUrl'] !== 'string' || typeof secret['identity'] !== 'string'),
+    )
+    .map((secret) => stringOf(secret, 'name'));
+  if (invalid.length > 0)
+    throw armError(
+      400,
+      'ContainerAppSecretInvalid',
+      `Invalid Request: Container app secret(s) with name(s) '${invalid.join(', ')}' are invalid: value or keyVaultUrl and identity should be provided.`,
+    );
+}
+
 const environmentSpec: ResourceTypeSpec = {
   type: environmentType,
   apiVersions: containerAppsApiVersions,
@@ -387,21 +413,23 @@ const appSpec: ResourceTypeSpec = {
     const declared = Array.isArray(configuration['secrets']) ? configuration['secrets'].map(recordOf) : [];
     const secrets: ResolvedSecret[] = [];
     let failure: { code: string; message: string } | undefined;
+    checkSecretsWhole(declared);
     for (const secret of declared) {
       const secretName = stringOf(secret, 'name');
       if (typeof secret['value'] === 'string')
         secrets.push({ name: secretName, value: secret['value'], fetchedAt: now });
-      else if (typeof secret['keyVaultUrl'] === 'string') {
-        const identityRef = typeof secret['identity'] === 'string' ? secret['identity'] : undefined;
+      else {
+        const keyVaultUrl = stringOf(secret, 'keyVaultUrl');
+        const identityRef = stringOf(secret, 'identity');
         const fetched = fetchKeyVaultSecret(
           ctx,
-          secret['keyVaultUrl'],
+          keyVaultUrl,
           principalForIdentity(ctx, existing, identityRef, systemPrincipalId),
         );
         const resolved: ResolvedSecret = {
           name: secretName,
-          keyVaultUrl: secret['keyVaultUrl'],
-          ...(identityRef ? { identity: identityRef } : {}),
+          keyVaultUrl,
+          identity: identityRef,
           fetchedAt: now,
         };
         if ('value' in fetched) secrets.push({ ...resolved, value: fetched.value, version: fetched.version });
@@ -412,22 +440,7 @@ const appSpec: ResourceTypeSpec = {
             message: `Failed to provision revision: Key Vault reference for secret '${secretName}' could not be resolved: ${fetched.error}.`,
           };
         }
-      } else if (existing) {
-        // A PATCH that lists a secret by name only keeps its current value.
-        const kept = secretsOf(existing).find((candidate) => candidate.name === secretName);
-        if (kept) secrets.push(kept);
-        else
-          throw armError(
-            400,
-            'ContainerAppSecretInvalid',
-            `Secret '${secretName}' needs a value or a keyVaultUrl.`,
-          );
-      } else
-        throw armError(
-          400,
-          'ContainerAppSecretInvalid',
-          `Secret '${secretName}' needs a value or a keyVaultUrl.`,
-        );
+      }
     }
     const secretNames = new Set(secrets.map((secret) => secret.name));
     for (const container of containers) {
