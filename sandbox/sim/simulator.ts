@@ -6,8 +6,10 @@ import { createAdminSurface } from './admin.js';
 import { ArmState } from './arm/armState.js';
 import { createArmSurface } from './arm/armSurface.js';
 import { grantRole } from './arm/authorization.js';
+import { deployedCondition, loadBrokerRoles, type BrokerRoles } from './brokerRoles.js';
 import { containerAppRuntime, type ContainerAppRuntime } from './arm/containerApps.js';
 import { defaultProviders } from './arm/providers.js';
+import { findBuiltInRole } from './arm/roles.js';
 import type { ArmContext, SimEndpoints } from './arm/resourceType.js';
 import { createSimulatorCertificate, type SimulatorCertificate } from './certificate.js';
 import { createSimClock, type ControllableSimClock, type SimClockOptions } from './clock.js';
@@ -61,8 +63,14 @@ export interface StartSimulatorOptions {
   tenantId?: string;
   subscriptionId?: string;
   subscriptionName?: string;
-  /** The broker's service principal; it gets Owner on the subscription. */
+  /** The broker's service principal; it gets the roles of `brokerRoles` on the subscription. */
   broker?: { clientId?: string; clientSecret?: string; objectId?: string; displayName?: string };
+  /**
+   * The broker's roles at subscription scope, with their conditions. Defaults to
+   * infra/brokerRoles.json, the file the deployment assigns them from: the simulated broker has
+   * exactly the rights a deployed one has. Tests pass a changed copy to prove a role is needed.
+   */
+  brokerRoles?: BrokerRoles;
   /** ARM throttling; false disables it. Defaults to Azure's limits. */
   throttle?: false | ThrottleOptions;
   /** Simulated seconds before a new principal can be named in a role assignment without principalType. */
@@ -585,15 +593,12 @@ async function launch(
       createdAt: restoredBroker?.createdAt ?? clock.now() - 24 * 3600 * 1000,
     });
   }
-  if (saved?.broker.objectId !== broker.objectId) {
-    grantRole(
-      ctx,
-      broker.objectId,
-      'Owner',
-      `/subscriptions/${subscriptionId}`,
-      clock.now() - 24 * 3600 * 1000,
-    );
-  }
+  grantBrokerRoles(
+    ctx,
+    broker.objectId,
+    options.brokerRoles ?? loadBrokerRoles(),
+    clock.now() - 24 * 3600 * 1000,
+  );
 
   if (statePath !== undefined) {
     const leftovers = saved?.parts ?? {};
@@ -726,4 +731,38 @@ function send(res: ServerResponse, method: string, response: SimResponse): void 
   headers['Content-Length'] = String(payload?.length ?? 0);
   res.writeHead(response.status, headers);
   res.end(method === 'HEAD' ? undefined : payload);
+}
+
+/**
+ * Gives the broker exactly `roles` on the subscription, at every start (a restored world too): the
+ * broker's earlier subscription-scope assignments made by the simulator (an Owner grant from before
+ * least privilege, or another role file) are replaced, so the rights always follow the file.
+ */
+function grantBrokerRoles(
+  ctx: ArmContext,
+  brokerObjectId: string,
+  roles: BrokerRoles,
+  createdAt: number,
+): void {
+  const subscriptionScope = `/subscriptions/${ctx.state.subscriptionId}`;
+  for (const [key, assignment] of ctx.state.roleAssignments) {
+    if (
+      assignment.principalId === brokerObjectId &&
+      assignment.createdBy === 'simulator' &&
+      assignment.scope.toLowerCase() === subscriptionScope.toLowerCase()
+    )
+      ctx.state.roleAssignments.delete(key);
+  }
+  for (const role of roles.roles) {
+    const builtIn = findBuiltInRole(role.roleDefinitionId);
+    if (!builtIn) throw new Error(`broker role ${role.roleName} (${role.roleDefinitionId}) is not simulated`);
+    grantRole(
+      ctx,
+      brokerObjectId,
+      builtIn.roleName,
+      subscriptionScope,
+      createdAt,
+      deployedCondition(role, brokerObjectId),
+    );
+  }
 }

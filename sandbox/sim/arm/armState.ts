@@ -80,6 +80,9 @@ export interface RoleAssignment {
   createdAt: number;
   createdBy: string;
   description?: string;
+  /** An ABAC condition (conditionVersion 2.0) that limits what the role grants. */
+  condition?: string;
+  conditionVersion?: string;
 }
 
 export interface SoftDeletedVault {
