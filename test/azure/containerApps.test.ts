@@ -16,6 +16,10 @@ import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
 import { BuiltInRoles, ensureRoleAssignment } from '../../shared/azure/roleAssignments.js';
 import { ensureStorage } from '../../shared/azure/storage.js';
 import { reapplySecretReferences } from '../../shared/rotation/appDelivery.js';
+import { footprintNames } from '../../shared/domain/names.js';
+import { buildContainerAppSpec } from '../../shared/openclaw/containerAppSpec.js';
+import { renderNginxConfig } from '../../shared/openclaw/nginxConfig.js';
+import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';
 import { startAzureFixture, type AzureFixture } from './azureFixture.js';
 
 /**
@@ -199,6 +203,40 @@ describe('Container Apps', () => {
       .catch((e: unknown) => e);
     expect(azureFailureOf(error)).toMatchObject({ code: 'ContainerAppSecretInvalid', status: 400 });
     expect(azureFailureOf(error).message).toContain('value or keyVaultUrl and identity should be provided');
+  });
+
+  it('deploys the gateway app the broker builds: its probes are within the 2025-07-01 spec ranges', async () => {
+    const version = '2026.9.6';
+    const spec = buildContainerAppSpec({
+      names: footprintNames('apps', { salt: 'test', incarnation: 1 }),
+      location: 'westeurope',
+      managedEnvironmentId: environmentId,
+      identity: { id: identity.id, clientId: identity.clientId },
+      registryLoginServer: 'crclawbroker.azurecr.io',
+      image: { repository: 'ghcr.io/openclaw/openclaw', version },
+      keyVaultSecrets: { gatewayToken: `${vaultUri}secrets/gateway-token` },
+      openclawConfig: renderOpenClawConfig({ version, appFqdn: 'ca-apps-built.example', channels: [] }),
+      nginxConfig: renderNginxConfig({ version, channels: [] }),
+    });
+    const deployed = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps-built',
+      spec,
+      configHash: 'h1',
+    });
+    expect(deployed.change).toMatchObject({ action: 'created' });
+    expect(t.sim.containerApp('ca-apps-built')).toMatchObject({ running: true });
+
+    const tooPatient = structuredClone(spec);
+    tooPatient.template!.containers![0]!.probes![0]!.failureThreshold = 36;
+    const refused = await t.azure.containerApps.containerApps
+      .beginCreateOrUpdateAndWait(rg, 'ca-apps-refused', tooPatient, t.azure.poll)
+      .catch((e: unknown) => e);
+    expect(azureFailureOf(refused)).toMatchObject({
+      code: 'InvalidParameterValueInContainerTemplate',
+      status: 400,
+    });
+    expect(azureFailureOf(refused).message).toContain('probes[0].failureThreshold');
   });
 
   it('puts built-in auth once and repairs it when its excluded paths change', async () => {

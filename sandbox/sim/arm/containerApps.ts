@@ -297,6 +297,84 @@ function checkSecretsWhole(declared: Record<string, unknown>[]): void {
     );
 }
 
+/**
+ * Probe fields within the ranges the Microsoft.App 2025-07-01 spec states (CommonDefinitions.json,
+ * `ContainerAppProbe`): failureThreshold 1-10, successThreshold 1-10 and exactly 1 for liveness and
+ * startup, periodSeconds 1-240, timeoutSeconds 1-240, terminationGracePeriodSeconds at most 3600,
+ * type Liveness/Readiness/Startup, httpGet/tcpSocket with a port 1-65535, scheme HTTP/HTTPS; and at
+ * most one probe of each type per container (learn.microsoft.com azure/container-apps/health-probes).
+ * initialDelaySeconds: the spec says 1-60, Learn's probe page 0-60; the simulator takes the wider 0-60.
+ * The code is the one Container Apps answers template field errors with
+ * (InvalidParameterValueInContainerTemplate, "The following field(s) are either invalid or
+ * missing. Field '...' is invalid with details: '...'", quoted in microsoft/azure-container-apps#1174);
+ * the detail text is the simulator's.
+ */
+function checkProbes(containers: Record<string, unknown>[]): void {
+  const problems: string[] = [];
+  const ranges: [string, number, number][] = [
+    ['failureThreshold', 1, 10],
+    ['successThreshold', 1, 10],
+    ['periodSeconds', 1, 240],
+    ['timeoutSeconds', 1, 240],
+    ['initialDelaySeconds', 0, 60],
+    ['terminationGracePeriodSeconds', 0, 3600],
+  ];
+  containers.forEach((container, index) => {
+    const probes = Array.isArray(container['probes']) ? container['probes'].map(recordOf) : [];
+    const seen = new Set<string>();
+    probes.forEach((probe, probeIndex) => {
+      const at = `template.containers[${index}].probes[${probeIndex}]`;
+      const type = stringOf(probe, 'type');
+      if (!['Liveness', 'Readiness', 'Startup'].includes(type))
+        problems.push(`Field '${at}.type' is invalid with details: 'Invalid value: "${type}"'`);
+      else if (seen.has(type))
+        problems.push(`Field '${at}.type' is invalid with details: 'only one ${type} probe is allowed'`);
+      seen.add(type);
+      for (const [field, min, max] of ranges) {
+        const value = probe[field];
+        if (value === undefined || value === null) continue;
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+          problems.push(
+            `Field '${at}.${field}' is invalid with details: 'Invalid value: ${JSON.stringify(value)}: must be between ${min} and ${max}'`,
+          );
+      }
+      if (
+        (type === 'Liveness' || type === 'Startup') &&
+        probe['successThreshold'] !== undefined &&
+        probe['successThreshold'] !== 1
+      )
+        problems.push(
+          `Field '${at}.successThreshold' is invalid with details: 'must be 1 for ${type} probes'`,
+        );
+      const handlers = (['httpGet', 'tcpSocket'] as const).filter((key) => isRecord(probe[key]));
+      if (handlers.length !== 1)
+        problems.push(
+          `Field '${at}' is invalid with details: 'exactly one of httpGet or tcpSocket is required'`,
+        );
+      for (const key of handlers) {
+        const handler = recordOf(probe[key]);
+        const port = handler['port'];
+        if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+          problems.push(
+            `Field '${at}.${key}.port' is invalid with details: 'must be in the range 1 to 65535'`,
+          );
+        if (
+          key === 'httpGet' &&
+          handler['scheme'] !== undefined &&
+          !['HTTP', 'HTTPS'].includes(stringOf(handler, 'scheme'))
+        )
+          problems.push(`Field '${at}.httpGet.scheme' is invalid with details: 'must be HTTP or HTTPS'`);
+      }
+    });
+  });
+  if (problems.length > 0)
+    throw armError(
+      400,
+      'InvalidParameterValueInContainerTemplate',
+      `The following field(s) are either invalid or missing. ${problems.join('; ')}.`,
+    );
+}
+
 const environmentSpec: ResourceTypeSpec = {
   type: environmentType,
   apiVersions: containerAppsApiVersions,
@@ -409,6 +487,7 @@ const appSpec: ResourceTypeSpec = {
         'template.containers needs at least one container, each with a name and an image.',
       );
     }
+    checkProbes(containers);
     const now = ctx.state.clock.now();
     const declared = Array.isArray(configuration['secrets']) ? configuration['secrets'].map(recordOf) : [];
     const secrets: ResolvedSecret[] = [];
