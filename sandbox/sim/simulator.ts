@@ -77,6 +77,12 @@ export interface StartSimulatorOptions {
   principalPropagationSeconds?: number;
   /** Simulated seconds before Key Vault / Storage data planes honour a new role assignment (default 30). */
   dataPlanePropagationSeconds?: number;
+  /**
+   * How a container app write answers a Key Vault reference its identity cannot read (yet): Azure
+   * shows two shapes, a synchronous 400 InvalidParameterValueInContainerTemplate or a Failed
+   * operation (a failed revision). `alternate` (default) gives each in turn, so callers meet both.
+   */
+  keyVaultReferenceFailure?: 'invalidParameter' | 'failedRevision' | 'alternate';
   /** Simulated seconds asynchronous provisioning takes (default 0: done at the first poll). */
   provisioningSeconds?: number;
   /** Random source for fault probabilities; Math.random when omitted. */
@@ -247,6 +253,7 @@ async function launch(
       principalPropagationMs: (options.principalPropagationSeconds ?? 0) * 1000,
       dataPlanePropagationMs: (options.dataPlanePropagationSeconds ?? 30) * 1000,
       provisioningMs: (options.provisioningSeconds ?? 0) * 1000,
+      keyVaultReferenceFailure: options.keyVaultReferenceFailure ?? 'alternate',
     },
     clock,
     identity,

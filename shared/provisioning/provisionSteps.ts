@@ -8,6 +8,7 @@ import {
   ensureContainerApp,
   ensureEnvironmentStorage,
   ensureManagedEnvironment,
+  isKeyVaultReferenceUnreadable,
 } from '../azure/containerApps.js';
 import type { Change } from '../azure/ensure.js';
 import {
@@ -666,10 +667,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           return done(ensured.value, [ensured.change]);
         } catch (error) {
           const failure = azureFailureOf(error);
-          if (
-            failure.code === 'ContainerAppSecretKeyVaultReferenceFailed' &&
-            /forbidden|not allowed|403/i.test(failure.message)
-          ) {
+          if (isKeyVaultReferenceUnreadable(failure)) {
             return {
               status: 'not-yet',
               reason: `the gateway identity cannot read Key Vault yet: ${failure.message}`,

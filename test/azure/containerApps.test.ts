@@ -7,6 +7,7 @@ import {
   ensureContainerApp,
   ensureEnvironmentStorage,
   ensureManagedEnvironment,
+  isKeyVaultReferenceUnreadable,
 } from '../../shared/azure/containerApps.js';
 import { ensureKeyVault } from '../../shared/azure/keyVault.js';
 import { writeSecret } from '../../shared/azure/keyVaultSecrets.js';
@@ -123,15 +124,28 @@ describe('Container Apps', () => {
     });
   });
 
-  it('reports a Key Vault reference the app identity cannot read yet as Azure’s error, and redeploys the failed revision once it can', async () => {
-    const error = await ensureContainerApp(t.azure, {
-      resourceGroup: rg,
-      name: 'ca-apps',
-      spec: appSpec(),
-      configHash: 'h1',
-    }).catch((e: unknown) => e);
-    expect(azureFailureOf(error)).toMatchObject({ code: 'ContainerAppSecretKeyVaultReferenceFailed' });
-    expect(azureFailureOf(error).message).toContain('ForbiddenByRbac');
+  it('tells a Key Vault reference the app identity cannot read yet, in both of Azure’s shapes, and redeploys the failed revision once it can', async () => {
+    const deploy = () =>
+      ensureContainerApp(t.azure, {
+        resourceGroup: rg,
+        name: 'ca-apps',
+        spec: appSpec(),
+        configHash: 'h1',
+      }).catch((e: unknown) => e);
+    // The simulator answers in turn: a synchronous 400, then a Failed operation (a failed revision).
+    const refused = azureFailureOf(await deploy());
+    expect(refused).toMatchObject({ code: 'InvalidParameterValueInContainerTemplate', status: 400 });
+    expect(refused.message).toContain("Field 'configuration.secrets' is invalid");
+    expect(isKeyVaultReferenceUnreadable(refused)).toBe(true);
+    const failed = azureFailureOf(await deploy());
+    expect(failed.code).toBe('ContainerAppOperationError');
+    expect(failed.message).toMatch(
+      /Failed to provision revision .* unable to get value using Managed identity/,
+    );
+    expect(isKeyVaultReferenceUnreadable(failed)).toBe(true);
+    expect(
+      isKeyVaultReferenceUnreadable({ code: 'InvalidParameterValueInContainerTemplate', message: 'Field x' }),
+    ).toBe(false);
 
     t.sim.admin.advance(31_000);
     const redeployed = await ensureContainerApp(t.azure, {

@@ -307,14 +307,24 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
     expect(order).toEqual(['revisionDeactivated', 'revisionCreated']);
   });
 
-  it('ends the operation Failed when a Key Vault reference cannot be resolved by the identity', async () => {
+  it('answers a Key Vault reference the identity cannot resolve in both of Azure’s shapes, in turn: a 400, and a Failed operation', async () => {
     const envelope = appEnvelope('ghcr.io/openclaw/openclaw:2026.10.1');
     envelope.configuration.secrets = [
       { name: 'gateway-token', keyVaultUrl: `${vaultUri}secrets/does-not-exist`, identity: identityId },
     ];
-    await expect(
-      apps.containerApps.beginCreateOrUpdateAndWait(rg, 'ca-claw-broken', envelope, t.poll),
-    ).rejects.toThrow(/does-not-exist|Failed/);
+    const put = () =>
+      apps.containerApps.beginCreateOrUpdateAndWait(rg, 'ca-claw-broken', envelope, t.poll).then(
+        () => undefined,
+        (e: unknown) => e as { statusCode?: number; code?: string; message: string },
+      );
+    const answers = [await put(), await put()];
+    expect(answers).toContainEqual(
+      expect.objectContaining({ statusCode: 400, code: 'InvalidParameterValueInContainerTemplate' }),
+    );
+    const failed = answers.find((answer) => answer?.statusCode !== 400);
+    expect(failed?.message).toMatch(
+      /ContainerAppOperationError.*unable to get value using Managed identity/s,
+    );
     expect((await apps.containerApps.get(rg, 'ca-claw-broken')).provisioningState).toBe('Failed');
   });
 

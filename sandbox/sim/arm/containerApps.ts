@@ -375,6 +375,38 @@ function checkProbes(containers: Record<string, unknown>[]): void {
     );
 }
 
+/**
+ * A Key Vault reference the app's identity cannot read (no grant, a grant still propagating, a
+ * missing secret): Azure does not say which, and answers in one of two shapes, both quoted in
+ * public reports (microsoft/azure-container-apps#1174, #722, #733): a synchronous 400
+ * InvalidParameterValueInContainerTemplate "The following field(s) are either invalid or missing.
+ * Field 'configuration.secrets' is invalid with details: 'Invalid value: "<name>": Unable to get
+ * value using Managed identity <identity> for secret <name>. ...'", or a Failed operation whose
+ * revision could not be provisioned ("Failed to provision revision ... unable to get value using
+ * Managed identity"). The operation's code, ContainerAppOperationError, is the one Container Apps
+ * reports failed operations with; the detail after the quoted part is the simulator's.
+ */
+function keyVaultReferenceFailure(
+  ctx: StateContext,
+  appName: string,
+  unreadable: { secretName: string; identityRef: string; error: string },
+): { code: string; message: string } {
+  const mode = ctx.state.options.keyVaultReferenceFailure;
+  const sync = mode === 'invalidParameter' || (mode === 'alternate' && ctx.state.keyVaultFailures++ % 2 === 0);
+  const { secretName, identityRef, error } = unreadable;
+  const detail = `Unable to get value using Managed identity ${identityRef} for secret ${secretName}. Error: unable to fetch secret '${secretName}' using Managed identity '${identityRef}' (${error})`;
+  if (sync)
+    throw armError(
+      400,
+      'InvalidParameterValueInContainerTemplate',
+      `The following field(s) are either invalid or missing. Field 'configuration.secrets' is invalid with details: 'Invalid value: "${secretName}": ${detail}';.`,
+    );
+  return {
+    code: 'ContainerAppOperationError',
+    message: `Failed to provision revision for container app '${appName}'. Error details: '${secretName}' unable to get value using Managed identity ${identityRef}: ${detail}.`,
+  };
+}
+
 const environmentSpec: ResourceTypeSpec = {
   type: environmentType,
   apiVersions: containerAppsApiVersions,
@@ -491,7 +523,7 @@ const appSpec: ResourceTypeSpec = {
     const now = ctx.state.clock.now();
     const declared = Array.isArray(configuration['secrets']) ? configuration['secrets'].map(recordOf) : [];
     const secrets: ResolvedSecret[] = [];
-    let failure: { code: string; message: string } | undefined;
+    let unreadable: { secretName: string; identityRef: string; error: string } | undefined;
     checkSecretsWhole(declared);
     for (const secret of declared) {
       const secretName = stringOf(secret, 'name');
@@ -514,13 +546,11 @@ const appSpec: ResourceTypeSpec = {
         if ('value' in fetched) secrets.push({ ...resolved, value: fetched.value, version: fetched.version });
         else {
           secrets.push({ ...resolved, error: fetched.error });
-          failure ??= {
-            code: 'ContainerAppSecretKeyVaultReferenceFailed',
-            message: `Failed to provision revision: Key Vault reference for secret '${secretName}' could not be resolved: ${fetched.error}.`,
-          };
+          unreadable ??= { secretName, identityRef, error: fetched.error };
         }
       }
     }
+    const failure = unreadable ? keyVaultReferenceFailure(ctx, name, unreadable) : undefined;
     const secretNames = new Set(secrets.map((secret) => secret.name));
     for (const container of containers) {
       for (const variable of Array.isArray(container['env']) ? container['env'].map(recordOf) : []) {
