@@ -217,7 +217,11 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
     expect(app.provisioningState).toBe('Succeeded');
     expect(app.latestReadyRevisionName).toBe(app.latestRevisionName);
     expect(app.configuration?.ingress?.fqdn).toMatch(/^ca-claw-alpha\./);
-    expect(app.identity?.userAssignedIdentities?.[identityId]?.principalId).toBeTruthy();
+    // As a real GET: the identity's key has `resourcegroups` lowercased, absent settings come back null.
+    const lowered = identityId.replace('/resourceGroups/', '/resourcegroups/');
+    expect(app.identity?.userAssignedIdentities?.[lowered]?.principalId).toBeTruthy();
+    expect(app.configuration?.ingress).toMatchObject({ exposedPort: 0, customDomains: null });
+    expect(app.template?.scale).toMatchObject({ cooldownPeriod: 300, pollingInterval: 30 });
 
     const runtime = t.sim.containerApp('ca-claw-alpha');
     expect(runtime).toMatchObject({

@@ -264,7 +264,11 @@ function buildIdentity(input: PutInput): { identity?: Record<string, unknown>; s
         );
       }
       const properties = recordOf(msi.body['properties']);
-      assigned[msi.id] = { principalId: properties['principalId'], clientId: properties['clientId'] };
+      // GET lowercases the `resourcegroups` segment of these keys (ContainerApps_Get.json, 2025-07-01).
+      assigned[msi.id.replace(/\/resourceGroups\//i, '/resourcegroups/')] = {
+        principalId: properties['principalId'],
+        clientId: properties['clientId'],
+      };
     }
     result['userAssignedIdentities'] = assigned;
   }
@@ -392,7 +396,8 @@ function keyVaultReferenceFailure(
   unreadable: { secretName: string; identityRef: string; error: string },
 ): { code: string; message: string } {
   const mode = ctx.state.options.keyVaultReferenceFailure;
-  const sync = mode === 'invalidParameter' || (mode === 'alternate' && ctx.state.keyVaultFailures++ % 2 === 0);
+  const sync =
+    mode === 'invalidParameter' || (mode === 'alternate' && ctx.state.keyVaultFailures++ % 2 === 0);
   const { secretName, identityRef, error } = unreadable;
   const detail = `Unable to get value using Managed identity ${identityRef} for secret ${secretName}. Error: unable to fetch secret '${secretName}' using Managed identity '${identityRef}' (${error})`;
   if (sync)
@@ -586,11 +591,21 @@ const appSpec: ResourceTypeSpec = {
       });
     }
     const environmentProperties = recordOf(environment.body['properties']);
+    // A GET answers what was sent with the defaults and nulls Azure fills in: the nulls and
+    // exposedPort 0 as a real GET shows them (the app quoted in microsoft/azure-container-apps#1174),
+    // the scale defaults as learn.microsoft.com azure/container-apps/scale-app documents them.
     const ingress = isRecord(configuration['ingress'])
       ? {
           transport: 'Auto',
           allowInsecure: false,
           traffic: [{ weight: 100, latestRevision: true }],
+          additionalPortMappings: null,
+          clientCertificateMode: null,
+          corsPolicy: null,
+          customDomains: null,
+          exposedPort: 0,
+          ipSecurityRestrictions: null,
+          stickySessions: null,
           ...configuration['ingress'],
           fqdn: `${name}.${stringOf(environmentProperties, 'defaultDomain')}`,
         }
@@ -616,6 +631,7 @@ const appSpec: ResourceTypeSpec = {
         ),
         configuration: {
           activeRevisionsMode: stringOf(configuration, 'activeRevisionsMode', 'Single'),
+          dapr: null,
           ...configuration,
           secrets: secrets.map((secret) => ({
             name: secret.name,
@@ -624,7 +640,10 @@ const appSpec: ResourceTypeSpec = {
           })),
           ...(ingress ? { ingress } : {}),
         },
-        template,
+        template: {
+          ...template,
+          scale: { cooldownPeriod: 300, pollingInterval: 30, ...recordOf(template['scale']) },
+        },
         runningStatus: 'Running',
         outboundIpAddresses: [stringOf(environmentProperties, 'staticIp')],
       },
