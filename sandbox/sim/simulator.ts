@@ -83,6 +83,13 @@ export interface StartSimulatorOptions {
    * operation (a failed revision). `alternate` (default) gives each in turn, so callers meet both.
    */
   keyVaultReferenceFailure?: 'invalidParameter' | 'failedRevision' | 'alternate';
+  /**
+   * Whether a container app's listSecrets returns the value fetched for a Key Vault reference.
+   * Undocumented: the 2025-07-01 example shows names only, so the default (false) gives the name,
+   * `keyVaultUrl` and `identity` without a value; inline secrets always come with theirs (azure-cli
+   * re-sends them from listSecrets). Set true to run the other possible answer.
+   */
+  listSecretsKeyVaultValues?: boolean;
   /** Simulated seconds asynchronous provisioning takes (default 0: done at the first poll). */
   provisioningSeconds?: number;
   /** Random source for fault probabilities; Math.random when omitted. */
@@ -254,6 +261,7 @@ async function launch(
       dataPlanePropagationMs: (options.dataPlanePropagationSeconds ?? 30) * 1000,
       provisioningMs: (options.provisioningSeconds ?? 0) * 1000,
       keyVaultReferenceFailure: options.keyVaultReferenceFailure ?? 'alternate',
+      listSecretsKeyVaultValues: options.listSecretsKeyVaultValues ?? false,
     },
     clock,
     identity,

@@ -92,15 +92,19 @@ async function inlineSecretValues(
 }
 
 /**
- * The value the app holds for one of its secrets, compared with `expected` inside this process:
- * only whether they match leaves. listSecrets is an ARM POST (it counts as a write).
+ * Whether the app holds `expected` for one of its secrets, compared inside this process: only the
+ * outcome leaves. listSecrets is an ARM POST (it counts as a write). For a Key Vault reference,
+ * whether listSecrets returns the fetched value is not documented (the 2025-07-01 example,
+ * ContainerApps_ListSecrets.json, shows names only), so `not-returned` is an answer the caller must
+ * handle without it: the delivery step's PATCH, made after the version was written, succeeded only
+ * because the platform fetched the references then.
  */
-export async function appHoldsSecretValue(
+export async function appSecretValue(
   azure: AzureClients,
   input: { resourceGroup: string; appName: string; appSecretName: string; expected: string },
-): Promise<boolean> {
+): Promise<'matches' | 'differs' | 'not-returned'> {
   const listed = await azure.containerApps.containerApps.listSecrets(input.resourceGroup, input.appName);
-  return listed.value.some(
-    (secret) => secret.name === input.appSecretName && secret.value === input.expected,
-  );
+  const secret = listed.value.find((candidate) => candidate.name === input.appSecretName);
+  if (typeof secret?.value !== 'string') return secret ? 'not-returned' : 'differs';
+  return secret.value === input.expected ? 'matches' : 'differs';
 }

@@ -16,7 +16,7 @@ import { ensureLogAnalyticsWorkspace } from '../../shared/azure/monitoring.js';
 import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
 import { BuiltInRoles, ensureRoleAssignment } from '../../shared/azure/roleAssignments.js';
 import { ensureStorage } from '../../shared/azure/storage.js';
-import { reapplySecretReferences } from '../../shared/rotation/appDelivery.js';
+import { appSecretValue, reapplySecretReferences } from '../../shared/rotation/appDelivery.js';
 import { footprintNames } from '../../shared/domain/names.js';
 import { buildContainerAppSpec } from '../../shared/openclaw/containerAppSpec.js';
 import { renderNginxConfig } from '../../shared/openclaw/nginxConfig.js';
@@ -204,6 +204,25 @@ describe('Container Apps', () => {
     expect(listed.value).toContainEqual(
       expect.objectContaining({ name: 'openclaw-config', value: '{"gateway":{}}' }),
     );
+  });
+
+  it('reads a Key Vault reference’s value from listSecrets only where Azure returns one, and says so when it does not', async () => {
+    const holds = (expected: string) =>
+      appSecretValue(t.azure, {
+        resourceGroup: rg,
+        appName: 'ca-apps',
+        appSecretName: 'gateway-token',
+        expected,
+      });
+    // Undocumented for references (the 2025-07-01 example lists names only): the simulator's default.
+    expect(await holds('b'.repeat(64))).toBe('not-returned');
+    t.sim.arm.options.listSecretsKeyVaultValues = true;
+    try {
+      expect(await holds('b'.repeat(64))).toBe('matches');
+      expect(await holds('a'.repeat(64))).toBe('differs');
+    } finally {
+      t.sim.arm.options.listSecretsKeyVaultValues = false;
+    }
   });
 
   it('is refused, as Azure refuses it, a secrets PATCH that names a secret without its value', async () => {

@@ -239,8 +239,11 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
       revisionName: app.latestRevisionName,
     });
 
+    // A Key Vault reference comes back without its value (the 2025-07-01 example shows names only).
     const listed = await apps.containerApps.listSecrets(rg, 'ca-claw-alpha');
-    expect(listed.value).toEqual([expect.objectContaining({ name: 'gateway-token', value: 'token-v1' })]);
+    expect(listed.value).toEqual([
+      { name: 'gateway-token', keyVaultUrl: `${vaultUri}secrets/gateway-token`, identity: identityId },
+    ]);
   });
 
   it('keeps the old secret value over a restart, picks the new version up when the reference is set again, or after 30 minutes', async () => {

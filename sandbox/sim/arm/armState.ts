@@ -128,6 +128,8 @@ export interface ArmStateOptions {
    * 400 (`invalidParameter`), a Failed operation (`failedRevision`), or each in turn (`alternate`).
    */
   keyVaultReferenceFailure: 'invalidParameter' | 'failedRevision' | 'alternate';
+  /** Whether listSecrets returns the value an app fetched for a Key Vault reference (undocumented). */
+  listSecretsKeyVaultValues: boolean;
 }
 
 /**

@@ -689,7 +689,10 @@ const appSpec: ResourceTypeSpec = {
         body: {
           value: secretsOf(resource).map((secret) => ({
             name: secret.name,
-            ...(secret.value !== undefined ? { value: secret.value } : {}),
+            ...(secret.value !== undefined &&
+            (secret.keyVaultUrl === undefined || ctx.state.options.listSecretsKeyVaultValues)
+              ? { value: secret.value }
+              : {}),
             ...(secret.keyVaultUrl ? { keyVaultUrl: secret.keyVaultUrl } : {}),
             ...(secret.identity ? { identity: secret.identity } : {}),
           })),
