@@ -180,6 +180,18 @@ export function isKeyVaultReferenceUnreadable(failure: AzureFailure): boolean {
 }
 
 /**
+ * Whether a container app write failed because its image could not be pulled from `loginServer`
+ * with the app's identity: an AcrPull grant that has not propagated yet reads like a missing one
+ * (ACR answers "UNAUTHORIZED: authentication required"), so the caller waits within its
+ * propagation timeout. Matched on the registry's name and ACR's refusal in the message, whatever
+ * the code.
+ */
+export function isImagePullUnauthorized(failure: AzureFailure, loginServer: string): boolean {
+  const message = failure.message.toLowerCase();
+  return message.includes(loginServer.toLowerCase()) && /unauthorized|authentication required/.test(message);
+}
+
+/**
  * Puts the app's built-in authentication (`authConfigs/current`). Idempotent: read first, written
  * only when it differs from `desired` in what `desired` sets.
  */

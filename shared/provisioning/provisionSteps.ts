@@ -8,6 +8,7 @@ import {
   ensureContainerApp,
   ensureEnvironmentStorage,
   ensureManagedEnvironment,
+  isImagePullUnauthorized,
   isKeyVaultReferenceUnreadable,
 } from '../azure/containerApps.js';
 import type { Change } from '../azure/ensure.js';
@@ -671,6 +672,13 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
             return {
               status: 'not-yet',
               reason: `the gateway identity cannot read Key Vault yet: ${failure.message}`,
+            };
+          }
+          const registry = repository.split('/')[0]!;
+          if (isImagePullUnauthorized(failure, registry)) {
+            return {
+              status: 'not-yet',
+              reason: `the gateway identity cannot pull from ${registry} yet (AcrPull propagating): ${failure.message}`,
             };
           }
           throw error;

@@ -7,6 +7,7 @@ import {
   ensureContainerApp,
   ensureEnvironmentStorage,
   ensureManagedEnvironment,
+  isImagePullUnauthorized,
   isKeyVaultReferenceUnreadable,
 } from '../../shared/azure/containerApps.js';
 import { ensureKeyVault } from '../../shared/azure/keyVault.js';
@@ -270,6 +271,47 @@ describe('Container Apps', () => {
       status: 400,
     });
     expect(azureFailureOf(refused).message).toContain('probes[0].failureThreshold');
+  });
+
+  it('fails a revision whose image the identity cannot pull yet, and deploys it once AcrPull has propagated', async () => {
+    const registryId = `/subscriptions/${t.sim.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/crapps`;
+    const now = t.sim.clock.now();
+    t.sim.arm.put({
+      id: registryId,
+      type: 'Microsoft.ContainerRegistry/registries',
+      name: 'crapps',
+      subscriptionId: t.sim.subscriptionId,
+      resourceGroup: rg,
+      body: {
+        id: registryId,
+        name: 'crapps',
+        type: 'Microsoft.ContainerRegistry/registries',
+        location: 'westeurope',
+        properties: { loginServer: 'crapps.azurecr.io', provisioningState: 'Succeeded' },
+      },
+      hidden: {},
+      createdAt: now,
+      updatedAt: now,
+    });
+    const spec = appSpec();
+    spec.configuration!.registries = [{ server: 'crapps.azurecr.io', identity: identity.id }];
+    spec.template!.containers![0]!.image = 'crapps.azurecr.io/openclaw/openclaw:2026.9.6';
+    const deploy = () =>
+      ensureContainerApp(t.azure, { resourceGroup: rg, name: 'ca-apps-acr', spec, configHash: 'h1' });
+    const refused = azureFailureOf(await deploy().catch((e: unknown) => e));
+    expect(isImagePullUnauthorized(refused, 'crapps.azurecr.io')).toBe(true);
+
+    await ensureRoleAssignment(t.azure, {
+      label: 'gateway: AcrPull',
+      scope: registryId,
+      principalId: identity.principalId,
+      roleDefinitionGuid: BuiltInRoles.acrPull,
+    });
+    const stillPropagating = azureFailureOf(await deploy().catch((e: unknown) => e));
+    expect(isImagePullUnauthorized(stillPropagating, 'crapps.azurecr.io')).toBe(true);
+    t.sim.admin.advance(31_000);
+    expect((await deploy()).change).toMatchObject({ action: 'updated', fields: ['failed revision'] });
+    expect(t.sim.containerApp('ca-apps-acr')).toMatchObject({ running: true });
   });
 
   it('puts built-in auth once and repairs it when its excluded paths change', async () => {

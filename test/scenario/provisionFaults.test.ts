@@ -184,6 +184,22 @@ describe('provisioning through Azure faults', () => {
     expect([fired(refused), fired(failedRevision)]).toEqual([1, 1]);
   });
 
+  it('waits, instead of failing, while the gateway identity cannot pull its image yet', async () => {
+    // The image the provision world deploys (IMAGE_REPOSITORY in provisionWorld.ts), pulled with the identity.
+    const registry = 'ghcr.io';
+    const pull = world.sim.admin.addFault({
+      kind: 'lroFailed',
+      method: 'PUT',
+      path: '/resourceGroups/claw-f-pull/providers/Microsoft.App/containerApps/ca-f-pull$',
+      code: 'ContainerAppOperationError',
+      message: `Failed to provision revision for container app 'ca-f-pull'. Error details: image '${registry}/openclaw/openclaw' could not be pulled: UNAUTHORIZED: authentication required.`,
+      count: 1,
+    });
+    const view = await provision('f-pull', 'fault-pull');
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+    expect(fired(pull)).toBe(1);
+  });
+
   it('gives up on a grant that never propagates, naming the step and the refusal', async () => {
     world.sim.admin.addFault({ kind: 'keyVaultForbidden', path: '/keyvault/kv-f-stuck-' });
     const view = await provision('f-stuck', 'fault-stuck');

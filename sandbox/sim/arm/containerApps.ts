@@ -412,6 +412,53 @@ function keyVaultReferenceFailure(
   };
 }
 
+const acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
+
+/**
+ * An image on a registry the app pulls from with a managed identity (`configuration.registries`
+ * with `identity`) needs that identity to hold a pull role on the registry, propagated (AcrPull;
+ * Reader, Contributor and Owner carry registries/pull/read too: learn.microsoft.com
+ * azure/container-registry/container-registry-roles). Without it the revision cannot pull and fails.
+ * Only registries the simulator holds (by `loginServer`) are checked: others are public to it. The
+ * message, beyond ACR's "UNAUTHORIZED: authentication required", is the simulator's.
+ */
+function imagePullFailure(
+  ctx: StateContext,
+  appName: string,
+  containers: Record<string, unknown>[],
+  configuration: Record<string, unknown>,
+  existing: StoredResource | undefined,
+  systemPrincipalId: string | undefined,
+): { code: string; message: string } | undefined {
+  const registries = Array.isArray(configuration['registries'])
+    ? configuration['registries'].map(recordOf)
+    : [];
+  for (const container of containers) {
+    const image = stringOf(container, 'image');
+    const host = image.split('/')[0]!.toLowerCase();
+    const entry = registries.find((candidate) => stringOf(candidate, 'server').toLowerCase() === host);
+    if (!entry || typeof entry['identity'] !== 'string') continue;
+    const registry = ctx.state
+      .find('Microsoft.ContainerRegistry/registries')
+      .find(
+        (candidate) => stringOf(recordOf(candidate.body['properties']), 'loginServer').toLowerCase() === host,
+      );
+    if (!registry) continue;
+    const principal = principalForIdentity(ctx, existing, entry['identity'], systemPrincipalId);
+    const canPull =
+      principal !== undefined &&
+      ctx.state
+        .rolesAt(principal, registry.id, ctx.state.options.dataPlanePropagationMs)
+        .some((role) => role.id === acrPullRoleId || role.control.read);
+    if (!canPull)
+      return {
+        code: 'ContainerAppOperationError',
+        message: `Failed to provision revision for container app '${appName}'. Error details: image '${image}' could not be pulled from ${host} with managed identity '${entry['identity']}': UNAUTHORIZED: authentication required (the identity has no pull role on the registry yet).`,
+      };
+  }
+  return undefined;
+}
+
 const environmentSpec: ResourceTypeSpec = {
   type: environmentType,
   apiVersions: containerAppsApiVersions,
@@ -555,7 +602,9 @@ const appSpec: ResourceTypeSpec = {
         }
       }
     }
-    const failure = unreadable ? keyVaultReferenceFailure(ctx, name, unreadable) : undefined;
+    const failure = unreadable
+      ? keyVaultReferenceFailure(ctx, name, unreadable)
+      : imagePullFailure(ctx, name, containers, configuration, existing, systemPrincipalId);
     const secretNames = new Set(secrets.map((secret) => secret.name));
     for (const container of containers) {
       for (const variable of Array.isArray(container['env']) ? container['env'].map(recordOf) : []) {
