@@ -74,31 +74,15 @@ module broker 'modules/broker.bicep' = {
   }
 }
 
-// The broker creates claw-<slug> resource groups and assigns roles inside them, so it needs
-// Contributor and Role Based Access Control Administrator (constrained to the roles it grants:
-// AcrPull, Key Vault Secrets User) on the subscription.
-var contributorRoleId = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
-var rbacAdministratorRoleId = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
-var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
-var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
-
-resource brokerContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(subscription().id, broker.outputs.principalId, contributorRoleId)
-  properties: {
+// The broker creates claw-<slug> resource groups and assigns a few roles inside them. Its roles,
+// and the condition that limits which roles it may assign to whom, live in brokerRoles.json (read
+// by the module): the simulator's bootstrap reads the same file, so the sandbox and the tests run
+// with exactly these rights. A module, so the assignment names derive from a parameter (a module
+// output cannot name a resource: BCP120).
+module brokerRoles 'modules/brokerRoles.bicep' = {
+  name: 'claw-broker-roles'
+  params: {
     principalId: broker.outputs.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributorRoleId)
-  }
-}
-
-resource brokerRbacAdministrator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(subscription().id, broker.outputs.principalId, rbacAdministratorRoleId)
-  properties: {
-    principalId: broker.outputs.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacAdministratorRoleId)
-    conditionVersion: '2.0'
-    condition: '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${acrPullRoleId}, ${keyVaultSecretsUserRoleId}})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${acrPullRoleId}, ${keyVaultSecretsUserRoleId}}))'
   }
 }
 

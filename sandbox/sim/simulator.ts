@@ -6,8 +6,10 @@ import { createAdminSurface } from './admin.js';
 import { ArmState } from './arm/armState.js';
 import { createArmSurface } from './arm/armSurface.js';
 import { grantRole } from './arm/authorization.js';
+import { deployedCondition, loadBrokerRoles, type BrokerRoles } from './brokerRoles.js';
 import { containerAppRuntime, type ContainerAppRuntime } from './arm/containerApps.js';
 import { defaultProviders } from './arm/providers.js';
+import { findBuiltInRole } from './arm/roles.js';
 import type { ArmContext, SimEndpoints } from './arm/resourceType.js';
 import { createSimulatorCertificate, type SimulatorCertificate } from './certificate.js';
 import { createSimClock, type ControllableSimClock, type SimClockOptions } from './clock.js';
@@ -61,14 +63,33 @@ export interface StartSimulatorOptions {
   tenantId?: string;
   subscriptionId?: string;
   subscriptionName?: string;
-  /** The broker's service principal; it gets Owner on the subscription. */
+  /** The broker's service principal; it gets the roles of `brokerRoles` on the subscription. */
   broker?: { clientId?: string; clientSecret?: string; objectId?: string; displayName?: string };
+  /**
+   * The broker's roles at subscription scope, with their conditions. Defaults to
+   * infra/brokerRoles.json, the file the deployment assigns them from: the simulated broker has
+   * exactly the rights a deployed one has. Tests pass a changed copy to prove a role is needed.
+   */
+  brokerRoles?: BrokerRoles;
   /** ARM throttling; false disables it. Defaults to Azure's limits. */
   throttle?: false | ThrottleOptions;
   /** Simulated seconds before a new principal can be named in a role assignment without principalType. */
   principalPropagationSeconds?: number;
   /** Simulated seconds before Key Vault / Storage data planes honour a new role assignment (default 30). */
   dataPlanePropagationSeconds?: number;
+  /**
+   * How a container app write answers a Key Vault reference its identity cannot read (yet): Azure
+   * shows two shapes, a synchronous 400 InvalidParameterValueInContainerTemplate or a Failed
+   * operation (a failed revision). `alternate` (default) gives each in turn, so callers meet both.
+   */
+  keyVaultReferenceFailure?: 'invalidParameter' | 'failedRevision' | 'alternate';
+  /**
+   * Whether a container app's listSecrets returns the value fetched for a Key Vault reference.
+   * Undocumented: the 2025-07-01 example shows names only, so the default (false) gives the name,
+   * `keyVaultUrl` and `identity` without a value; inline secrets always come with theirs (azure-cli
+   * re-sends them from listSecrets). Set true to run the other possible answer.
+   */
+  listSecretsKeyVaultValues?: boolean;
   /** Simulated seconds asynchronous provisioning takes (default 0: done at the first poll). */
   provisioningSeconds?: number;
   /** Random source for fault probabilities; Math.random when omitted. */
@@ -239,6 +260,8 @@ async function launch(
       principalPropagationMs: (options.principalPropagationSeconds ?? 0) * 1000,
       dataPlanePropagationMs: (options.dataPlanePropagationSeconds ?? 30) * 1000,
       provisioningMs: (options.provisioningSeconds ?? 0) * 1000,
+      keyVaultReferenceFailure: options.keyVaultReferenceFailure ?? 'alternate',
+      listSecretsKeyVaultValues: options.listSecretsKeyVaultValues ?? false,
     },
     clock,
     identity,
@@ -585,15 +608,12 @@ async function launch(
       createdAt: restoredBroker?.createdAt ?? clock.now() - 24 * 3600 * 1000,
     });
   }
-  if (saved?.broker.objectId !== broker.objectId) {
-    grantRole(
-      ctx,
-      broker.objectId,
-      'Owner',
-      `/subscriptions/${subscriptionId}`,
-      clock.now() - 24 * 3600 * 1000,
-    );
-  }
+  grantBrokerRoles(
+    ctx,
+    broker.objectId,
+    options.brokerRoles ?? loadBrokerRoles(),
+    clock.now() - 24 * 3600 * 1000,
+  );
 
   if (statePath !== undefined) {
     const leftovers = saved?.parts ?? {};
@@ -726,4 +746,38 @@ function send(res: ServerResponse, method: string, response: SimResponse): void 
   headers['Content-Length'] = String(payload?.length ?? 0);
   res.writeHead(response.status, headers);
   res.end(method === 'HEAD' ? undefined : payload);
+}
+
+/**
+ * Gives the broker exactly `roles` on the subscription, at every start (a restored world too): the
+ * broker's earlier subscription-scope assignments made by the simulator (an Owner grant from before
+ * least privilege, or another role file) are replaced, so the rights always follow the file.
+ */
+function grantBrokerRoles(
+  ctx: ArmContext,
+  brokerObjectId: string,
+  roles: BrokerRoles,
+  createdAt: number,
+): void {
+  const subscriptionScope = `/subscriptions/${ctx.state.subscriptionId}`;
+  for (const [key, assignment] of ctx.state.roleAssignments) {
+    if (
+      assignment.principalId === brokerObjectId &&
+      assignment.createdBy === 'simulator' &&
+      assignment.scope.toLowerCase() === subscriptionScope.toLowerCase()
+    )
+      ctx.state.roleAssignments.delete(key);
+  }
+  for (const role of roles.roles) {
+    const builtIn = findBuiltInRole(role.roleDefinitionId);
+    if (!builtIn) throw new Error(`broker role ${role.roleName} (${role.roleDefinitionId}) is not simulated`);
+    grantRole(
+      ctx,
+      brokerObjectId,
+      builtIn.roleName,
+      subscriptionScope,
+      createdAt,
+      deployedCondition(role, brokerObjectId),
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuthConfig, ContainerApp } from '@azure/arm-appcontainers';
 import type { AzureClients } from './azureClients.js';
+import type { AzureFailure } from './azureErrors.js';
 import {
   driftOf,
   driftSummary,
@@ -129,9 +130,8 @@ export async function ensureEnvironmentStorage(
  * from it, or its latest revision failed. Idempotent: it reads first and compares what the spec
  * sets (secret values excluded: ARM never returns them; the rendered config files are compared by
  * the hash in CONFIG_HASH_TAG). A failed revision is redeployed under a new revision suffix, since
- * the same template would otherwise not make a new revision. A failed deployment surfaces as the
- * long-running operation's error (e.g. ContainerAppSecretKeyVaultReferenceFailed while the
- * identity's Key Vault role has not propagated).
+ * the same template would otherwise not make a new revision. A failed deployment surfaces as
+ * Azure's error (see isKeyVaultReferenceUnreadable for the one that means "not yet").
  */
 export async function ensureContainerApp(
   azure: AzureClients,
@@ -163,6 +163,32 @@ export async function ensureContainerApp(
           fields: failed ? ['failed revision', ...driftSummary(drift)] : driftSummary(drift),
         },
   };
+}
+
+/**
+ * Whether a container app write failed because a Key Vault reference could not be read through the
+ * app's identity. Azure answers it in two shapes (public reports: microsoft/azure-container-apps
+ * #1174, #722, #733): a synchronous 400 InvalidParameterValueInContainerTemplate ("Field
+ * 'configuration.secrets' is invalid ... Unable to get value using Managed identity ...") or a
+ * Failed operation ("Failed to provision revision ... unable to get value using Managed
+ * identity"). Neither says why: a grant still propagating (minutes) reads the same as a missing
+ * grant or secret, so the caller waits and retries within its propagation timeout instead of
+ * failing at once. Matched on the message, since the codes differ between the shapes.
+ */
+export function isKeyVaultReferenceUnreadable(failure: AzureFailure): boolean {
+  return /unable to (?:get|fetch) (?:value|secret)[\s\S]*?using managed identity/i.test(failure.message);
+}
+
+/**
+ * Whether a container app write failed because its image could not be pulled from `loginServer`
+ * with the app's identity: an AcrPull grant that has not propagated yet reads like a missing one
+ * (ACR answers "UNAUTHORIZED: authentication required"), so the caller waits within its
+ * propagation timeout. Matched on the registry's name and ACR's refusal in the message, whatever
+ * the code.
+ */
+export function isImagePullUnauthorized(failure: AzureFailure, loginServer: string): boolean {
+  const message = failure.message.toLowerCase();
+  return message.includes(loginServer.toLowerCase()) && /unauthorized|authentication required/.test(message);
 }
 
 /**

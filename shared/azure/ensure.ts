@@ -52,15 +52,30 @@ export function ownershipTags(slug: string): Record<string, string> {
 
 /**
  * The paths at which `actual` differs from `desired`, comparing only what `desired` specifies:
- * Azure adds read-only fields (ids, provisioning state, defaults), which are not drift. Strings
- * compare case-insensitively (ARM normalises enum casing and resource ids), arrays element by
- * element with equal length, object keys case-insensitively.
+ * Azure adds read-only fields (ids, provisioning state, defaults, nulls for what was not sent),
+ * which are not drift. Strings compare case-insensitively (ARM normalises enum casing and resource
+ * ids), object keys case-insensitively. An empty list matches a missing or null one (a GET may
+ * answer either for a list that was sent empty). A list whose items carry an identifying key
+ * (`name`, `volumeName`, `type`, `server`: the `x-ms-identifiers` the Microsoft.App spec declares
+ * for secrets, env, containers, volumes, volume mounts, probes and registries) is matched item by
+ * item on that key, so an order the GET does not keep is not drift; other lists element by
+ * element, with equal length.
  */
 export function driftOf(desired: unknown, actual: unknown, path = ''): string[] {
   if (desired === undefined) return [];
   if (desired === null) return actual === null || actual === undefined ? [] : [path || '(root)'];
   if (Array.isArray(desired)) {
+    if (desired.length === 0 && (actual === null || actual === undefined)) return [];
     if (!Array.isArray(actual) || actual.length !== desired.length) return [path || '(root)'];
+    const key = identifyingKey(desired, actual);
+    if (key !== undefined) {
+      const actualItems: unknown[] = actual;
+      const byKey = new Map(actualItems.map((item) => [idOf(item, key), item]));
+      return desired.flatMap((item, index) => {
+        const match = byKey.get(idOf(item, key));
+        return match === undefined ? [`${path}[${index}]`] : driftOf(item, match, `${path}[${index}]`);
+      });
+    }
     return desired.flatMap((item, index) => driftOf(item, actual[index], `${path}[${index}]`));
   }
   if (typeof desired === 'object') {
@@ -80,6 +95,24 @@ export function driftOf(desired: unknown, actual: unknown, path = ''): string[] 
     return desired.toLowerCase() === actual.toLowerCase() ? [] : [path || '(root)'];
   }
   return desired === actual ? [] : [path || '(root)'];
+}
+
+const IDENTIFYING_KEYS = ['name', 'volumeName', 'type', 'server'] as const;
+
+/** The item's identifying value, lowercased ('' when it has none). */
+function idOf(item: unknown, key: string): string {
+  const value =
+    item !== null && typeof item === 'object' ? (item as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' ? value.toLowerCase() : '';
+}
+
+/** The key that identifies every item of both lists, unique within each, if there is one. */
+function identifyingKey(desired: unknown[], actual: unknown[]): string | undefined {
+  const keyed = (items: unknown[], key: string) => {
+    const ids = items.map((item) => idOf(item, key));
+    return ids.every((id) => id !== '') && new Set(ids).size === ids.length;
+  };
+  return IDENTIFYING_KEYS.find((key) => keyed(desired, key) && keyed(actual, key));
 }
 
 /** The top-level setting names of drift paths (`template.containers[0].image` → `template`), deduplicated. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AzureClients } from './azureClients.js';
-import { codeOf, statusOf } from './azureErrors.js';
+import { codeOf, isNotFound, statusOf } from './azureErrors.js';
 import { readUnlessNew, type Change, type EnsureOptions } from './ensure.js';
 
 /** Built-in role definition ids (the same in every cloud and tenant). */
@@ -75,4 +75,32 @@ export async function ensureRoleAssignment(
     throw error;
   }
   return { status: 'present', change: { resource: `role assignment (${grant.label})`, action: 'created' } };
+}
+
+/**
+ * Removes the principal's assignments of one role made directly at `scope` (under any name), for
+ * grants that live outside a slug's resource group and so do not go with it (the gateway
+ * identity's AcrPull on the shared registry). Safe to run twice: a second run finds none. Returns
+ * how many it removed.
+ */
+export async function removeRoleAssignments(
+  azure: AzureClients,
+  grant: Pick<RoleGrant, 'scope' | 'principalId' | 'roleDefinitionGuid'>,
+): Promise<number> {
+  const assignments = azure.authorization.roleAssignments;
+  let removed = 0;
+  for await (const assignment of assignments.listForScope(grant.scope, {
+    filter: `principalId eq '${grant.principalId}'`,
+  })) {
+    const sameScope = assignment.scope?.toLowerCase() === grant.scope.toLowerCase();
+    const sameRole = assignment.roleDefinitionId?.toLowerCase().endsWith(`/${grant.roleDefinitionGuid}`);
+    if (!sameScope || !sameRole || assignment.principalId !== grant.principalId || !assignment.name) continue;
+    try {
+      await assignments.delete(grant.scope, assignment.name);
+      removed++;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  return removed;
 }

@@ -192,9 +192,12 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
             {
               type: 'Startup',
               httpGet: { path: support.probes.liveness, port: gatewayPort, scheme: 'HTTP' },
-              periodSeconds: 5,
+              // Up to 3 minutes to start (18 s x 10) while the state migrates. Container Apps
+              // allows failureThreshold 1-10 and periodSeconds 1-240 (ContainerAppProbe, 2025-07-01):
+              // the budget comes from the period, not from more failures.
+              periodSeconds: 18,
               timeoutSeconds: 3,
-              failureThreshold: 36,
+              failureThreshold: 10,
             },
             {
               type: 'Liveness',

@@ -8,6 +8,8 @@ import {
   ensureContainerApp,
   ensureEnvironmentStorage,
   ensureManagedEnvironment,
+  isImagePullUnauthorized,
+  isKeyVaultReferenceUnreadable,
 } from '../azure/containerApps.js';
 import type { Change } from '../azure/ensure.js';
 import {
@@ -671,13 +673,17 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           return done(ensured.value, [ensured.change]);
         } catch (error) {
           const failure = azureFailureOf(error);
-          if (
-            failure.code === 'ContainerAppSecretKeyVaultReferenceFailed' &&
-            /forbidden|not allowed|403/i.test(failure.message)
-          ) {
+          if (isKeyVaultReferenceUnreadable(failure)) {
             return {
               status: 'not-yet',
               reason: `the gateway identity cannot read Key Vault yet: ${failure.message}`,
+            };
+          }
+          const registry = repository.split('/')[0]!;
+          if (isImagePullUnauthorized(failure, registry)) {
+            return {
+              status: 'not-yet',
+              reason: `the gateway identity cannot pull from ${registry} yet (AcrPull propagating): ${failure.message}`,
             };
           }
           throw error;

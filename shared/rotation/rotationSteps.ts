@@ -11,7 +11,7 @@ import { SLUG_SECRET_NAMES } from '../provisioning/contracts.js';
 import { AUTH_SECRET_NAME } from '../provisioning/provisionSteps.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import type { AdminChat } from './adminChat.js';
-import { appHoldsSecretValue, reapplySecretReferences } from './appDelivery.js';
+import { appSecretValue, reapplySecretReferences } from './appDelivery.js';
 import {
   MAINTENANCE_TAGS,
   type DeliverInput,
@@ -549,13 +549,16 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
         }
         const notReady = await readiness(target);
         if (notReady) return notYet(notReady);
-        const holds = await appHoldsSecretValue(azure, {
+        // When listSecrets shows the value, it must be the new one; when it does not (undocumented
+        // for Key Vault references), the delivery step's successful PATCH after the write is the proof.
+        const holds = await appSecretValue(azure, {
           resourceGroup: target.resourceGroup,
           appName: target.containerApp,
           appSecretName: AUTH_SECRET_NAME,
           expected: stored.value,
         });
-        if (!holds) return notYet("the app's built-in auth does not hold the new client secret yet");
+        if (holds === 'differs')
+          return notYet("the app's built-in auth does not hold the new client secret yet");
         return done({});
       }),
 

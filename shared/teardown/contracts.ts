@@ -48,6 +48,11 @@ export interface TeardownPlan {
   resources: GroupResource[];
   keyVault?: { name: string; location: string; purgeProtection: boolean } | undefined;
   storageAccount?: string | undefined;
+  /**
+   * The gateway identity's object id, when the group still holds the identity: its AcrPull on the
+   * shared registry lies outside the group, so teardown removes it by this id.
+   */
+  gatewayPrincipalId?: string | undefined;
   stateShare: string;
   entra: { application?: { id: string; appId: string } | undefined; group?: { id: string } | undefined };
   entraNames: { application: string; group: string };

@@ -8,6 +8,7 @@ import {
 import type { AzureClients } from '../azure/azureClients.js';
 import { isNotFound } from '../azure/azureErrors.js';
 import { getOrUndefined } from '../azure/ensure.js';
+import { BuiltInRoles, removeRoleAssignments } from '../azure/roleAssignments.js';
 import type { EntraClient, OwnedObjectKind } from '../azure/entra.js';
 import { storageAccountKey } from '../azure/storage.js';
 import type { BrokerConfig } from '../config.js';
@@ -34,9 +35,10 @@ export const TEARDOWN_BACKUP_CONTAINER = 'teardown-backups';
 
 const VAULT_TYPE = 'microsoft.keyvault/vaults';
 const STORAGE_TYPE = 'microsoft.storage/storageaccounts';
+const IDENTITY_TYPE = 'microsoft.managedidentity/userassignedidentities';
 
 export interface TeardownStepsDeps {
-  config: Pick<BrokerConfig, 'nameSalt' | 'azure' | 'teardown'>;
+  config: Pick<BrokerConfig, 'nameSalt' | 'azure' | 'teardown' | 'image'>;
   azure: AzureClients;
   entra: EntraClient;
   registry: EnvironmentRegistry;
@@ -155,6 +157,12 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
       } else if (input.purgeKeyVault && keyVault?.purgeProtection) {
         purgeRefusal = `Key Vault ${keyVault.name} has purge protection`;
       }
+      const identityResource = resources.find((r) => r.type.toLowerCase() === IDENTITY_TYPE);
+      const gatewayIdentity = identityResource
+        ? await getOrUndefined(() =>
+            azure.identities.userAssignedIdentities.get(resourceGroup, identityResource.name),
+          )
+        : undefined;
       const names = record
         ? footprintNames(input.slug, { salt: config.nameSalt, incarnation: record.incarnation })
         : undefined;
@@ -168,6 +176,7 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
         resources: resources.map(({ type, name }) => ({ type, name })),
         keyVault,
         storageAccount: resources.find((r) => r.type.toLowerCase() === STORAGE_TYPE)?.name,
+        gatewayPrincipalId: gatewayIdentity?.principalId,
         stateShare: names?.stateFileShare ?? 'openclaw-state',
         entra: {
           application: application ? { id: application.id, appId: application.appId } : undefined,
@@ -264,8 +273,19 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
       };
     },
 
-    /** Deletes the resource group and waits until it is gone. Safe to run twice: a missing group is done. */
+    /**
+     * Removes the gateway identity's AcrPull on the shared image registry (a grant outside the
+     * group, which would outlive it), then deletes the resource group and waits until it is gone.
+     * Safe to run twice: no assignment left and a missing group are both done.
+     */
     async deleteResourceGroup(plan: TeardownPlan): Promise<void> {
+      if (plan.gatewayPrincipalId) {
+        await removeRoleAssignments(azure, {
+          scope: config.image.registryId,
+          principalId: plan.gatewayPrincipalId,
+          roleDefinitionGuid: BuiltInRoles.acrPull,
+        });
+      }
       try {
         await azure.resources.resourceGroups.beginDeleteAndWait(plan.resourceGroup, azure.poll);
       } catch (error) {

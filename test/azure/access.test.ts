@@ -103,16 +103,17 @@ describe('role assignments', () => {
   });
 
   it('counts an equal assignment made by someone else under another name as present', async () => {
-    await t.azure.authorization.roleAssignments.create(vaultId, '0b3f6f4e-52a4-4b9e-9c1d-5a7e8f9a0b1c', {
-      roleDefinitionId: `/subscriptions/${t.sim.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BuiltInRoles.keyVaultSecretsOfficer}`,
+    const groupScope = vaultId.replace(/\/providers\/.*$/i, '');
+    await t.azure.authorization.roleAssignments.create(groupScope, '0b3f6f4e-52a4-4b9e-9c1d-5a7e8f9a0b1c', {
+      roleDefinitionId: `/subscriptions/${t.sim.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BuiltInRoles.acrPull}`,
       principalId,
       principalType: 'ServicePrincipal',
     });
     const grant = {
       label: 'other',
-      scope: vaultId,
+      scope: groupScope,
       principalId,
-      roleDefinitionGuid: BuiltInRoles.keyVaultSecretsOfficer,
+      roleDefinitionGuid: BuiltInRoles.acrPull,
     };
     expect(await ensureRoleAssignment(t.azure, grant)).toEqual({ status: 'present' });
   });

@@ -7,6 +7,8 @@ import {
   ensureContainerApp,
   ensureEnvironmentStorage,
   ensureManagedEnvironment,
+  isImagePullUnauthorized,
+  isKeyVaultReferenceUnreadable,
 } from '../../shared/azure/containerApps.js';
 import { ensureKeyVault } from '../../shared/azure/keyVault.js';
 import { writeSecret } from '../../shared/azure/keyVaultSecrets.js';
@@ -15,6 +17,11 @@ import { ensureLogAnalyticsWorkspace } from '../../shared/azure/monitoring.js';
 import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
 import { BuiltInRoles, ensureRoleAssignment } from '../../shared/azure/roleAssignments.js';
 import { ensureStorage } from '../../shared/azure/storage.js';
+import { appSecretValue, reapplySecretReferences } from '../../shared/rotation/appDelivery.js';
+import { footprintNames } from '../../shared/domain/names.js';
+import { buildContainerAppSpec } from '../../shared/openclaw/containerAppSpec.js';
+import { renderNginxConfig } from '../../shared/openclaw/nginxConfig.js';
+import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';
 import { startAzureFixture, type AzureFixture } from './azureFixture.js';
 
 /**
@@ -118,15 +125,28 @@ describe('Container Apps', () => {
     });
   });
 
-  it('reports a Key Vault reference the app identity cannot read yet as Azure’s error, and redeploys the failed revision once it can', async () => {
-    const error = await ensureContainerApp(t.azure, {
-      resourceGroup: rg,
-      name: 'ca-apps',
-      spec: appSpec(),
-      configHash: 'h1',
-    }).catch((e: unknown) => e);
-    expect(azureFailureOf(error)).toMatchObject({ code: 'ContainerAppSecretKeyVaultReferenceFailed' });
-    expect(azureFailureOf(error).message).toContain('ForbiddenByRbac');
+  it('tells a Key Vault reference the app identity cannot read yet, in both of Azure’s shapes, and redeploys the failed revision once it can', async () => {
+    const deploy = () =>
+      ensureContainerApp(t.azure, {
+        resourceGroup: rg,
+        name: 'ca-apps',
+        spec: appSpec(),
+        configHash: 'h1',
+      }).catch((e: unknown) => e);
+    // The simulator answers in turn: a synchronous 400, then a Failed operation (a failed revision).
+    const refused = azureFailureOf(await deploy());
+    expect(refused).toMatchObject({ code: 'InvalidParameterValueInContainerTemplate', status: 400 });
+    expect(refused.message).toContain("Field 'configuration.secrets' is invalid");
+    expect(isKeyVaultReferenceUnreadable(refused)).toBe(true);
+    const failed = azureFailureOf(await deploy());
+    expect(failed.code).toBe('ContainerAppOperationError');
+    expect(failed.message).toMatch(
+      /Failed to provision revision .* unable to get value using Managed identity/,
+    );
+    expect(isKeyVaultReferenceUnreadable(failed)).toBe(true);
+    expect(
+      isKeyVaultReferenceUnreadable({ code: 'InvalidParameterValueInContainerTemplate', message: 'Field x' }),
+    ).toBe(false);
 
     t.sim.admin.advance(31_000);
     const redeployed = await ensureContainerApp(t.azure, {
@@ -169,6 +189,129 @@ describe('Container Apps', () => {
     });
     expect(rehashed.change).toMatchObject({ action: 'updated', fields: ['tags.claw-broker-config'] });
     expect((await t.azure.containerApps.containerApps.get(rg, 'ca-apps')).tags?.[CONFIG_HASH_TAG]).toBe('h2');
+  });
+
+  it('sets the Key Vault references again with every secret whole, so the inline config keeps its value and the new version is fetched', async () => {
+    await writeSecret(t.azure.secrets(vaultUri), 'gateway-token', 'b'.repeat(64));
+    const applied = await reapplySecretReferences(t.azure, {
+      resourceGroup: rg,
+      appName: 'ca-apps',
+      vaultUri,
+      restart: true,
+    });
+    expect(applied).toMatchObject({ restarted: true, added: false });
+    expect(t.sim.containerApp('ca-apps')?.env['OPENCLAW_GATEWAY_TOKEN']).toBe('b'.repeat(64));
+    const listed = await t.azure.containerApps.containerApps.listSecrets(rg, 'ca-apps');
+    expect(listed.value).toContainEqual(
+      expect.objectContaining({ name: 'openclaw-config', value: '{"gateway":{}}' }),
+    );
+  });
+
+  it('reads a Key Vault reference’s value from listSecrets only where Azure returns one, and says so when it does not', async () => {
+    const holds = (expected: string) =>
+      appSecretValue(t.azure, {
+        resourceGroup: rg,
+        appName: 'ca-apps',
+        appSecretName: 'gateway-token',
+        expected,
+      });
+    // Undocumented for references (the 2025-07-01 example lists names only): the simulator's default.
+    expect(await holds('b'.repeat(64))).toBe('not-returned');
+    t.sim.arm.options.listSecretsKeyVaultValues = true;
+    try {
+      expect(await holds('b'.repeat(64))).toBe('matches');
+      expect(await holds('a'.repeat(64))).toBe('differs');
+    } finally {
+      t.sim.arm.options.listSecretsKeyVaultValues = false;
+    }
+  });
+
+  it('is refused, as Azure refuses it, a secrets PATCH that names a secret without its value', async () => {
+    const error = await t.azure.containerApps.containerApps
+      .beginUpdateAndWait(
+        rg,
+        'ca-apps',
+        { location: 'westeurope', configuration: { secrets: [{ name: 'openclaw-config' }] } },
+        t.azure.poll,
+      )
+      .catch((e: unknown) => e);
+    expect(azureFailureOf(error)).toMatchObject({ code: 'ContainerAppSecretInvalid', status: 400 });
+    expect(azureFailureOf(error).message).toContain('value or keyVaultUrl and identity should be provided');
+  });
+
+  it('deploys the gateway app the broker builds: its probes are within the 2025-07-01 spec ranges', async () => {
+    const version = '2026.9.6';
+    const spec = buildContainerAppSpec({
+      names: footprintNames('apps', { salt: 'test', incarnation: 1 }),
+      location: 'westeurope',
+      managedEnvironmentId: environmentId,
+      identity: { id: identity.id, clientId: identity.clientId },
+      registryLoginServer: 'crclawbroker.azurecr.io',
+      image: { repository: 'ghcr.io/openclaw/openclaw', version },
+      keyVaultSecrets: { gatewayToken: `${vaultUri}secrets/gateway-token` },
+      openclawConfig: renderOpenClawConfig({ version, appFqdn: 'ca-apps-built.example', channels: [] }),
+      nginxConfig: renderNginxConfig({ version, channels: [] }),
+    });
+    const deployed = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps-built',
+      spec,
+      configHash: 'h1',
+    });
+    expect(deployed.change).toMatchObject({ action: 'created' });
+    expect(t.sim.containerApp('ca-apps-built')).toMatchObject({ running: true });
+
+    const tooPatient = structuredClone(spec);
+    tooPatient.template!.containers![0]!.probes![0]!.failureThreshold = 36;
+    const refused = await t.azure.containerApps.containerApps
+      .beginCreateOrUpdateAndWait(rg, 'ca-apps-refused', tooPatient, t.azure.poll)
+      .catch((e: unknown) => e);
+    expect(azureFailureOf(refused)).toMatchObject({
+      code: 'InvalidParameterValueInContainerTemplate',
+      status: 400,
+    });
+    expect(azureFailureOf(refused).message).toContain('probes[0].failureThreshold');
+  });
+
+  it('fails a revision whose image the identity cannot pull yet, and deploys it once AcrPull has propagated', async () => {
+    const registryId = `/subscriptions/${t.sim.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/crapps`;
+    const now = t.sim.clock.now();
+    t.sim.arm.put({
+      id: registryId,
+      type: 'Microsoft.ContainerRegistry/registries',
+      name: 'crapps',
+      subscriptionId: t.sim.subscriptionId,
+      resourceGroup: rg,
+      body: {
+        id: registryId,
+        name: 'crapps',
+        type: 'Microsoft.ContainerRegistry/registries',
+        location: 'westeurope',
+        properties: { loginServer: 'crapps.azurecr.io', provisioningState: 'Succeeded' },
+      },
+      hidden: {},
+      createdAt: now,
+      updatedAt: now,
+    });
+    const spec = appSpec();
+    spec.configuration!.registries = [{ server: 'crapps.azurecr.io', identity: identity.id }];
+    spec.template!.containers![0]!.image = 'crapps.azurecr.io/openclaw/openclaw:2026.9.6';
+    const deploy = () =>
+      ensureContainerApp(t.azure, { resourceGroup: rg, name: 'ca-apps-acr', spec, configHash: 'h1' });
+    const refused = azureFailureOf(await deploy().catch((e: unknown) => e));
+    expect(isImagePullUnauthorized(refused, 'crapps.azurecr.io')).toBe(true);
+
+    await ensureRoleAssignment(t.azure, {
+      label: 'gateway: AcrPull',
+      scope: registryId,
+      principalId: identity.principalId,
+      roleDefinitionGuid: BuiltInRoles.acrPull,
+    });
+    const stillPropagating = azureFailureOf(await deploy().catch((e: unknown) => e));
+    expect(isImagePullUnauthorized(stillPropagating, 'crapps.azurecr.io')).toBe(true);
+    t.sim.admin.advance(31_000);
+    expect((await deploy()).change).toMatchObject({ action: 'updated', fields: ['failed revision'] });
+    expect(t.sim.containerApp('ca-apps-acr')).toMatchObject({ running: true });
   });
 
   it('puts built-in auth once and repairs it when its excluded paths change', async () => {

@@ -158,6 +158,49 @@ describe('provisioning through Azure faults', () => {
     expect(timers.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('waits, instead of failing, while the app cannot read its Key Vault references yet, in either of Azure’s shapes', async () => {
+    const app = '/resourceGroups/claw-f-kvref/providers/Microsoft.App/containerApps/ca-f-kvref$';
+    // Azure's two answers to a reference the identity cannot read (yet), as public reports quote them.
+    const refused = world.sim.admin.addFault({
+      kind: 'http',
+      method: 'PUT',
+      path: app,
+      status: 400,
+      code: 'InvalidParameterValueInContainerTemplate',
+      message:
+        "The following field(s) are either invalid or missing. Field 'configuration.secrets' is invalid with details: 'Invalid value: \"gateway-token\": Unable to get value using Managed identity id-f-kvref for secret gateway-token.';.",
+      count: 1,
+    });
+    const failedRevision = world.sim.admin.addFault({
+      kind: 'lroFailed',
+      method: 'PUT',
+      path: app,
+      code: 'ContainerAppOperationError',
+      message:
+        "Failed to provision revision for container app 'ca-f-kvref'. Error details: 'gateway-token' unable to get value using Managed identity id-f-kvref.",
+      count: 1,
+    });
+    const view = await provision('f-kvref', 'fault-kvref');
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+    expect([fired(refused), fired(failedRevision)]).toEqual([1, 1]);
+  });
+
+  it('waits, instead of failing, while the gateway identity cannot pull its image yet', async () => {
+    // The image the provision world deploys (IMAGE_REPOSITORY in provisionWorld.ts), pulled with the identity.
+    const registry = 'ghcr.io';
+    const pull = world.sim.admin.addFault({
+      kind: 'lroFailed',
+      method: 'PUT',
+      path: '/resourceGroups/claw-f-pull/providers/Microsoft.App/containerApps/ca-f-pull$',
+      code: 'ContainerAppOperationError',
+      message: `Failed to provision revision for container app 'ca-f-pull'. Error details: image '${registry}/openclaw/openclaw' could not be pulled: UNAUTHORIZED: authentication required.`,
+      count: 1,
+    });
+    const view = await provision('f-pull', 'fault-pull');
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+    expect(fired(pull)).toBe(1);
+  });
+
   it('gives up on a grant that never propagates, naming the step and the refusal', async () => {
     world.sim.admin.addFault({ kind: 'keyVaultForbidden', path: '/keyvault/kv-f-stuck-' });
     const view = await provision('f-stuck', 'fault-stuck');

@@ -134,6 +134,19 @@ describe('tearing a slug down', () => {
       /first copies the state share openclaw-state of st\S+ to the broker's storage, kept 30d/,
     );
     expect(groupExists('acme')).toBe(true);
+    // The gateway identity's AcrPull on the shared registry lies outside the group.
+    const gatewayPrincipal = world.sim.arm
+      .find('Microsoft.ManagedIdentity/userAssignedIdentities')
+      .find((resource) => resource.resourceGroup === 'claw-acme')!.body['properties'] as {
+      principalId: string;
+    };
+    const registryGrants = () =>
+      [...world.sim.arm.roleAssignments.values()].filter(
+        (assignment) =>
+          assignment.principalId === gatewayPrincipal.principalId &&
+          /\/Microsoft\.ContainerRegistry\/registries\//i.test(assignment.scope),
+      );
+    expect(registryGrants()).toHaveLength(1);
 
     await press('td-acme-1', 'Approve', CHAT.ada);
     const done = await world.untilFinished('td-acme-1');
@@ -142,6 +155,7 @@ describe('tearing a slug down', () => {
     expect(done.summary).toContain(`approved by ${CHAT.ada}`);
 
     expect(groupExists('acme')).toBe(false);
+    expect(registryGrants()).toEqual([]);
     const after = await world.environment('acme');
     expect(after).toMatchObject({
       state: 'deleted',

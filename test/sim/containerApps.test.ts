@@ -217,7 +217,11 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
     expect(app.provisioningState).toBe('Succeeded');
     expect(app.latestReadyRevisionName).toBe(app.latestRevisionName);
     expect(app.configuration?.ingress?.fqdn).toMatch(/^ca-claw-alpha\./);
-    expect(app.identity?.userAssignedIdentities?.[identityId]?.principalId).toBeTruthy();
+    // As a real GET: the identity's key has `resourcegroups` lowercased, absent settings come back null.
+    const lowered = identityId.replace('/resourceGroups/', '/resourcegroups/');
+    expect(app.identity?.userAssignedIdentities?.[lowered]?.principalId).toBeTruthy();
+    expect(app.configuration?.ingress).toMatchObject({ exposedPort: 0, customDomains: null });
+    expect(app.template?.scale).toMatchObject({ cooldownPeriod: 300, pollingInterval: 30 });
 
     const runtime = t.sim.containerApp('ca-claw-alpha');
     expect(runtime).toMatchObject({
@@ -235,8 +239,11 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
       revisionName: app.latestRevisionName,
     });
 
+    // A Key Vault reference comes back without its value (the 2025-07-01 example shows names only).
     const listed = await apps.containerApps.listSecrets(rg, 'ca-claw-alpha');
-    expect(listed.value).toEqual([expect.objectContaining({ name: 'gateway-token', value: 'token-v1' })]);
+    expect(listed.value).toEqual([
+      { name: 'gateway-token', keyVaultUrl: `${vaultUri}secrets/gateway-token`, identity: identityId },
+    ]);
   });
 
   it('keeps the old secret value over a restart, picks the new version up when the reference is set again, or after 30 minutes', async () => {
@@ -307,14 +314,24 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
     expect(order).toEqual(['revisionDeactivated', 'revisionCreated']);
   });
 
-  it('ends the operation Failed when a Key Vault reference cannot be resolved by the identity', async () => {
+  it('answers a Key Vault reference the identity cannot resolve in both of Azure’s shapes, in turn: a 400, and a Failed operation', async () => {
     const envelope = appEnvelope('ghcr.io/openclaw/openclaw:2026.10.1');
     envelope.configuration.secrets = [
       { name: 'gateway-token', keyVaultUrl: `${vaultUri}secrets/does-not-exist`, identity: identityId },
     ];
-    await expect(
-      apps.containerApps.beginCreateOrUpdateAndWait(rg, 'ca-claw-broken', envelope, t.poll),
-    ).rejects.toThrow(/does-not-exist|Failed/);
+    const put = () =>
+      apps.containerApps.beginCreateOrUpdateAndWait(rg, 'ca-claw-broken', envelope, t.poll).then(
+        () => undefined,
+        (e: unknown) => e as { statusCode?: number; code?: string; message: string },
+      );
+    const answers = [await put(), await put()];
+    expect(answers).toContainEqual(
+      expect.objectContaining({ statusCode: 400, code: 'InvalidParameterValueInContainerTemplate' }),
+    );
+    const failed = answers.find((answer) => answer?.statusCode !== 400);
+    expect(failed?.message).toMatch(
+      /ContainerAppOperationError.*unable to get value using Managed identity/s,
+    );
     expect((await apps.containerApps.get(rg, 'ca-claw-broken')).provisioningState).toBe('Failed');
   });
 

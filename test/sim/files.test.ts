@@ -1,4 +1,3 @@
-import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
@@ -10,7 +9,7 @@ import {
   type ShareClientOptions,
   type ShareDirectoryClient,
 } from '@azure/storage-file-share';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +20,6 @@ import {
   type FullSimulator,
 } from '../../sandbox/sim/index.js';
 
-const roles = {
-  filePrivilegedReader: 'b8eda974-7b85-4f76-af95-65846b26df6d',
-  filePrivilegedContributor: '69566ab7-960f-475b-8e7c-b3118f30c6bd',
-};
 const rg = 'claw-files';
 const accountName = 'stclawfiles';
 const shareName = 'openclaw-state';
@@ -63,7 +58,6 @@ describe('Azure Files data plane in the simulator', () => {
   let sim: FullSimulator;
   let credential: ClientSecretCredential;
   let storage: StorageManagementClient;
-  let authorization: AuthorizationManagementClient;
   let fileEndpoint: string;
   let dir: string;
   const accountId = () =>
@@ -92,7 +86,6 @@ describe('Azure Files data plane in the simulator', () => {
     });
     const armOptions = { endpoint: sim.url, retryOptions: { maxRetries: 2, retryDelayInMs: 20 } };
     storage = new StorageManagementClient(credential, sim.subscriptionId, armOptions);
-    authorization = new AuthorizationManagementClient(credential, sim.subscriptionId, armOptions);
     await new ResourceManagementClient(
       credential,
       sim.subscriptionId,
@@ -265,14 +258,11 @@ describe('Azure Files data plane in the simulator', () => {
     const read = (share: ShareClient) =>
       share.getDirectoryClient('agents/main').getFileClient('agent.md').downloadToBuffer();
 
-    // The broker is subscription Owner: a control-plane role grants no file data.
+    // The broker's deployed roles (Contributor, RBAC Administrator) grant no file data.
     await expectRefusal(read(oauth()), 403, 'AuthorizationPermissionMismatch');
 
-    await authorization.roleAssignments.create(accountId(), randomUUID(), {
-      roleDefinitionId: `/subscriptions/${sim.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roles.filePrivilegedReader}`,
-      principalId: sim.broker.objectId,
-      principalType: 'ServicePrincipal',
-    });
+    // An administrator grants them (the broker's delegation condition does not let it).
+    sim.grantRole(sim.broker.objectId, 'Storage File Data Privileged Reader', accountId());
     await expectRefusal(read(oauth()), 403, 'AuthorizationPermissionMismatch');
     sim.admin.advance(30_000);
 
@@ -288,14 +278,10 @@ describe('Azure Files data plane in the simulator', () => {
       'AuthorizationPermissionMismatch',
     );
 
-    await authorization.roleAssignments.create(
+    sim.grantRole(
+      sim.broker.objectId,
+      'Storage File Data Privileged Contributor',
       `/subscriptions/${sim.subscriptionId}/resourceGroups/${rg}`,
-      randomUUID(),
-      {
-        roleDefinitionId: `/subscriptions/${sim.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roles.filePrivilegedContributor}`,
-        principalId: sim.broker.objectId,
-        principalType: 'ServicePrincipal',
-      },
     );
     sim.admin.advance(30_000);
     await oauth().createDirectory('backups');

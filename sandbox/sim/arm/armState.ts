@@ -80,6 +80,9 @@ export interface RoleAssignment {
   createdAt: number;
   createdBy: string;
   description?: string;
+  /** An ABAC condition (conditionVersion 2.0) that limits what the role grants. */
+  condition?: string;
+  conditionVersion?: string;
 }
 
 export interface SoftDeletedVault {
@@ -120,6 +123,13 @@ export interface ArmStateOptions {
   dataPlanePropagationMs: number;
   /** Default duration of asynchronous provisioning (simulated ms). */
   provisioningMs: number;
+  /**
+   * How a container app write answers a Key Vault reference its identity cannot read: a synchronous
+   * 400 (`invalidParameter`), a Failed operation (`failedRevision`), or each in turn (`alternate`).
+   */
+  keyVaultReferenceFailure: 'invalidParameter' | 'failedRevision' | 'alternate';
+  /** Whether listSecrets returns the value an app fetched for a Key Vault reference (undocumented). */
+  listSecretsKeyVaultValues: boolean;
 }
 
 /**
@@ -131,6 +141,8 @@ export class ArmState {
   readonly resources = new Map<string, StoredResource>();
   readonly operations = new Map<string, ArmOperation>();
   readonly roleAssignments = new Map<string, RoleAssignment>();
+  /** Unreadable Key Vault references answered so far (`alternate` picks the shape by it). */
+  keyVaultFailures = 0;
   readonly deletedVaults = new Map<string, SoftDeletedVault>();
   readonly deletedWorkspaces = new Map<string, SoftDeletedWorkspace>();
   private readonly listeners = new Set<(event: ContainerAppEvent) => void>();

@@ -1,5 +1,6 @@
 import type { Principal } from '../identity.js';
 import type { SimRequest, SimResponse } from '../surface.js';
+import { evaluateCondition } from './abacCondition.js';
 import { armError, resourceGroupNotFound } from './armErrors.js';
 import type { RoleAssignment } from './armState.js';
 import { builtInRoles, findBuiltInRole, roleDefinitionResource } from './roles.js';
@@ -136,8 +137,8 @@ export function roleAssignmentResource(assignment: RoleAssignment): Record<strin
       principalId: assignment.principalId,
       principalType: assignment.principalType,
       scope: assignment.scope,
-      condition: null,
-      conditionVersion: null,
+      condition: assignment.condition ?? null,
+      conditionVersion: assignment.conditionVersion ?? null,
       createdOn: new Date(assignment.createdAt).toISOString(),
       updatedOn: new Date(assignment.createdAt).toISOString(),
       createdBy: assignment.createdBy,
@@ -177,12 +178,16 @@ function roleAssignments(input: AuthorizationInput, scope: string, name: string 
         throw armError(404, 'RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
       return { status: 200, body: roleAssignmentResource(existing) };
     case 'DELETE':
-      input.authorize(principal, 'assignRoles', scope, 'Microsoft.Authorization/roleAssignments/delete');
-      if (!existing) return { status: 204 };
+      if (!existing) {
+        input.authorize(principal, 'assignRoles', scope, 'Microsoft.Authorization/roleAssignments/delete');
+        return { status: 204 };
+      }
+      authorizeRoleAssignmentChange(input, scope, 'Microsoft.Authorization/roleAssignments/delete', {
+        Resource: attributesOf(existing),
+      });
       state.roleAssignments.delete(id.toLowerCase());
       return { status: 200, body: roleAssignmentResource(existing) };
     case 'PUT': {
-      input.authorize(principal, 'assignRoles', scope, 'Microsoft.Authorization/roleAssignments/write');
       if (!guidPattern.test(name)) {
         throw armError(
           400,
@@ -220,6 +225,14 @@ function roleAssignments(input: AuthorizationInput, scope: string, name: string 
           `Principal ${principalId.replaceAll('-', '')} does not exist in the directory ${state.options.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
         );
       }
+      // The condition sees the principal type the request names, or (omitted) the directory's.
+      authorizeRoleAssignmentChange(input, scope, 'Microsoft.Authorization/roleAssignments/write', {
+        Request: attributesOf({
+          roleDefinitionId: role.id,
+          principalId,
+          principalType: principalType ?? directoryPrincipalType(target),
+        }),
+      });
       if (existing) {
         if (
           existing.principalId !== principalId ||
@@ -246,12 +259,17 @@ function roleAssignments(input: AuthorizationInput, scope: string, name: string 
         scope,
         roleDefinitionId: `/subscriptions/${state.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${role.id}`,
         principalId,
-        principalType:
-          principalType ??
-          (target.type === 'User' ? 'User' : target.type === 'Group' ? 'Group' : 'ServicePrincipal'),
+        principalType: principalType ?? directoryPrincipalType(target),
         createdAt: state.clock.now(),
         createdBy: principal.objectId,
         ...(typeof properties['description'] === 'string' ? { description: properties['description'] } : {}),
+        ...(typeof properties['condition'] === 'string'
+          ? {
+              condition: properties['condition'],
+              conditionVersion:
+                typeof properties['conditionVersion'] === 'string' ? properties['conditionVersion'] : '2.0',
+            }
+          : {}),
       };
       state.roleAssignments.set(id.toLowerCase(), assignment);
       return { status: 201, body: roleAssignmentResource(assignment) };
@@ -261,6 +279,56 @@ function roleAssignments(input: AuthorizationInput, scope: string, name: string 
   }
 }
 
+function directoryPrincipalType(target: Principal): string {
+  return target.type === 'User' ? 'User' : target.type === 'Group' ? 'Group' : 'ServicePrincipal';
+}
+
+/** A role assignment's ABAC attributes (roleAssignments write: @Request; delete: @Resource). */
+function attributesOf(assignment: {
+  roleDefinitionId: string;
+  principalId: string;
+  principalType?: string | undefined;
+}): Record<string, string[]> {
+  const prefix = 'Microsoft.Authorization/roleAssignments:';
+  return {
+    [`${prefix}RoleDefinitionId`]: [assignment.roleDefinitionId.split('/').pop() ?? ''],
+    [`${prefix}PrincipalId`]: [assignment.principalId],
+    ...(assignment.principalType ? { [`${prefix}PrincipalType`]: [assignment.principalType] } : {}),
+  };
+}
+
+/**
+ * Role assignment writes and deletes: allowed when one of the caller's assignments at a covering
+ * scope grants the action and either has no condition or its condition holds for these attributes
+ * (Azure grants when any assignment allows; a condition only narrows its own assignment). Otherwise
+ * 403 AuthorizationFailed, the code Azure answers with for a delegation condition that is not met.
+ * Source: learn.microsoft.com azure/role-based-access-control/delegate-role-assignments-overview.
+ */
+function authorizeRoleAssignmentChange(
+  input: AuthorizationInput,
+  scope: string,
+  action: string,
+  attributes: { Request?: Record<string, string[]>; Resource?: Record<string, string[]> },
+): void {
+  const { ctx, principal } = input;
+  const allowed = [...ctx.state.roleAssignments.values()].some((assignment) => {
+    if (assignment.principalId !== principal.objectId || !scopeCovers(assignment.scope, scope)) return false;
+    if (!findBuiltInRole(assignment.roleDefinitionId)?.control.assignRoles) return false;
+    if (assignment.condition === undefined) return true;
+    return evaluateCondition(assignment.condition, {
+      action,
+      ...(attributes.Request ? { request: attributes.Request } : {}),
+      ...(attributes.Resource ? { resource: attributes.Resource } : {}),
+    });
+  });
+  if (allowed) return;
+  throw armError(
+    403,
+    'AuthorizationFailed',
+    `The client '${principal.appId ?? principal.objectId}' with object id '${principal.objectId}' does not have authorization or an ABAC condition not fulfilled to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+  );
+}
+
 /** Grants a role directly in the state (for seeding the broker principal and tests). */
 export function grantRole(
   ctx: ArmContext,
@@ -268,6 +336,7 @@ export function grantRole(
   roleName: string,
   scope: string,
   createdAt?: number,
+  condition?: { condition: string; conditionVersion: string },
 ): RoleAssignment {
   const role = builtInRoles.find((candidate) => candidate.roleName.toLowerCase() === roleName.toLowerCase());
   if (!role) throw new Error(`Unknown built-in role '${roleName}'.`);
@@ -282,6 +351,7 @@ export function grantRole(
     principalType: 'ServicePrincipal',
     createdAt: createdAt ?? ctx.state.clock.now(),
     createdBy: 'simulator',
+    ...(condition ?? {}),
   };
   ctx.state.roleAssignments.set(id.toLowerCase(), assignment);
   return assignment;

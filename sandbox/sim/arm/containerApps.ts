@@ -264,11 +264,199 @@ function buildIdentity(input: PutInput): { identity?: Record<string, unknown>; s
         );
       }
       const properties = recordOf(msi.body['properties']);
-      assigned[msi.id] = { principalId: properties['principalId'], clientId: properties['clientId'] };
+      // GET lowercases the `resourcegroups` segment of these keys (ContainerApps_Get.json, 2025-07-01).
+      assigned[msi.id.replace(/\/resourceGroups\//i, '/resourcegroups/')] = {
+        principalId: properties['principalId'],
+        clientId: properties['clientId'],
+      };
     }
     result['userAssignedIdentities'] = assigned;
   }
   return { identity: result, ...(systemPrincipalId ? { systemPrincipalId } : {}) };
+}
+
+/**
+ * Every secret must carry its value whole: a `value`, or a `keyVaultUrl` with the `identity` that
+ * reads it. ARM replaces `configuration.secrets` as a whole and GET returns no values, so a secret
+ * listed by name alone (to "keep" it) is refused, not kept. Sources: the `Secret` definition of
+ * Microsoft.App 2025-07-01 (CommonDefinitions.json); the answer Azure gives, quoted in public
+ * reports (Azure-Samples/langfuse-on-azure#12, pulumi/pulumi-azure-native#2673): 400
+ * ContainerAppSecretInvalid "Invalid Request: Container app secret(s) with name(s) '...' are
+ * invalid: value or keyVaultUrl and identity should be provided."; and azure-cli, which re-reads
+ * values with listSecrets before it updates an app in place (`_get_existing_secrets`).
+ */
+function checkSecretsWhole(declared: Record<string, unknown>[]): void {
+  const invalid = declared
+    .filter(
+      (secret) =>
+        typeof secret['value'] !== 'string' &&
+        (typeof secret['keyVaultUrl'] !== 'string' || typeof secret['identity'] !== 'string'),
+    )
+    .map((secret) => stringOf(secret, 'name'));
+  if (invalid.length > 0)
+    throw armError(
+      400,
+      'ContainerAppSecretInvalid',
+      `Invalid Request: Container app secret(s) with name(s) '${invalid.join(', ')}' are invalid: value or keyVaultUrl and identity should be provided.`,
+    );
+}
+
+/**
+ * Probe fields within the ranges the Microsoft.App 2025-07-01 spec states (CommonDefinitions.json,
+ * `ContainerAppProbe`): failureThreshold 1-10, successThreshold 1-10 and exactly 1 for liveness and
+ * startup, periodSeconds 1-240, timeoutSeconds 1-240, terminationGracePeriodSeconds at most 3600,
+ * type Liveness/Readiness/Startup, httpGet/tcpSocket with a port 1-65535, scheme HTTP/HTTPS; and at
+ * most one probe of each type per container (learn.microsoft.com azure/container-apps/health-probes).
+ * initialDelaySeconds: the spec says 1-60, Learn's probe page 0-60; the simulator takes the wider 0-60.
+ * The code is the one Container Apps answers template field errors with
+ * (InvalidParameterValueInContainerTemplate, "The following field(s) are either invalid or
+ * missing. Field '...' is invalid with details: '...'", quoted in microsoft/azure-container-apps#1174);
+ * the detail text is the simulator's.
+ */
+function checkProbes(containers: Record<string, unknown>[]): void {
+  const problems: string[] = [];
+  const ranges: [string, number, number][] = [
+    ['failureThreshold', 1, 10],
+    ['successThreshold', 1, 10],
+    ['periodSeconds', 1, 240],
+    ['timeoutSeconds', 1, 240],
+    ['initialDelaySeconds', 0, 60],
+    ['terminationGracePeriodSeconds', 0, 3600],
+  ];
+  containers.forEach((container, index) => {
+    const probes = Array.isArray(container['probes']) ? container['probes'].map(recordOf) : [];
+    const seen = new Set<string>();
+    probes.forEach((probe, probeIndex) => {
+      const at = `template.containers[${index}].probes[${probeIndex}]`;
+      const type = stringOf(probe, 'type');
+      if (!['Liveness', 'Readiness', 'Startup'].includes(type))
+        problems.push(`Field '${at}.type' is invalid with details: 'Invalid value: "${type}"'`);
+      else if (seen.has(type))
+        problems.push(`Field '${at}.type' is invalid with details: 'only one ${type} probe is allowed'`);
+      seen.add(type);
+      for (const [field, min, max] of ranges) {
+        const value = probe[field];
+        if (value === undefined || value === null) continue;
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+          problems.push(
+            `Field '${at}.${field}' is invalid with details: 'Invalid value: ${JSON.stringify(value)}: must be between ${min} and ${max}'`,
+          );
+      }
+      if (
+        (type === 'Liveness' || type === 'Startup') &&
+        probe['successThreshold'] !== undefined &&
+        probe['successThreshold'] !== 1
+      )
+        problems.push(
+          `Field '${at}.successThreshold' is invalid with details: 'must be 1 for ${type} probes'`,
+        );
+      const handlers = (['httpGet', 'tcpSocket'] as const).filter((key) => isRecord(probe[key]));
+      if (handlers.length !== 1)
+        problems.push(
+          `Field '${at}' is invalid with details: 'exactly one of httpGet or tcpSocket is required'`,
+        );
+      for (const key of handlers) {
+        const handler = recordOf(probe[key]);
+        const port = handler['port'];
+        if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+          problems.push(
+            `Field '${at}.${key}.port' is invalid with details: 'must be in the range 1 to 65535'`,
+          );
+        if (
+          key === 'httpGet' &&
+          handler['scheme'] !== undefined &&
+          !['HTTP', 'HTTPS'].includes(stringOf(handler, 'scheme'))
+        )
+          problems.push(`Field '${at}.httpGet.scheme' is invalid with details: 'must be HTTP or HTTPS'`);
+      }
+    });
+  });
+  if (problems.length > 0)
+    throw armError(
+      400,
+      'InvalidParameterValueInContainerTemplate',
+      `The following field(s) are either invalid or missing. ${problems.join('; ')}.`,
+    );
+}
+
+/**
+ * A Key Vault reference the app's identity cannot read (no grant, a grant still propagating, a
+ * missing secret): Azure does not say which, and answers in one of two shapes, both quoted in
+ * public reports (microsoft/azure-container-apps#1174, #722, #733): a synchronous 400
+ * InvalidParameterValueInContainerTemplate "The following field(s) are either invalid or missing.
+ * Field 'configuration.secrets' is invalid with details: 'Invalid value: "<name>": Unable to get
+ * value using Managed identity <identity> for secret <name>. ...'", or a Failed operation whose
+ * revision could not be provisioned ("Failed to provision revision ... unable to get value using
+ * Managed identity"). The operation's code, ContainerAppOperationError, is the one Container Apps
+ * reports failed operations with; the detail after the quoted part is the simulator's.
+ */
+function keyVaultReferenceFailure(
+  ctx: StateContext,
+  appName: string,
+  unreadable: { secretName: string; identityRef: string; error: string },
+): { code: string; message: string } {
+  const mode = ctx.state.options.keyVaultReferenceFailure;
+  const sync =
+    mode === 'invalidParameter' || (mode === 'alternate' && ctx.state.keyVaultFailures++ % 2 === 0);
+  const { secretName, identityRef, error } = unreadable;
+  const detail = `Unable to get value using Managed identity ${identityRef} for secret ${secretName}. Error: unable to fetch secret '${secretName}' using Managed identity '${identityRef}' (${error})`;
+  if (sync)
+    throw armError(
+      400,
+      'InvalidParameterValueInContainerTemplate',
+      `The following field(s) are either invalid or missing. Field 'configuration.secrets' is invalid with details: 'Invalid value: "${secretName}": ${detail}';.`,
+    );
+  return {
+    code: 'ContainerAppOperationError',
+    message: `Failed to provision revision for container app '${appName}'. Error details: '${secretName}' unable to get value using Managed identity ${identityRef}: ${detail}.`,
+  };
+}
+
+const acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
+
+/**
+ * An image on a registry the app pulls from with a managed identity (`configuration.registries`
+ * with `identity`) needs that identity to hold a pull role on the registry, propagated (AcrPull;
+ * Reader, Contributor and Owner carry registries/pull/read too: learn.microsoft.com
+ * azure/container-registry/container-registry-roles). Without it the revision cannot pull and fails.
+ * Only registries the simulator holds (by `loginServer`) are checked: others are public to it. The
+ * message, beyond ACR's "UNAUTHORIZED: authentication required", is the simulator's.
+ */
+function imagePullFailure(
+  ctx: StateContext,
+  appName: string,
+  containers: Record<string, unknown>[],
+  configuration: Record<string, unknown>,
+  existing: StoredResource | undefined,
+  systemPrincipalId: string | undefined,
+): { code: string; message: string } | undefined {
+  const registries = Array.isArray(configuration['registries'])
+    ? configuration['registries'].map(recordOf)
+    : [];
+  for (const container of containers) {
+    const image = stringOf(container, 'image');
+    const host = image.split('/')[0]!.toLowerCase();
+    const entry = registries.find((candidate) => stringOf(candidate, 'server').toLowerCase() === host);
+    if (!entry || typeof entry['identity'] !== 'string') continue;
+    const registry = ctx.state
+      .find('Microsoft.ContainerRegistry/registries')
+      .find(
+        (candidate) => stringOf(recordOf(candidate.body['properties']), 'loginServer').toLowerCase() === host,
+      );
+    if (!registry) continue;
+    const principal = principalForIdentity(ctx, existing, entry['identity'], systemPrincipalId);
+    const canPull =
+      principal !== undefined &&
+      ctx.state
+        .rolesAt(principal, registry.id, ctx.state.options.dataPlanePropagationMs)
+        .some((role) => role.id === acrPullRoleId || role.control.read);
+    if (!canPull)
+      return {
+        code: 'ContainerAppOperationError',
+        message: `Failed to provision revision for container app '${appName}'. Error details: image '${image}' could not be pulled from ${host} with managed identity '${entry['identity']}': UNAUTHORIZED: authentication required (the identity has no pull role on the registry yet).`,
+      };
+  }
+  return undefined;
 }
 
 const environmentSpec: ResourceTypeSpec = {
@@ -383,52 +571,40 @@ const appSpec: ResourceTypeSpec = {
         'template.containers needs at least one container, each with a name and an image.',
       );
     }
+    checkProbes(containers);
     const now = ctx.state.clock.now();
     const declared = Array.isArray(configuration['secrets']) ? configuration['secrets'].map(recordOf) : [];
     const secrets: ResolvedSecret[] = [];
-    let failure: { code: string; message: string } | undefined;
+    let unreadable: { secretName: string; identityRef: string; error: string } | undefined;
+    checkSecretsWhole(declared);
     for (const secret of declared) {
       const secretName = stringOf(secret, 'name');
       if (typeof secret['value'] === 'string')
         secrets.push({ name: secretName, value: secret['value'], fetchedAt: now });
-      else if (typeof secret['keyVaultUrl'] === 'string') {
-        const identityRef = typeof secret['identity'] === 'string' ? secret['identity'] : undefined;
+      else {
+        const keyVaultUrl = stringOf(secret, 'keyVaultUrl');
+        const identityRef = stringOf(secret, 'identity');
         const fetched = fetchKeyVaultSecret(
           ctx,
-          secret['keyVaultUrl'],
+          keyVaultUrl,
           principalForIdentity(ctx, existing, identityRef, systemPrincipalId),
         );
         const resolved: ResolvedSecret = {
           name: secretName,
-          keyVaultUrl: secret['keyVaultUrl'],
-          ...(identityRef ? { identity: identityRef } : {}),
+          keyVaultUrl,
+          identity: identityRef,
           fetchedAt: now,
         };
         if ('value' in fetched) secrets.push({ ...resolved, value: fetched.value, version: fetched.version });
         else {
           secrets.push({ ...resolved, error: fetched.error });
-          failure ??= {
-            code: 'ContainerAppSecretKeyVaultReferenceFailed',
-            message: `Failed to provision revision: Key Vault reference for secret '${secretName}' could not be resolved: ${fetched.error}.`,
-          };
+          unreadable ??= { secretName, identityRef, error: fetched.error };
         }
-      } else if (existing) {
-        // A PATCH that lists a secret by name only keeps its current value.
-        const kept = secretsOf(existing).find((candidate) => candidate.name === secretName);
-        if (kept) secrets.push(kept);
-        else
-          throw armError(
-            400,
-            'ContainerAppSecretInvalid',
-            `Secret '${secretName}' needs a value or a keyVaultUrl.`,
-          );
-      } else
-        throw armError(
-          400,
-          'ContainerAppSecretInvalid',
-          `Secret '${secretName}' needs a value or a keyVaultUrl.`,
-        );
+      }
     }
+    const failure = unreadable
+      ? keyVaultReferenceFailure(ctx, name, unreadable)
+      : imagePullFailure(ctx, name, containers, configuration, existing, systemPrincipalId);
     const secretNames = new Set(secrets.map((secret) => secret.name));
     for (const container of containers) {
       for (const variable of Array.isArray(container['env']) ? container['env'].map(recordOf) : []) {
@@ -464,11 +640,21 @@ const appSpec: ResourceTypeSpec = {
       });
     }
     const environmentProperties = recordOf(environment.body['properties']);
+    // A GET answers what was sent with the defaults and nulls Azure fills in: the nulls and
+    // exposedPort 0 as a real GET shows them (the app quoted in microsoft/azure-container-apps#1174),
+    // the scale defaults as learn.microsoft.com azure/container-apps/scale-app documents them.
     const ingress = isRecord(configuration['ingress'])
       ? {
           transport: 'Auto',
           allowInsecure: false,
           traffic: [{ weight: 100, latestRevision: true }],
+          additionalPortMappings: null,
+          clientCertificateMode: null,
+          corsPolicy: null,
+          customDomains: null,
+          exposedPort: 0,
+          ipSecurityRestrictions: null,
+          stickySessions: null,
           ...configuration['ingress'],
           fqdn: `${name}.${stringOf(environmentProperties, 'defaultDomain')}`,
         }
@@ -494,6 +680,7 @@ const appSpec: ResourceTypeSpec = {
         ),
         configuration: {
           activeRevisionsMode: stringOf(configuration, 'activeRevisionsMode', 'Single'),
+          dapr: null,
           ...configuration,
           secrets: secrets.map((secret) => ({
             name: secret.name,
@@ -502,7 +689,10 @@ const appSpec: ResourceTypeSpec = {
           })),
           ...(ingress ? { ingress } : {}),
         },
-        template,
+        template: {
+          ...template,
+          scale: { cooldownPeriod: 300, pollingInterval: 30, ...recordOf(template['scale']) },
+        },
         runningStatus: 'Running',
         outboundIpAddresses: [stringOf(environmentProperties, 'staticIp')],
       },
@@ -548,7 +738,10 @@ const appSpec: ResourceTypeSpec = {
         body: {
           value: secretsOf(resource).map((secret) => ({
             name: secret.name,
-            ...(secret.value !== undefined ? { value: secret.value } : {}),
+            ...(secret.value !== undefined &&
+            (secret.keyVaultUrl === undefined || ctx.state.options.listSecretsKeyVaultValues)
+              ? { value: secret.value }
+              : {}),
             ...(secret.keyVaultUrl ? { keyVaultUrl: secret.keyVaultUrl } : {}),
             ...(secret.identity ? { identity: secret.identity } : {}),
           })),

@@ -59,6 +59,17 @@ export const builtInRoles: readonly BuiltInRole[] = [
     files: none,
   },
   {
+    // Actions: Microsoft.Authorization/roleAssignments/write and /delete, */read, Microsoft.Support/*.
+    id: 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
+    roleName: 'Role Based Access Control Administrator',
+    description:
+      'Manage access to Azure resources by assigning roles using Azure RBAC. This role does not allow you to manage access using other ways, such as Azure Policy.',
+    control: { read: true, write: false, assignRoles: true },
+    secrets: none,
+    blob: noBlob,
+    files: none,
+  },
+  {
     id: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
     roleName: 'AcrPull',
     description: 'acr pull',
