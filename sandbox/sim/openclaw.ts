@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { parseJson5 } from './openclaw-json5.js';
 import { OPENCLAW_CONFIG_SCHEMAS, schemaFor, type OpenClawConfigSchema } from './openclaw-schema.js';
+import { unknownConfigKeys } from '../../shared/openclaw/versions.js';
 import type { SimClock, SimRequest, SimResponse, SimSurface } from './surface.js';
 
 export {
@@ -164,13 +165,6 @@ function substituteEnv(
   return value;
 }
 
-function unknownKeys(section: unknown, known: readonly string[], path: string, version: string): string[] {
-  if (!isObject(section)) return [];
-  return Object.keys(section)
-    .filter((key) => !known.includes(key))
-    .map((key) => `${path ? `${path}.` : ''}${key}: unknown config key for openclaw ${version}`);
-}
-
 /**
  * Creates the stand-in for each container app's OpenClaw gateway at `/openclaw/<app>/...`.
  * Readiness is computed from the app's real state on every request; pairing requests are the only
@@ -244,10 +238,9 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
       const auth = isObject(gateway['auth']) ? gateway['auth'] : {};
       if (known && version !== undefined) {
         reasons.push(
-          ...unknownKeys(config, known.schema.topLevel, '', version),
-          ...unknownKeys(gateway, known.schema.gateway, 'gateway', version),
-          ...unknownKeys(controlUi, known.schema.controlUi, 'gateway.controlUi', version),
-          ...unknownKeys(auth, known.schema.auth, 'gateway.auth', version),
+          ...unknownConfigKeys(config, known.schema.configKeys).map(
+            (key) => `${key}: unknown config key for openclaw ${version}`,
+          ),
         );
       }
 
