@@ -117,6 +117,11 @@ type Json = Record<string, unknown>;
 interface Evaluation extends OpenClawReadiness {
   /** The token the gateway accepts, when it would start. */
   gatewayToken?: string;
+  /**
+   * The admin RPC route, when the version bundles `admin-http-rpc` and the config enables it
+   * (`plugins.entries.admin-http-rpc.enabled`); without both the real gateway registers no route.
+   */
+  adminRpcPath?: string;
 }
 
 interface AppPairings {
@@ -279,12 +284,21 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
       }
     }
 
+    const pluginEntries = isObject(config?.['plugins'])
+      ? (config['plugins']['entries'] as unknown)
+      : undefined;
+    const adminRpcEntry = isObject(pluginEntries) ? pluginEntries['admin-http-rpc'] : undefined;
+    const adminRpcPath =
+      known?.schema.adminRpcPath && isObject(adminRpcEntry) && adminRpcEntry['enabled'] === true
+        ? known.schema.adminRpcPath
+        : undefined;
     return {
       ...(version !== undefined ? { version } : {}),
       ...(known ? { schemaVersion: known.schemaVersion } : {}),
       ready: reasons.length === 0,
       reasons,
       ...(reasons.length === 0 && gatewayToken !== undefined ? { gatewayToken } : {}),
+      ...(adminRpcPath ? { adminRpcPath } : {}),
     };
   }
 
@@ -440,7 +454,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
     }
     if (method === 'GET' && path === '/version')
       return json(200, { version: version ?? null, image: app.image }, version);
-    if (path === '/rpc') {
+    if (evaluation.adminRpcPath !== undefined && path === evaluation.adminRpcPath) {
       if (method !== 'POST') return rpcError(405, 'INVALID_REQUEST', 'use POST', undefined, version);
       if (!evaluation.ready) {
         return rpcError(
@@ -470,7 +484,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
   function readiness(appName: string): OpenClawReadiness | undefined {
     const app = options.getApp(appName);
     if (!app) return undefined;
-    const { gatewayToken: _token, ...view } = evaluate(app);
+    const { gatewayToken: _token, adminRpcPath: _path, ...view } = evaluate(app);
     return view;
   }
 

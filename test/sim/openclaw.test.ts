@@ -30,6 +30,7 @@ ${'controlUi' in gateway ? '' : `    controlUi: { allowedOrigins: ["${ORIGIN}"],
   update: { checkOnStart: false, auto: { enabled: false } },
   discovery: { mdns: { mode: "off" } },
   logging: { consoleStyle: "json" },
+  plugins: { entries: { "admin-http-rpc": { enabled: true } } },
 ${topLevel}}
 `;
 }
@@ -52,7 +53,7 @@ describe('the OpenClaw gateway stand-in', () => {
   }
 
   async function rpc(method: string, params: Record<string, unknown> = {}, token: string | null = TOKEN_V1) {
-    const response = await fetch(`${server.url}/openclaw/claw-contoso/rpc`, {
+    const response = await fetch(`${server.url}/openclaw/claw-contoso/api/v1/admin/rpc`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
