@@ -285,7 +285,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
     }
 
     const pluginEntries = isObject(config?.['plugins'])
-      ? (config['plugins']['entries'] as unknown)
+      ? (config['plugins']['entries'])
       : undefined;
     const adminRpcEntry = isObject(pluginEntries) ? pluginEntries['admin-http-rpc'] : undefined;
     const adminRpcPath =
@@ -390,33 +390,59 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
     return timingSafeEqual(digest(presented), digest(expected));
   }
 
-  function rpc(req: SimRequest, appName: string, evaluation: Evaluation): SimResponse {
+  /**
+   * The bundled `admin-http-rpc` plugin's route, as the real gateway answers it (its handler in
+   * dist/extensions/admin-http-rpc of the package, and test/openclaw-real/gateway.test.ts, which
+   * drives this stand-in and the real gateway with the same requests): gateway auth first (401
+   * `{error:{type:'unauthorized'}}`), then POST only (405), a JSON object with a method (400
+   * `invalid_request`), the method allowlist (400 INVALID_REQUEST), then the method itself.
+   * The stand-in implements device.pair.list/approve/reject; the other allowlisted methods are
+   * answered as not supported (the broker calls no other).
+   */
+  function adminRpc(req: SimRequest, appName: string, evaluation: Evaluation, method: string): SimResponse {
     const version = evaluation.version;
+    if (!sameToken(bearer(req), evaluation.gatewayToken)) {
+      return json(401, { error: { message: 'Unauthorized', type: 'unauthorized' } }, version);
+    }
+    if (method !== 'POST') {
+      const response = json(
+        405,
+        { ok: false, error: { type: 'method_not_allowed', message: 'Method Not Allowed' } },
+        version,
+      );
+      return { ...response, headers: { ...response.headers, allow: 'POST' } };
+    }
+    const invalid = (message: string) =>
+      json(400, { ok: false, error: { type: 'invalid_request', message } }, version);
     let body: Json;
     try {
       const parsed: unknown = JSON.parse(req.body.toString('utf8'));
-      if (!isObject(parsed)) throw new Error('not an object');
+      if (!isObject(parsed)) return invalid('request body must be an object');
       body = parsed;
     } catch {
-      return rpcError(400, 'INVALID_REQUEST', 'invalid request body', undefined, version);
+      return invalid(req.body.length === 0 ? 'request body must be JSON' : 'request body must be valid JSON');
     }
-    const id = body['id'];
-    if (!sameToken(bearer(req), evaluation.gatewayToken)) {
-      return rpcError(401, 'UNAUTHORIZED', 'gateway token missing or invalid', id, version);
-    }
+    const rpcMethod = typeof body['method'] === 'string' ? body['method'].trim() : '';
+    if (rpcMethod === '') return invalid('method must be a non-empty string');
+    const id = typeof body['id'] === 'string' && body['id'].trim() !== '' ? body['id'].trim() : randomUUID();
     const params = isObject(body['params']) ? body['params'] : {};
     const requestId = params['requestId'];
-    const answer = (payload: unknown) =>
-      json(200, { ...(id !== undefined ? { id } : {}), ok: true, payload }, version);
-    switch (body['method']) {
+    const answer = (payload: unknown) => json(200, { id, ok: true, payload }, version);
+    switch (rpcMethod) {
       case 'device.pair.list':
         return answer(listPairings(appName));
       case 'device.pair.approve':
       case 'device.pair.reject': {
         if (typeof requestId !== 'string' || requestId === '') {
-          return rpcError(400, 'INVALID_REQUEST', 'requestId required', id, version);
+          return rpcError(
+            400,
+            'INVALID_REQUEST',
+            `invalid ${rpcMethod} params: must have required property 'requestId'`,
+            id,
+            version,
+          );
         }
-        if (body['method'] === 'device.pair.approve') {
+        if (rpcMethod === 'device.pair.approve') {
           const approved = approve(appName, requestId);
           return approved
             ? answer(approved)
@@ -429,7 +455,13 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
         return answer({ requestId, deviceId: pending.deviceId });
       }
       default:
-        return rpcError(400, 'INVALID_REQUEST', `unknown method: ${String(body['method'])}`, id, version);
+        return rpcError(
+          400,
+          'INVALID_REQUEST',
+          `admin HTTP RPC method is not supported: ${rpcMethod}`,
+          id,
+          version,
+        );
     }
   }
 
@@ -444,18 +476,36 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
 
     const evaluation = evaluate(app);
     const version = evaluation.version;
+    const probes = (version !== undefined ? schemaFor(version, schemas)?.schema.probes : undefined) ?? {
+      startup: '/startupz',
+      liveness: '/healthz',
+      readiness: '/readyz',
+    };
     const path = match?.[2] ?? '/';
     const method = req.method.toUpperCase();
-    if (method === 'GET' && path === '/healthz') return json(200, { ok: true, status: 'live' }, version);
-    if (method === 'GET' && path === '/readyz') {
+    // Probe bodies as the real gateway's (test/openclaw-real/gateway.test.ts). A real gateway with a
+    // config it refuses does not run at all; the stand-in answers 503 instead and says why in
+    // `reason`/`reasons` (its own fields), so tests and the sandbox can show it.
+    if (method === 'GET' && path === probes.liveness) return json(200, { ok: true, status: 'live' }, version);
+    if (method === 'GET' && probes.startup !== null && path === probes.startup) {
       return evaluation.ready
-        ? json(200, { ready: true }, version)
-        : json(503, { ready: false, reason: evaluation.reasons[0], reasons: evaluation.reasons }, version);
+        ? json(200, { ok: true, status: 'started', version: version ?? null }, version)
+        : json(
+            503,
+            { ok: false, status: 'starting', version: version ?? null, pendingReason: evaluation.reasons[0] },
+            version,
+          );
     }
-    if (method === 'GET' && path === '/version')
-      return json(200, { version: version ?? null, image: app.image }, version);
+    if (method === 'GET' && path === probes.readiness) {
+      return evaluation.ready
+        ? json(200, { ready: true, failing: [] }, version)
+        : json(
+            503,
+            { ready: false, failing: [], reason: evaluation.reasons[0], reasons: evaluation.reasons },
+            version,
+          );
+    }
     if (evaluation.adminRpcPath !== undefined && path === evaluation.adminRpcPath) {
-      if (method !== 'POST') return rpcError(405, 'INVALID_REQUEST', 'use POST', undefined, version);
       if (!evaluation.ready) {
         return rpcError(
           503,
@@ -465,7 +515,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
           version,
         );
       }
-      return rpc(req, appName, evaluation);
+      return adminRpc(req, appName, evaluation, method);
     }
     // The control UI is a single-page app: any other GET gets its page with 200, as OpenClaw's does.
     if (method === 'GET') {
@@ -478,7 +528,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
         body: CONTROL_UI_PAGE,
       };
     }
-    return json(404, { error: 'Not Found' }, version);
+    return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Not Found' };
   }
 
   function readiness(appName: string): OpenClawReadiness | undefined {

@@ -191,7 +191,13 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
           probes: [
             {
               type: 'Startup',
-              httpGet: { path: support.probes.liveness, port: gatewayPort, scheme: 'HTTP' },
+              // /startupz answers 200 only once the gateway's startup sidecars are up (503
+              // `starting` before); a version without it falls back to liveness.
+              httpGet: {
+                path: support.probes.startup ?? support.probes.liveness,
+                port: gatewayPort,
+                scheme: 'HTTP',
+              },
               periodSeconds: 5,
               timeoutSeconds: 3,
               failureThreshold: 36,

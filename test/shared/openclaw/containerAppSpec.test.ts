@@ -68,7 +68,7 @@ describe('buildContainerAppSpec', () => {
     const gateway = containerNamed(buildContainerAppSpec(input()), 'openclaw');
     const probes = Object.fromEntries((gateway.probes ?? []).map((probe) => [probe.type, probe.httpGet]));
     expect(probes).toEqual({
-      Startup: { path: '/healthz', port: 18789, scheme: 'HTTP' },
+      Startup: { path: '/startupz', port: 18789, scheme: 'HTTP' },
       Liveness: { path: '/healthz', port: 18789, scheme: 'HTTP' },
       Readiness: { path: '/readyz', port: 18789, scheme: 'HTTP' },
     });
