@@ -284,9 +284,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
       }
     }
 
-    const pluginEntries = isObject(config?.['plugins'])
-      ? (config['plugins']['entries'])
-      : undefined;
+    const pluginEntries = isObject(config?.['plugins']) ? config['plugins']['entries'] : undefined;
     const adminRpcEntry = isObject(pluginEntries) ? pluginEntries['admin-http-rpc'] : undefined;
     const adminRpcPath =
       known?.schema.adminRpcPath && isObject(adminRpcEntry) && adminRpcEntry['enabled'] === true
@@ -517,8 +515,10 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
       }
       return adminRpc(req, appName, evaluation, method);
     }
-    // The control UI is a single-page app: any other GET gets its page with 200, as OpenClaw's does.
-    if (method === 'GET') {
+    // The control UI is a single-page app: any other GET gets its page with 200, as OpenClaw's does;
+    // asked for JSON only (as the broker's probe asks), the real gateway answers a plain-text 404.
+    const accept = req.headers.accept ?? '';
+    if (method === 'GET' && !(accept.includes('application/json') && !accept.includes('text/html'))) {
       return {
         status: 200,
         headers: {

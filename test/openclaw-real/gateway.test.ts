@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedEnv, requireOpenClawInstall, runOpenClawCli } from '../../sandbox/openclaw-real/runtime.js';
+import { isolatedEnv, requireOpenClawInstall, spawnOpenClaw } from '../../sandbox/openclaw-real/runtime.js';
 import { GatewayDevicePairing } from '../../shared/approvals/devicePairing.js';
 import type { AzureClients } from '../../shared/azure/azureClients.js';
 import { probeGateway } from '../../shared/azure/gatewayProbe.js';
@@ -15,12 +15,27 @@ import {
   GATEWAY_TOKEN,
   getJson,
   OFFLINE_ENV,
+  askStandIn,
   render,
+  standInFor,
   startGateway,
   type RealGateway,
 } from './support.js';
 
 const OTHER_TOKEN = 'f'.repeat(64);
+
+/**
+ * What the stand-in must reproduce of an answer: the status and the body's meaning. Probe bodies
+ * keep their contract fields (uptime and event-loop figures vary); the Control UI page is "html".
+ */
+function comparable(answer: { status: number; body: unknown }): { status: number; body: unknown } {
+  if (typeof answer.body === 'string') {
+    return { status: answer.status, body: /^<!doctype html>/i.test(answer.body) ? 'html' : answer.body };
+  }
+  const body = { ...(answer.body as Record<string, unknown>) };
+  for (const key of ['uptimeMs', 'eventLoop', 'pendingReason', 'reason', 'reasons', 'meta']) delete body[key];
+  return { status: answer.status, body };
+}
 const ROTATED_TOKEN = '0123456789abcdef'.repeat(4);
 
 /** The broker's /devices path (GatewayDevicePairing), its Key Vault answering with `token`. */
@@ -55,19 +70,45 @@ function environment(version: string): EnvironmentRecord {
 }
 
 /**
- * A browser-like client of OpenClaw's own: the version's CLI with a fresh identity (its own HOME),
- * connecting through the sidecar stand-in with the gateway token. Remote clients need pairing.
+ * A device of OpenClaw's own: `openclaw node run` of the same release with a fresh identity (its own
+ * HOME), connecting with the gateway token through the sidecar stand-in, so the gateway sees a
+ * remote client, which must be paired. (The CLI's `devices list` connects without a device
+ * identity and is only refused a scope, so it makes no request.)
  */
-async function deviceClient(gateway: RealGateway, proxyPort: number) {
+function nodeDevice(gateway: RealGateway, proxyPort: number) {
   const home = mkdtempSync(path.join(tmpdir(), 'openclaw-device-'));
-  const env = isolatedEnv(home, { OPENCLAW_STATE_DIR: path.join(home, 'state'), ...OFFLINE_ENV });
-  const run = () =>
-    runOpenClawCli(
-      requireOpenClawInstall(gateway.version),
-      ['devices', 'list', '--json', '--url', `ws://127.0.0.1:${proxyPort}`, '--token', GATEWAY_TOKEN],
-      env,
-    );
-  return { run, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+  const env = isolatedEnv(home, {
+    OPENCLAW_STATE_DIR: path.join(home, 'state'),
+    OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
+    ...OFFLINE_ENV,
+  });
+  const child = spawnOpenClaw(
+    requireOpenClawInstall(gateway.version),
+    ['node', 'run', '--host', '127.0.0.1', '--port', String(proxyPort)],
+    env,
+  );
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return {
+    stop() {
+      try {
+        if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (version) => {
@@ -76,7 +117,7 @@ describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (vers
   let gateway: RealGateway;
 
   beforeAll(async () => {
-    gateway = await startGateway(rendered);
+    gateway = await startGateway(rendered, { timeoutMs: 240_000 });
     console.log(
       `openclaw ${version}: /readyz ready ${(gateway.startedInMs / 1000).toFixed(1)} s after spawn, RSS ${Math.round((gateway.rssKb() ?? 0) / 1024)} MB`,
     );
@@ -106,10 +147,8 @@ describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (vers
     const page = await getJson(`${gateway.url}/no-such-probe`);
     expect(page.status).toBe(200);
     expect(String(page.body)).toMatch(/^<!doctype html>/i);
-    expect(await probeGateway(`${gateway.url}/no-such-probe`)).toEqual({
-      ready: false,
-      reason: 'HTTP 200 without a JSON readiness body',
-    });
+    // Asked for JSON, as the broker's probe asks, the same path is a plain-text 404.
+    expect(await probeGateway(`${gateway.url}/no-such-probe`)).toEqual({ ready: false, reason: 'HTTP 404' });
   });
 
   it('accepts the gateway token from Key Vault on the admin RPC and refuses any other', async () => {
@@ -119,38 +158,108 @@ describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (vers
     expect(await askGatewayWithToken(rpc, '')).toEqual({ answer: 'refused' });
   });
 
+  it("is answered alike by the simulator's stand-in: probes, unknown paths, admin RPC shapes and errors, tokens", async () => {
+    const rpcPath = support.adminRpcPath!;
+    const json = { 'content-type': 'application/json' };
+    const bearer = (token: string) => ({ ...json, authorization: `Bearer ${token}` });
+    const cases: Array<{ method: string; path: string; headers?: Record<string, string>; body?: string }> = [
+      { method: 'GET', path: support.probes.liveness },
+      { method: 'GET', path: support.probes.startup! },
+      { method: 'GET', path: support.probes.readiness },
+      { method: 'GET', path: '/no-such-path' },
+      { method: 'GET', path: '/no-such-path', headers: { accept: 'application/json' } },
+      { method: 'POST', path: '/no-such-path', headers: json, body: '{}' },
+      { method: 'POST', path: rpcPath, headers: json, body: '{"id":"a","method":"device.pair.list"}' },
+      {
+        method: 'POST',
+        path: rpcPath,
+        headers: bearer(OTHER_TOKEN),
+        body: '{"id":"a","method":"device.pair.list"}',
+      },
+      { method: 'GET', path: rpcPath, headers: bearer(GATEWAY_TOKEN) },
+      { method: 'POST', path: rpcPath, headers: bearer(GATEWAY_TOKEN), body: 'not json' },
+      { method: 'POST', path: rpcPath, headers: bearer(GATEWAY_TOKEN), body: '{"id":"a"}' },
+      {
+        method: 'POST',
+        path: rpcPath,
+        headers: bearer(GATEWAY_TOKEN),
+        body: '{"id":"a","method":"no.such"}',
+      },
+      {
+        method: 'POST',
+        path: rpcPath,
+        headers: bearer(GATEWAY_TOKEN),
+        body: '{"id":"a","method":"device.pair.list","params":{}}',
+      },
+      {
+        method: 'POST',
+        path: rpcPath,
+        headers: bearer(GATEWAY_TOKEN),
+        body: '{"id":"a","method":"device.pair.approve","params":{"requestId":"no-such-request"}}',
+      },
+      {
+        method: 'POST',
+        path: rpcPath,
+        headers: bearer(GATEWAY_TOKEN),
+        body: '{"id":"a","method":"device.pair.reject","params":{}}',
+      },
+    ];
+    const standIn = standInFor(rendered);
+    const seen = [];
+    for (const request of cases) {
+      const real = await getJson(`${gateway.url}${request.path}`, {
+        method: request.method,
+        ...(request.headers ? { headers: request.headers } : {}),
+        ...(request.body !== undefined ? { body: request.body } : {}),
+      });
+      const simulated = await askStandIn(standIn, request);
+      seen.push({
+        request: `${request.method} ${request.path}`,
+        real: comparable(real),
+        standIn: comparable(simulated),
+      });
+    }
+    expect(seen.map(({ request, standIn }) => ({ request, answer: standIn }))).toEqual(
+      seen.map(({ request, real }) => ({ request, answer: real })),
+    );
+  });
+
   it("lists, approves and rejects real pairing requests through the broker's /devices path", async () => {
     const proxy = await forwardingProxy(gateway.port);
-    const alice = await deviceClient(gateway, proxy.port);
-    const mallory = await deviceClient(gateway, proxy.port);
     const devices = devicesPath(gateway, GATEWAY_TOKEN);
+    const env = environment(version);
+    const alice = nodeDevice(gateway, proxy.port);
+    let mallory: ReturnType<typeof nodeDevice> | undefined;
     try {
-      // A remote client with the shared token but an unknown device is held for pairing.
-      const first = await alice.run();
-      expect(first.code, first.stdout + first.stderr).not.toBe(0);
-      expect(`${first.stdout}${first.stderr}`).toMatch(/pair/i);
-      expect((await mallory.run()).code).not.toBe(0);
-
-      const pending = await devices.list(environment(version));
-      expect(pending).toHaveLength(2);
-      expect(pending.every((device) => device.remoteIp === '203.0.113.7')).toBe(true);
-      const [newer, older] = [...pending].sort((a, b) => (b.ts ?? 0) - (a.ts ?? 0));
-      await devices.approve(environment(version), older!.requestId);
-      await devices.reject(environment(version), newer!.requestId);
-      expect(await devices.list(environment(version))).toEqual([]);
-
-      // Alice's device is paired now; the broker's path refuses a request id that is gone.
-      const again = await alice.run();
-      expect(again.code, again.stdout + again.stderr).toBe(0);
-      await expect(devices.approve(environment(version), newer!.requestId)).rejects.toMatchObject({
-        code: 'INVALID_REQUEST',
+      const [first] = await until('the first pairing request', async () => {
+        const pending = await devices.list(env);
+        return pending.length > 0 ? pending : undefined;
       });
-      await expect(devicesPath(gateway, OTHER_TOKEN).list(environment(version))).rejects.toMatchObject({
-        code: 'HTTP401',
+      mallory = nodeDevice(gateway, proxy.port);
+      const second = await until('the second pairing request', async () =>
+        (await devices.list(env)).find((device) => device.deviceId !== first!.deviceId),
+      );
+      // The gateway saw the sidecar's client address, as in the container.
+      expect(first!.remoteIp).toBe('203.0.113.7');
+
+      await devices.approve(env, first!.requestId);
+      await devices.reject(env, second.requestId);
+      const paired = await until('the approved device in the paired list', async () => {
+        const rpc = await getJson(`${gateway.url}${support.adminRpcPath}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${GATEWAY_TOKEN}` },
+          body: JSON.stringify({ method: 'device.pair.list', params: {} }),
+        });
+        const payload = (rpc.body as { payload?: { paired?: Array<{ deviceId: string }> } }).payload;
+        return payload?.paired?.some((device) => device.deviceId === first!.deviceId) ? payload : undefined;
       });
+      expect(paired.paired?.map((device) => device.deviceId)).not.toContain(second.deviceId);
+      // The broker's path says what the gateway refused, and refuses another token.
+      await expect(devices.approve(env, second.requestId)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      await expect(devicesPath(gateway, OTHER_TOKEN).list(env)).rejects.toMatchObject({ code: 'HTTP401' });
     } finally {
-      alice.cleanup();
-      mallory.cleanup();
+      alice.stop();
+      mallory?.stop();
       await proxy.close();
     }
   });
@@ -159,7 +268,7 @@ describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (vers
     // The broker's restart path: the new secret version in Key Vault, then a revision restart, so
     // the container starts again with the env resolved from the new version.
     await gateway.stop();
-    gateway = await startGateway(rendered, { gatewayToken: ROTATED_TOKEN });
+    gateway = await startGateway(rendered, { gatewayToken: ROTATED_TOKEN, timeoutMs: 240_000 });
     const rpc = `${gateway.url}${support.adminRpcPath}`;
     expect(await askGatewayWithToken(rpc, ROTATED_TOKEN)).toEqual({ answer: 'accepted' });
     expect(await askGatewayWithToken(rpc, GATEWAY_TOKEN)).toEqual({ answer: 'refused' });

@@ -24,6 +24,11 @@ import {
 } from '../../shared/openclaw/renderConfig.js';
 import { openClawVersionSupport } from '../../shared/openclaw/versions.js';
 import {
+  createOpenClawSurface,
+  type OpenClawAppState,
+  type OpenClawSurface,
+} from '../../sandbox/sim/openclaw.js';
+import {
   CLIENT_ID,
   ENVIRONMENT_ID,
   FOUNDRY,
@@ -358,4 +363,50 @@ export async function forwardingProxy(
         proxy.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The simulator's stand-in for one container app running `rendered` with the container's env
+ * (values, not references), as the sandbox runs it.
+ */
+export function standInFor(
+  rendered: RenderedOpenClawConfig,
+  gatewayToken = GATEWAY_TOKEN,
+): { surface: OpenClawSurface; appName: string } {
+  const appName = 'ca-acme';
+  const env = containerEnv(rendered, '/home/node', gatewayToken);
+  const state: OpenClawAppState = {
+    image: `ghcr.io/openclaw/openclaw:${rendered.version}`,
+    env,
+    configJson: rendered.text,
+    running: true,
+  };
+  const surface = createOpenClawSurface({
+    clock: { now: () => Date.now() },
+    getApp: (name) => (name === appName ? state : undefined),
+  });
+  return { surface, appName };
+}
+
+/** Whether the stand-in takes the config as valid (it refuses unknown keys, as the real schema does). */
+export function standInVerdict(rendered: RenderedOpenClawConfig): boolean {
+  const { surface, appName } = standInFor(rendered);
+  return !(surface.readiness(appName)?.reasons ?? []).some((reason) => reason.includes('unknown config key'));
+}
+
+/** One request to the stand-in, answered as the simulator would put it on the wire. */
+export async function askStandIn(
+  standIn: { surface: OpenClawSurface; appName: string },
+  request: { method: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<ProbeAnswer> {
+  const body = Buffer.from(request.body ?? '', 'utf8');
+  const response = await standIn.surface.handle({
+    method: request.method,
+    url: new URL(`http://127.0.0.1/openclaw/${standIn.appName}${request.path}`),
+    headers: Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    body,
+    json: <T>() => JSON.parse(body.toString('utf8')) as T,
+  });
+  if (!response) throw new Error('the stand-in did not answer');
+  return { status: response.status, body: response.body };
 }
