@@ -275,43 +275,48 @@ describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (vers
   });
 });
 
-describe.each(SUPPORTED_OPENCLAW_VERSIONS)(
-  'the real OpenClaw %s gateway with every channel on',
-  (version) => {
-    it('starts with Telegram and Teams configured but their services unreachable, and the broker reads /readyz as it is', async () => {
-      const support = openClawVersionSupport(version);
-      const rendered = render({
-        version,
-        appFqdn: FQDN,
-        channels: ['telegram', 'teams'],
-        foundry: FOUNDRY,
-        adminRpc: true,
-      });
-      const gateway = await startGateway(rendered, {
-        until: async (g) => (await getJson(`${g.url}${support.probes.startup}`)).status === 200,
-      });
-      try {
-        expect(await getJson(`${gateway.url}${support.probes.startup}`)).toMatchObject({
-          status: 200,
-          body: { status: 'started' },
-        });
-        const readyz = await getJson(`${gateway.url}${support.probes.readiness}`);
-        const body = readyz.body as { ready?: unknown; failing?: unknown };
-        const probe = await probeGateway(`${gateway.url}${support.probes.readiness}`);
-        console.log(
-          `openclaw ${version} with telegram+teams: /readyz ${readyz.status} ${JSON.stringify(body.failing)}`,
-        );
-        if (body.ready === true) expect(probe).toEqual({ ready: true });
-        else {
-          expect(readyz.status).toBe(503);
-          expect(probe).toEqual({
-            ready: false,
-            reason: `HTTP 503: failing ${(body.failing as string[]).join(', ')}`,
-          });
-        }
-      } finally {
-        await gateway.stop();
-      }
+/*
+ * Teams is not started here: neither release bundles the Microsoft Teams channel plugin; with
+ * `channels.msteams` configured the gateway installs `@openclaw/msteams` from npm at start, and
+ * without it 2026.8.2 exits ("plugin verification failed; refusing to report the gateway ready")
+ * and 2026.9.6 did not get ready in 240 s. The tier keeps npm offline, so it would only measure
+ * that; config validate and the security audit cover the Teams configs.
+ */
+describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway with Telegram on', (version) => {
+  it('starts with Telegram configured but api.telegram.org unreachable, and the broker reads /readyz as it is', async () => {
+    const support = openClawVersionSupport(version);
+    const rendered = render({
+      version,
+      appFqdn: FQDN,
+      channels: ['telegram'],
+      foundry: FOUNDRY,
+      adminRpc: true,
     });
-  },
-);
+    const gateway = await startGateway(rendered, {
+      until: async (g) => (await getJson(`${g.url}${support.probes.startup}`)).status === 200,
+      timeoutMs: 240_000,
+    });
+    try {
+      expect(await getJson(`${gateway.url}${support.probes.startup}`)).toMatchObject({
+        status: 200,
+        body: { status: 'started' },
+      });
+      const readyz = await getJson(`${gateway.url}${support.probes.readiness}`);
+      const body = readyz.body as { ready?: unknown; failing?: unknown };
+      const probe = await probeGateway(`${gateway.url}${support.probes.readiness}`);
+      console.log(
+        `openclaw ${version} with telegram: /readyz ${readyz.status} ${JSON.stringify(body.failing)}`,
+      );
+      if (body.ready === true) expect(probe).toEqual({ ready: true });
+      else {
+        expect(readyz.status).toBe(503);
+        expect(probe).toEqual({
+          ready: false,
+          reason: `HTTP 503: failing ${(body.failing as string[]).join(', ')}`,
+        });
+      }
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
