@@ -84,7 +84,7 @@ const deterministicRules = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', '.sandbox/', 'schemas/', 'bin/'] },
+  { ignores: ['node_modules/', 'dist/', 'coverage/', '.sandbox/', '.cache/', 'schemas/', 'bin/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

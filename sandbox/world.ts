@@ -16,6 +16,7 @@ import type { GraphSurface } from './sim/graph.js';
 import type { OpenClawSurface } from './sim/openclaw.js';
 import type { TelegramSurface } from './sim/telegram.js';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from './host/index.js';
+import { LATEST_SUPPORTED_OPENCLAW_VERSION } from '../shared/openclaw/versions.js';
 
 /** The fake people and chat of the sandbox's admin Telegram chat. */
 export const SANDBOX_TELEGRAM = {
@@ -38,7 +39,7 @@ export const SANDBOX_FUNCTION_KEY = 'sandbox-function-key';
  * for are its own, so it cannot approve those; the admin chat does.
  */
 export const SANDBOX_OPERATOR = 'sandbox-operator';
-export const SANDBOX_OPENCLAW_VERSION = '2026.10.20';
+export const SANDBOX_OPENCLAW_VERSION = LATEST_SUPPORTED_OPENCLAW_VERSION;
 
 export interface SandboxWorldOptions {
   /** Folder for persisted state (Azurite, simulator); omitted means in memory. */

@@ -1,144 +1,55 @@
+import { compareCalendarVersions, isCalendarVersion } from '../../shared/domain/openclawVersion.js';
+import { GENERATED_OPENCLAW_RELEASES } from '../../shared/openclaw/generated/openclawReleases.js';
+
 /**
- * Which config keys each simulated OpenClaw version knows. OpenClaw validates `openclaw.json` with a
- * strict zod schema, so an unknown or retired key stops the gateway; the simulator reproduces that
- * for the top level and the gateway sections the broker renders.
+ * Which config keys each simulated OpenClaw version knows, and where its probes are. OpenClaw
+ * validates `openclaw.json` with a strict schema, so an unknown or retired key stops the gateway;
+ * the stand-in reproduces that for every object the broker renders.
  *
- * Provenance: the key lists are copied from OpenClaw's real schema, `OpenClawSchema` in
- * src/config/zod-schema.ts of github.com/openclaw/openclaw (read at commit 000ca690f1). The
- * differences between the versions below are invented for the simulator (a key added in
- * 2026.10.20, one retired, more added in 2026.11.17), so that upgrade tests meet a real-shaped
- * schema change; they are not OpenClaw's release history.
+ * Provenance: derived, not copied. Everything here comes from the data generated from the real
+ * releases (shared/openclaw/generated/openclawReleases.ts, `npm run openclaw:generate`), the same
+ * data the broker renders from; test/openclaw-real/standInAgreement.test.ts drives this stand-in
+ * and the real gateway with the same cases.
  */
 
 export interface OpenClawConfigSchema {
-  readonly topLevel: readonly string[];
-  readonly gateway: readonly string[];
-  readonly controlUi: readonly string[];
-  readonly auth: readonly string[];
+  /** Dotted object path (`''` the top level, `*` a record's value, `x[]` items) -> its keys. */
+  readonly configKeys: Readonly<Record<string, readonly string[]>>;
+  readonly probes: { readonly startup: string | null; readonly liveness: string; readonly readiness: string };
+  /** The admin RPC route of the bundled `admin-http-rpc` plugin; null when the version lacks it. */
+  readonly adminRpcPath: string | null;
 }
-
-const TOP_LEVEL_BASE = [
-  '$schema',
-  'meta',
-  'env',
-  'wizard',
-  'diagnostics',
-  'logging',
-  'cli',
-  'update',
-  'browser',
-  'ui',
-  'secrets',
-  'auth',
-  'acp',
-  'models',
-  'nodeHost',
-  'agents',
-  'tools',
-  'bindings',
-  'broadcast',
-  'audio',
-  'media',
-  'messages',
-  'commands',
-  'approvals',
-  'session',
-  'cron',
-  'hooks',
-  'channels',
-  'discovery',
-  'canvasHost',
-  'talk',
-  'gateway',
-  'memory',
-  'mcp',
-  'skills',
-  'plugins',
-];
-
-const GATEWAY_BASE = [
-  'port',
-  'mode',
-  'bind',
-  'customBindHost',
-  'controlUi',
-  'auth',
-  'trustedProxies',
-  'allowRealIpFallback',
-  'tools',
-  'webchat',
-  'channelHealthCheckMinutes',
-  'channelStaleEventThresholdMinutes',
-  'tailscale',
-  'remote',
-  'reload',
-  'tls',
-  'http',
-  'push',
-  'nodes',
-];
-
-const CONTROL_UI = [
-  'enabled',
-  'basePath',
-  'root',
-  'embedSandbox',
-  'allowExternalEmbedUrls',
-  'allowedOrigins',
-  'dangerouslyAllowHostHeaderOriginFallback',
-  'allowInsecureAuth',
-  'dangerouslyDisableDeviceAuth',
-];
-
-const AUTH = ['mode', 'token', 'password', 'allowTailscale', 'rateLimit', 'trustedProxy'];
 
 /** Known versions, oldest first. */
-export const OPENCLAW_CONFIG_SCHEMAS: Readonly<Record<string, OpenClawConfigSchema>> = {
-  // Has `web` (the WhatsApp Web provider settings); lacks `crestodian` and channelMaxRestartsPerHour.
-  '2026.9.6': {
-    topLevel: [...TOP_LEVEL_BASE, 'web'],
-    gateway: GATEWAY_BASE,
-    controlUi: CONTROL_UI,
-    auth: AUTH,
-  },
-  // Adds `crestodian` and gateway.channelMaxRestartsPerHour; retires `web`.
-  '2026.10.20': {
-    topLevel: [...TOP_LEVEL_BASE, 'crestodian'],
-    gateway: [...GATEWAY_BASE, 'channelMaxRestartsPerHour'],
-    controlUi: CONTROL_UI,
-    auth: AUTH,
-  },
-  // Adds `surfaces` and `proxy`.
-  '2026.11.17': {
-    topLevel: [...TOP_LEVEL_BASE, 'crestodian', 'surfaces', 'proxy'],
-    gateway: [...GATEWAY_BASE, 'channelMaxRestartsPerHour'],
-    controlUi: CONTROL_UI,
-    auth: AUTH,
-  },
-};
+export const OPENCLAW_CONFIG_SCHEMAS: Readonly<Record<string, OpenClawConfigSchema>> = Object.fromEntries(
+  [...GENERATED_OPENCLAW_RELEASES]
+    .sort((a, b) => compareCalendarVersions(a.version, b.version))
+    .map((release) => [
+      release.version,
+      {
+        configKeys: release.configKeys,
+        probes: release.probes,
+        adminRpcPath: release.adminRpc?.path ?? null,
+      },
+    ]),
+);
 
-/** Compares calendar versions such as 2026.9.6 and 2026.10.20 numerically; NaN when either is not one. */
-export function compareCalendarVersions(a: string, b: string): number {
-  const parse = (v: string) => (/^\d+(\.\d+){2}$/.test(v) ? v.split('.').map(Number) : undefined);
-  const left = parse(a);
-  const right = parse(b);
-  if (!left || !right) return Number.NaN;
-  for (let i = 0; i < 3; i += 1) {
-    const diff = (left[i] ?? 0) - (right[i] ?? 0);
-    if (diff !== 0) return diff;
-  }
-  return 0;
+/** Orders OpenClaw versions (shared/domain/openclawVersion.ts); NaN when either is not one. */
+export function compareCalendarVersions_(a: string, b: string): number {
+  return isCalendarVersion(a) && isCalendarVersion(b) ? compareCalendarVersions(a, b) : Number.NaN;
 }
+export { compareCalendarVersions_ as compareCalendarVersions };
 
 /**
  * The schema a version validates against: its own, or that of the newest known version before it
- * (a patch release keeps its schema). Undefined for a version older than every known one or not a
- * calendar version.
+ * (the stand-in's assumption for a release the data does not cover). Undefined for a version older
+ * than every known one or not an OpenClaw version.
  */
 export function schemaFor(
   version: string,
   schemas: Readonly<Record<string, OpenClawConfigSchema>> = OPENCLAW_CONFIG_SCHEMAS,
 ): { schemaVersion: string; schema: OpenClawConfigSchema } | undefined {
+  if (!isCalendarVersion(version)) return undefined;
   const candidates = Object.keys(schemas)
     .filter((known) => compareCalendarVersions(known, version) <= 0)
     .sort(compareCalendarVersions);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { parseJson5 } from './openclaw-json5.js';
 import { OPENCLAW_CONFIG_SCHEMAS, schemaFor, type OpenClawConfigSchema } from './openclaw-schema.js';
+import { unknownConfigKeys } from '../../shared/openclaw/versions.js';
 import type { SimClock, SimRequest, SimResponse, SimSurface } from './surface.js';
 
 export {
@@ -116,6 +117,11 @@ type Json = Record<string, unknown>;
 interface Evaluation extends OpenClawReadiness {
   /** The token the gateway accepts, when it would start. */
   gatewayToken?: string;
+  /**
+   * The admin RPC route, when the version bundles `admin-http-rpc` and the config enables it
+   * (`plugins.entries.admin-http-rpc.enabled`); without both the real gateway registers no route.
+   */
+  adminRpcPath?: string;
 }
 
 interface AppPairings {
@@ -162,13 +168,6 @@ function substituteEnv(
     );
   }
   return value;
-}
-
-function unknownKeys(section: unknown, known: readonly string[], path: string, version: string): string[] {
-  if (!isObject(section)) return [];
-  return Object.keys(section)
-    .filter((key) => !known.includes(key))
-    .map((key) => `${path ? `${path}.` : ''}${key}: unknown config key for openclaw ${version}`);
 }
 
 /**
@@ -244,10 +243,9 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
       const auth = isObject(gateway['auth']) ? gateway['auth'] : {};
       if (known && version !== undefined) {
         reasons.push(
-          ...unknownKeys(config, known.schema.topLevel, '', version),
-          ...unknownKeys(gateway, known.schema.gateway, 'gateway', version),
-          ...unknownKeys(controlUi, known.schema.controlUi, 'gateway.controlUi', version),
-          ...unknownKeys(auth, known.schema.auth, 'gateway.auth', version),
+          ...unknownConfigKeys(config, known.schema.configKeys).map(
+            (key) => `${key}: unknown config key for openclaw ${version}`,
+          ),
         );
       }
 
@@ -286,12 +284,19 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
       }
     }
 
+    const pluginEntries = isObject(config?.['plugins']) ? config['plugins']['entries'] : undefined;
+    const adminRpcEntry = isObject(pluginEntries) ? pluginEntries['admin-http-rpc'] : undefined;
+    const adminRpcPath =
+      known?.schema.adminRpcPath && isObject(adminRpcEntry) && adminRpcEntry['enabled'] === true
+        ? known.schema.adminRpcPath
+        : undefined;
     return {
       ...(version !== undefined ? { version } : {}),
       ...(known ? { schemaVersion: known.schemaVersion } : {}),
       ready: reasons.length === 0,
       reasons,
       ...(reasons.length === 0 && gatewayToken !== undefined ? { gatewayToken } : {}),
+      ...(adminRpcPath ? { adminRpcPath } : {}),
     };
   }
 
@@ -383,33 +388,59 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
     return timingSafeEqual(digest(presented), digest(expected));
   }
 
-  function rpc(req: SimRequest, appName: string, evaluation: Evaluation): SimResponse {
+  /**
+   * The bundled `admin-http-rpc` plugin's route, as the real gateway answers it (its handler in
+   * dist/extensions/admin-http-rpc of the package, and test/openclaw-real/gateway.test.ts, which
+   * drives this stand-in and the real gateway with the same requests): gateway auth first (401
+   * `{error:{type:'unauthorized'}}`), then POST only (405), a JSON object with a method (400
+   * `invalid_request`), the method allowlist (400 INVALID_REQUEST), then the method itself.
+   * The stand-in implements device.pair.list/approve/reject; the other allowlisted methods are
+   * answered as not supported (the broker calls no other).
+   */
+  function adminRpc(req: SimRequest, appName: string, evaluation: Evaluation, method: string): SimResponse {
     const version = evaluation.version;
+    if (!sameToken(bearer(req), evaluation.gatewayToken)) {
+      return json(401, { error: { message: 'Unauthorized', type: 'unauthorized' } }, version);
+    }
+    if (method !== 'POST') {
+      const response = json(
+        405,
+        { ok: false, error: { type: 'method_not_allowed', message: 'Method Not Allowed' } },
+        version,
+      );
+      return { ...response, headers: { ...response.headers, allow: 'POST' } };
+    }
+    const invalid = (message: string) =>
+      json(400, { ok: false, error: { type: 'invalid_request', message } }, version);
     let body: Json;
     try {
       const parsed: unknown = JSON.parse(req.body.toString('utf8'));
-      if (!isObject(parsed)) throw new Error('not an object');
+      if (!isObject(parsed)) return invalid('request body must be an object');
       body = parsed;
     } catch {
-      return rpcError(400, 'INVALID_REQUEST', 'invalid request body', undefined, version);
+      return invalid(req.body.length === 0 ? 'request body must be JSON' : 'request body must be valid JSON');
     }
-    const id = body['id'];
-    if (!sameToken(bearer(req), evaluation.gatewayToken)) {
-      return rpcError(401, 'UNAUTHORIZED', 'gateway token missing or invalid', id, version);
-    }
+    const rpcMethod = typeof body['method'] === 'string' ? body['method'].trim() : '';
+    if (rpcMethod === '') return invalid('method must be a non-empty string');
+    const id = typeof body['id'] === 'string' && body['id'].trim() !== '' ? body['id'].trim() : randomUUID();
     const params = isObject(body['params']) ? body['params'] : {};
     const requestId = params['requestId'];
-    const answer = (payload: unknown) =>
-      json(200, { ...(id !== undefined ? { id } : {}), ok: true, payload }, version);
-    switch (body['method']) {
+    const answer = (payload: unknown) => json(200, { id, ok: true, payload }, version);
+    switch (rpcMethod) {
       case 'device.pair.list':
         return answer(listPairings(appName));
       case 'device.pair.approve':
       case 'device.pair.reject': {
         if (typeof requestId !== 'string' || requestId === '') {
-          return rpcError(400, 'INVALID_REQUEST', 'requestId required', id, version);
+          return rpcError(
+            400,
+            'INVALID_REQUEST',
+            `invalid ${rpcMethod} params: must have required property 'requestId'`,
+            id,
+            version,
+          );
         }
-        if (body['method'] === 'device.pair.approve') {
+        if (rpcMethod === 'device.pair.approve') {
           const approved = approve(appName, requestId);
           return approved
             ? answer(approved)
@@ -422,7 +453,13 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
         return answer({ requestId, deviceId: pending.deviceId });
       }
       default:
-        return rpcError(400, 'INVALID_REQUEST', `unknown method: ${String(body['method'])}`, id, version);
+        return rpcError(
+          400,
+          'INVALID_REQUEST',
+          `admin HTTP RPC method is not supported: ${rpcMethod}`,
+          id,
+          version,
+        );
     }
   }
 
@@ -437,18 +474,36 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
 
     const evaluation = evaluate(app);
     const version = evaluation.version;
+    const probes = (version !== undefined ? schemaFor(version, schemas)?.schema.probes : undefined) ?? {
+      startup: '/startupz',
+      liveness: '/healthz',
+      readiness: '/readyz',
+    };
     const path = match?.[2] ?? '/';
     const method = req.method.toUpperCase();
-    if (method === 'GET' && path === '/healthz') return json(200, { ok: true, status: 'live' }, version);
-    if (method === 'GET' && path === '/readyz') {
+    // Probe bodies as the real gateway's (test/openclaw-real/gateway.test.ts). A real gateway with a
+    // config it refuses does not run at all; the stand-in answers 503 instead and says why in
+    // `reason`/`reasons` (its own fields), so tests and the sandbox can show it.
+    if (method === 'GET' && path === probes.liveness) return json(200, { ok: true, status: 'live' }, version);
+    if (method === 'GET' && probes.startup !== null && path === probes.startup) {
       return evaluation.ready
-        ? json(200, { ready: true }, version)
-        : json(503, { ready: false, reason: evaluation.reasons[0], reasons: evaluation.reasons }, version);
+        ? json(200, { ok: true, status: 'started', version: version ?? null }, version)
+        : json(
+            503,
+            { ok: false, status: 'starting', version: version ?? null, pendingReason: evaluation.reasons[0] },
+            version,
+          );
     }
-    if (method === 'GET' && path === '/version')
-      return json(200, { version: version ?? null, image: app.image }, version);
-    if (path === '/rpc') {
-      if (method !== 'POST') return rpcError(405, 'INVALID_REQUEST', 'use POST', undefined, version);
+    if (method === 'GET' && path === probes.readiness) {
+      return evaluation.ready
+        ? json(200, { ready: true, failing: [] }, version)
+        : json(
+            503,
+            { ready: false, failing: [], reason: evaluation.reasons[0], reasons: evaluation.reasons },
+            version,
+          );
+    }
+    if (evaluation.adminRpcPath !== undefined && path === evaluation.adminRpcPath) {
       if (!evaluation.ready) {
         return rpcError(
           503,
@@ -458,10 +513,12 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
           version,
         );
       }
-      return rpc(req, appName, evaluation);
+      return adminRpc(req, appName, evaluation, method);
     }
-    // The control UI is a single-page app: any other GET gets its page with 200, as OpenClaw's does.
-    if (method === 'GET') {
+    // The control UI is a single-page app: any other GET gets its page with 200, as OpenClaw's does;
+    // asked for JSON only (as the broker's probe asks), the real gateway answers a plain-text 404.
+    const accept = req.headers.accept ?? '';
+    if (method === 'GET' && !(accept.includes('application/json') && !accept.includes('text/html'))) {
       return {
         status: 200,
         headers: {
@@ -471,13 +528,13 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
         body: CONTROL_UI_PAGE,
       };
     }
-    return json(404, { error: 'Not Found' }, version);
+    return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Not Found' };
   }
 
   function readiness(appName: string): OpenClawReadiness | undefined {
     const app = options.getApp(appName);
     if (!app) return undefined;
-    const { gatewayToken: _token, ...view } = evaluate(app);
+    const { gatewayToken: _token, adminRpcPath: _path, ...view } = evaluate(app);
     return view;
   }
 

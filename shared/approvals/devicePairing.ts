@@ -6,6 +6,7 @@ import { readSecret } from '../azure/keyVaultSecrets.js';
 import type { BrokerConfig } from '../config.js';
 import { footprintNames } from '../domain/names.js';
 import { SLUG_SECRET_NAMES } from '../provisioning/contracts.js';
+import { isSupportedOpenClawVersion, openClawVersionSupport } from '../openclaw/versions.js';
 import type { EnvironmentRecord } from '../storage/environmentRegistry.js';
 
 /** A browser's pending pairing request, as the gateway's `device.pair.list` reports it. */
@@ -45,8 +46,25 @@ export interface GatewayDevicePairingDeps {
 
 const RPC_TIMEOUT_MS = 15_000;
 
+/** The admin RPC route of the environment's OpenClaw version, or a GatewayAdminError saying why not. */
+function adminRpcPathOf(environment: EnvironmentRecord): string {
+  const version = environment.openclawVersion;
+  if (!version || !isSupportedOpenClawVersion(version)) {
+    throw new GatewayAdminError(
+      'UnknownVersion',
+      `environment ${environment.slug} runs OpenClaw ${version ?? '(unknown)'}, which this broker does not support`,
+    );
+  }
+  const path = openClawVersionSupport(version).adminRpcPath;
+  if (!path) {
+    throw new GatewayAdminError('NoAdminRpc', `OpenClaw ${version} has no admin RPC plugin`);
+  }
+  return path;
+}
+
 /**
- * Device pairing through the gateway's admin RPC (`POST <gateway>/rpc`, `device.pair.list`,
+ * Device pairing through the gateway's admin RPC (the bundled `admin-http-rpc` plugin's route, `POST
+ * <gateway>/api/v1/admin/rpc` in the supported versions, which provisioning enables; `device.pair.list`,
  * `device.pair.approve {requestId}`, `device.pair.reject {requestId}`), authorised with the
  * environment's gateway token. The token is read from the slug's own Key Vault (found through ARM
  * by its derived name) for each call, with the broker's identity, and goes only into the
@@ -105,11 +123,12 @@ export class GatewayDevicePairing implements DevicePairingPort {
       salt: this.deps.config.nameSalt,
       incarnation: environment.incarnation,
     });
+    const rpcPath = adminRpcPathOf(environment);
     const token = await this.gatewayToken(names.resourceGroup, names.keyVault);
     const url = gatewayProbeUrl(
       this.deps.config.openclaw.gatewayUrlTemplate,
       { fqdn: new URL(environment.url).host, name: names.containerApp },
-      '/rpc',
+      rpcPath,
     );
     let response: Response;
     try {

@@ -13,9 +13,13 @@ export function gatewayProbeUrl(template: string, app: { fqdn: string; name: str
 }
 
 /**
- * Asks the gateway's readiness path once. Ready only on a 2xx; a 503 (channels not up yet), a
- * redirect (the edge sign-in caught the path) or a network error are "not ready" with the reason,
- * for the caller to wait and ask again. Reads no secret and sends no credential.
+ * Asks the gateway's readiness path once. Ready only on a 2xx whose JSON body says `ready: true`, as
+ * the real gateway's `/readyz` does (`{"ready":true,"failing":[]}`): its Control UI answers 200 with
+ * an HTML page on any path it does not know, so a status alone would pass a wrong path, a proxy or a
+ * version without the probe. A 503 (`{"ready":false,"failing":["startup-sidecars"]}` while it starts,
+ * a channel's name while that channel cannot reach its service), a redirect (the edge sign-in caught
+ * the path) or a network error are "not ready" with the reason, for the caller to wait and ask
+ * again. Reads no secret and sends no credential.
  */
 export async function probeGateway(url: string): Promise<GatewayReadiness> {
   try {
@@ -25,15 +29,22 @@ export async function probeGateway(url: string): Promise<GatewayReadiness> {
       headers: { accept: 'application/json' },
     });
     const text = await response.text();
-    if (response.status >= 200 && response.status < 300) return { ready: true };
-    let reason = `HTTP ${response.status}`;
+    let body: { ready?: unknown; failing?: unknown; reason?: unknown; error?: unknown } | undefined;
     try {
-      const body = JSON.parse(text) as { reason?: unknown; error?: unknown };
-      const detail = body.reason ?? body.error;
-      if (typeof detail === 'string') reason += `: ${detail.slice(0, 300)}`;
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed;
     } catch {
-      // Not JSON (an HTML sign-in page, a proxy error): the status says enough.
+      // Not JSON (the Control UI's page, a sign-in page, a proxy error): never ready.
     }
+    const ok = response.status >= 200 && response.status < 300;
+    if (ok && body?.ready === true) return { ready: true };
+    let reason = `HTTP ${response.status}`;
+    if (ok) reason += body ? ' without ready: true' : ' without a JSON readiness body';
+    const failing = Array.isArray(body?.failing)
+      ? body.failing.filter((item): item is string => typeof item === 'string')
+      : [];
+    const detail = failing.length > 0 ? `failing ${failing.join(', ')}` : (body?.reason ?? body?.error);
+    if (typeof detail === 'string' && detail !== '') reason += `: ${detail.slice(0, 300)}`;
     return { ready: false, reason };
   } catch (error) {
     return {

@@ -1,5 +1,5 @@
 import { BrokerError, ErrorCodes } from '../errors.js';
-import { openClawVersionSupport, type OpenClawConfigKeys } from './versions.js';
+import { openClawVersionSupport, unknownConfigKeys, type OpenClawVersionSupport } from './versions.js';
 
 /**
  * A static audit of a rendered `openclaw.json`, before it ever reaches a gateway.
@@ -90,7 +90,7 @@ export function auditOpenClawConfig(text: string, version: string): AuditFinding
   }
 
   const findings = [
-    ...unknownKeyFindings(parsed, support.configKeys, version),
+    ...unknownKeyFindings(parsed, support, version),
     ...gatewayFindings(parsed),
     ...inlineSecretFindings(parsed),
     ...dangerousFlagFindings(parsed, ''),
@@ -131,28 +131,13 @@ function broker(checkId: string, key: string, message: string): AuditFinding {
   return Object.freeze({ checkId, severity: 'critical', key, message });
 }
 
-function unknownKeyFindings(config: Json, known: OpenClawConfigKeys, version: string): AuditFinding[] {
-  const gateway = section(config['gateway']);
-  const auth = section(gateway['auth']);
-  const sections: Array<[string, unknown, readonly string[]]> = [
-    ['', config, known.topLevel],
-    ['gateway', config['gateway'], known.gateway],
-    ['gateway.controlUi', gateway['controlUi'], known.controlUi],
-    ['gateway.auth', gateway['auth'], known.auth],
-    ['gateway.auth.rateLimit', auth['rateLimit'], known.rateLimit],
-  ];
-  return sections.flatMap(([path, value, keys]) =>
-    isObject(value)
-      ? Object.keys(value)
-          .filter((key) => !keys.includes(key))
-          .map((key) =>
-            broker(
-              'broker.unknown_config_key',
-              path ? `${path}.${key}` : key,
-              `OpenClaw ${version} does not know this key; its strict schema would stop the gateway`,
-            ),
-          )
-      : [],
+function unknownKeyFindings(config: Json, support: OpenClawVersionSupport, version: string): AuditFinding[] {
+  return unknownConfigKeys(config, support.configKeys).map((key) =>
+    broker(
+      'broker.unknown_config_key',
+      key,
+      `OpenClaw ${version} does not know this key; its strict schema would stop the gateway`,
+    ),
   );
 }
 

@@ -191,7 +191,13 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
           probes: [
             {
               type: 'Startup',
-              httpGet: { path: support.probes.liveness, port: gatewayPort, scheme: 'HTTP' },
+              // /startupz answers 200 only once the gateway's startup sidecars are up (503
+              // `starting` before); a version without it falls back to liveness.
+              httpGet: {
+                path: support.probes.startup ?? support.probes.liveness,
+                port: gatewayPort,
+                scheme: 'HTTP',
+              },
               // Up to 3 minutes to start (18 s x 10) while the state migrates. Container Apps
               // allows failureThreshold 1-10 and periodSeconds 1-240 (ContainerAppProbe, 2025-07-01):
               // the budget comes from the period, not from more failures.

@@ -119,8 +119,10 @@ export function renderOpenClawConfig(input: RenderOpenClawConfigInput): Rendered
       tailscale: { mode: 'off' },
     },
     update: { checkOnStart: false, auto: { enabled: false } },
-    discovery: { mdns: { mode: 'off' }, wideArea: { enabled: false } },
-    logging: { consoleStyle: 'json', redactSensitive: 'tools' },
+    // Wide-area discovery is off unless `discovery.wideArea.domain` is set, so it is not rendered.
+    discovery: { mdns: { mode: 'off' } },
+    // Sensitive-value redaction is on by default; `logging.redactPatterns` only adds patterns.
+    logging: { consoleStyle: 'json' },
     channels: renderChannels(channels, fqdn, support, envVars),
   };
 

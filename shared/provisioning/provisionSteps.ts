@@ -601,6 +601,10 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           version: plan.openclawVersion,
           appFqdn: fqdn,
           channels: plan.channels,
+          // The broker's /devices command and the gateway-token check after a rotation use the
+          // bundled admin RPC plugin; a version without it gets no plugin entry (its schema would
+          // still accept one, but the route would not exist).
+          adminRpc: openClawVersionSupport(plan.openclawVersion).adminRpcPlugin,
           ...(plan.foundry
             ? { foundry: { endpoint: plan.foundry.endpoint, deployment: plan.foundry.deployment } }
             : {}),

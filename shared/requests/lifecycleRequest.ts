@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkSlug } from '../domain/slug.js';
-import { isCalendarVersion } from '../domain/openclawVersion.js';
+import { isCalendarVersion, OPENCLAW_VERSION_PATTERN } from '../domain/openclawVersion.js';
 
 /**
  * The lifecycle request, version 1: the one message format every intake path (queue, HTTP API,
@@ -35,7 +35,7 @@ export const slugSchema = z
 const calendarVersion = z
   .string()
   .refine(isCalendarVersion, 'expected an OpenClaw calendar version such as 2026.9.6')
-  .meta({ pattern: '^20\\d{2}\\.([1-9]|1[0-2])\\.([1-9]|[12]\\d|3[01])$' });
+  .meta({ pattern: OPENCLAW_VERSION_PATTERN });
 
 /**
  * A reference to a secret staged in the broker's Key Vault. Secret values never travel in a

@@ -7,7 +7,7 @@ export type GatewayTokenAnswer =
 const RPC_TIMEOUT_MS = 15_000;
 
 /**
- * Asks the gateway's admin RPC (`POST <gateway>/rpc`, the read-only `device.pair.list`) with
+ * Asks the gateway's admin RPC (`POST <gateway><admin RPC path>`, the read-only `device.pair.list`) with
  * `token` as the bearer: 2xx means the gateway accepts the token, 401/403 that it refuses it; a
  * 503 (not running, restarting) or a network error means it cannot tell yet. The token goes only
  * into the Authorization header; nothing of it is returned or thrown.

@@ -327,7 +327,9 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
         if (!fresh) throw preconditionFailed('the new gateway token version is gone');
         const notReady = await readiness(target);
         if (notReady) return notYet(notReady);
-        const rpc = gatewayUrl(target, '/rpc');
+        const rpcPath = openClawVersionSupport(target.openclawVersion).adminRpcPath;
+        if (!rpcPath) throw preconditionFailed(`OpenClaw ${target.openclawVersion} has no admin RPC plugin`);
+        const rpc = gatewayUrl(target, rpcPath);
         const withNew = await askGatewayWithToken(rpc, fresh.value, fetchImpl);
         if (withNew.answer === 'unavailable') return notYet(`the gateway's admin RPC: ${withNew.reason}`);
         if (withNew.answer === 'refused') return notYet('the gateway still refuses the new token');

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntraClient, GraphError } from '../../shared/azure/entra.js';
 import { gatewayProbeUrl, probeGateway } from '../../shared/azure/gatewayProbe.js';
@@ -152,5 +154,40 @@ describe('the gateway probe', () => {
       reason: 'HTTP 503: channels starting',
     });
     expect(await probeGateway('https://127.0.0.1:1/readyz')).toMatchObject({ ready: false });
+  });
+
+  it("is ready only when the body says ready: true, and names what the real gateway's 503 says is failing", async () => {
+    t.sim.admin.addFault({
+      kind: 'http',
+      status: 503,
+      path: '^/probe/starting$',
+      body: { ready: false, failing: ['startup-sidecars'], uptimeMs: 3687 },
+    });
+    expect(await probeGateway(`${t.sim.url}/probe/starting`)).toEqual({
+      ready: false,
+      reason: 'HTTP 503: failing startup-sidecars',
+    });
+    // 200s the way the Control UI (HTML on any path) and a wrong path could answer.
+    const answers: Record<string, string> = {
+      '/page': '<!doctype html><title>OpenClaw</title>',
+      '/ok': JSON.stringify({ ok: true }),
+      '/ready': JSON.stringify({ ready: true, failing: [] }),
+    };
+    const server = createServer((req, res) => res.writeHead(200).end(answers[req.url ?? ''] ?? ''));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect(await probeGateway(`${base}/page`)).toEqual({
+        ready: false,
+        reason: 'HTTP 200 without a JSON readiness body',
+      });
+      expect(await probeGateway(`${base}/ok`)).toEqual({
+        ready: false,
+        reason: 'HTTP 200 without ready: true',
+      });
+      expect(await probeGateway(`${base}/ready`)).toEqual({ ready: true });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -286,11 +286,14 @@ export class MaintenanceWorld {
 
   /** What the slug's gateway answers to its admin RPC (`device.pair.list`) with this bearer token. */
   async gatewayRpcStatus(slug: string, token: string): Promise<number> {
-    const response = await fetch(`${this.sim.url}/openclaw/${this.names(slug).containerApp}/rpc`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ id: '1', method: 'device.pair.list', params: {} }),
-    });
+    const response = await fetch(
+      `${this.sim.url}/openclaw/${this.names(slug).containerApp}/api/v1/admin/rpc`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: '1', method: 'device.pair.list', params: {} }),
+      },
+    );
     await response.arrayBuffer();
     return response.status;
   }

@@ -215,12 +215,13 @@ describe('provisioning through Azure faults', () => {
       kind: 'http',
       status: 503,
       path: '/openclaw/ca-f-notready/readyz$',
-      body: { ready: false, reason: 'channels.telegram: not connected' },
+      // The real gateway's /readyz body when a part is failing (test/openclaw-real/gateway.test.ts).
+      body: { ready: false, failing: ['telegram'] },
     });
     const view = await provision('f-notready', 'fault-notready');
     expect(view.status).toBe('failed');
     expect(view.reason).toContain(
-      'failed at step readiness: GatewayNotReady: still not done after 4s: /readyz answered HTTP 503: channels.telegram: not connected',
+      'failed at step readiness: GatewayNotReady: still not done after 4s: /readyz answered HTTP 503: failing telegram',
     );
   });
 

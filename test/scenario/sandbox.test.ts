@@ -127,7 +127,7 @@ describe('npm run sandbox', () => {
     expect(provisioned.out).toMatch(/^running: [a-zA-Z]+ \[\d+\/\d+\]$/m);
     expect(provisioned.out).toMatch(/succeeded: acme provisioned .* ready at https:\/\//);
     expect(provisioned.code).toBe(0);
-    expect((await cli(first, 'envs')).out).toMatch(/acme\s+ready\s+2026\.10\.20\s+https:/);
+    expect((await cli(first, 'envs')).out).toMatch(/acme\s+ready\s+2026\.9\.6\s+https:/);
 
     // Tear it down from the CLI and approve it from the simulated admin chat.
     expect((await cli(first, 'request', 'teardown', 'acme', '--request-id', 'sandbox-2')).code).toBe(0);

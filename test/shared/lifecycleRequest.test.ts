@@ -23,7 +23,7 @@ describe('lifecycle request v1', () => {
     });
     expect(parse(aRequest({ op: 'rotate-secrets', params: { secrets: ['gateway-token'] } })).ok).toBe(true);
     expect(parse(aRequest({ op: 'renew-sas' })).ok).toBe(true);
-    expect(parse(aRequest({ op: 'upgrade', params: { targetVersion: '2026.10.20' } })).ok).toBe(true);
+    expect(parse(aRequest({ op: 'upgrade', params: { targetVersion: '2026.9.6' } })).ok).toBe(true);
     expect(
       parse(aRequest({ op: 'teardown', params: { purgeKeyVault: true, reason: 'customer left' } })).ok,
     ).toBe(true);

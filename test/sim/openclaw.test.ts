@@ -26,11 +26,11 @@ function renderConfig(gateway: Record<string, unknown> = {}, topLevel = ''): str
       token: "\${OPENCLAW_GATEWAY_TOKEN}",
       rateLimit: { maxAttempts: 10, windowMs: 60000, },
     },
-    controlUi: { allowedOrigins: ["${ORIGIN}"], },
-${extra}  },
+${'controlUi' in gateway ? '' : `    controlUi: { allowedOrigins: ["${ORIGIN}"], },\n`}${extra}  },
   update: { checkOnStart: false, auto: { enabled: false } },
   discovery: { mdns: { mode: "off" } },
   logging: { consoleStyle: "json" },
+  plugins: { entries: { "admin-http-rpc": { enabled: true } } },
 ${topLevel}}
 `;
 }
@@ -53,7 +53,7 @@ describe('the OpenClaw gateway stand-in', () => {
   }
 
   async function rpc(method: string, params: Record<string, unknown> = {}, token: string | null = TOKEN_V1) {
-    const response = await fetch(`${server.url}/openclaw/claw-contoso/rpc`, {
+    const response = await fetch(`${server.url}/openclaw/claw-contoso/api/v1/admin/rpc`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -78,7 +78,7 @@ describe('the OpenClaw gateway stand-in', () => {
       [
         'claw-contoso',
         {
-          image: 'ghcr.io/openclaw/openclaw:2026.9.6',
+          image: 'ghcr.io/openclaw/openclaw:2026.8.2',
           env: { OPENCLAW_GATEWAY_TOKEN: TOKEN_REF, OPENCLAW_STATE_DIR: '/home/node/.openclaw' },
           configJson: renderConfig(),
           running: true,
@@ -102,11 +102,10 @@ describe('the OpenClaw gateway stand-in', () => {
     it('is live and ready with the config the broker renders, and names its version', async () => {
       const health = await get('claw-contoso/healthz');
       const ready = await get('claw-contoso/readyz');
-      const version = await get('claw-contoso/version');
       expect([health.status, health.body]).toEqual([200, { ok: true, status: 'live' }]);
-      expect([ready.status, ready.body]).toEqual([200, { ready: true }]);
-      expect(version.body).toEqual({ version: '2026.9.6', image: 'ghcr.io/openclaw/openclaw:2026.9.6' });
-      expect(ready.headers.get('x-openclaw-version')).toBe('2026.9.6');
+      expect([ready.status, ready.body]).toEqual([200, { ready: true, failing: [] }]);
+      expect(openclaw.readiness('claw-contoso')?.version).toBe('2026.8.2');
+      expect(ready.headers.get('x-openclaw-version')).toBe('2026.8.2');
     });
 
     it('answers 503 on every path when the app is not running, and 404 for an app that does not exist', async () => {
@@ -137,36 +136,36 @@ describe('the OpenClaw gateway stand-in', () => {
 
   describe('readiness follows the configuration and the image version', () => {
     it('is not ready when the config has a key the version does not know yet, and ready after the upgrade', async () => {
-      app().configJson = renderConfig({}, '  crestodian: { rescue: { enabled: false } },\n');
-      expect(await reasons()).toEqual(['crestodian: unknown config key for openclaw 2026.9.6']);
-      app().image = 'ghcr.io/openclaw/openclaw:2026.10.20';
+      app().configJson = renderConfig({}, "  worktreeRoot: '/home/node/.openclaw/worktrees',\n");
+      expect(await reasons()).toEqual(['worktreeRoot: unknown config key for openclaw 2026.8.2']);
+      app().image = 'ghcr.io/openclaw/openclaw:2026.9.6';
       expect((await get('claw-contoso/readyz')).status).toBe(200);
     });
 
     it('is not ready when the config keeps a key the new version retired', async () => {
-      app().configJson = renderConfig({}, '  web: { enabled: false },\n');
+      app().configJson = renderConfig({ controlUi: { allowedOrigins: [ORIGIN], toolTitles: false } });
       expect((await get('claw-contoso/readyz')).status).toBe(200);
-      app().image = 'ghcr.io/openclaw/openclaw:2026.10.20';
-      expect(await reasons()).toEqual(['web: unknown config key for openclaw 2026.10.20']);
+      app().image = 'ghcr.io/openclaw/openclaw:2026.9.6';
+      expect(await reasons()).toEqual([
+        'gateway.controlUi.toolTitles: unknown config key for openclaw 2026.9.6',
+      ]);
     });
 
     it("checks gateway keys against the version, and a patch release uses its minor version's schema", async () => {
-      app().configJson = renderConfig({ channelMaxRestartsPerHour: 3 });
-      expect(await reasons()).toEqual([
-        'gateway.channelMaxRestartsPerHour: unknown config key for openclaw 2026.9.6',
-      ]);
-      app().image = 'ghcr.io/openclaw/openclaw:2026.10.21';
+      app().configJson = renderConfig({ portals: {} });
+      expect(await reasons()).toEqual(['gateway.portals: unknown config key for openclaw 2026.8.2']);
+      app().image = 'ghcr.io/openclaw/openclaw:2026.9.7';
       expect(openclaw.readiness('claw-contoso')).toEqual({
-        version: '2026.10.21',
-        schemaVersion: '2026.10.20',
+        version: '2026.9.7',
+        schemaVersion: '2026.9.6',
         ready: true,
         reasons: [],
       });
     });
 
     it('reads the version from a pinned image with a digest', async () => {
-      app().image = `ghcr.io/openclaw/openclaw:2026.10.20@sha256:${'0'.repeat(64)}`;
-      expect((await get('claw-contoso/version')).body.version).toBe('2026.10.20');
+      app().image = `ghcr.io/openclaw/openclaw:2026.9.6@sha256:${'0'.repeat(64)}`;
+      expect(openclaw.readiness('claw-contoso')?.version).toBe('2026.9.6');
     });
 
     it('is not ready when the gateway token is missing', async () => {
@@ -211,24 +210,24 @@ describe('the OpenClaw gateway stand-in', () => {
       expect((await get('claw-contoso/readyz')).status).toBe(200);
     });
 
-    it.each([
-      'allowInsecureAuth',
-      'dangerouslyDisableDeviceAuth',
-      'dangerouslyAllowHostHeaderOriginFallback',
-    ])('is not ready when gateway.controlUi.%s is on', async (flag) => {
-      app().configJson = JSON.stringify({
-        gateway: {
-          bind: 'lan',
-          auth: { mode: 'token' },
-          controlUi: { allowedOrigins: [ORIGIN], [flag]: true },
-        },
-      });
-      const answer = await get('claw-contoso/readyz');
-      expect(answer.body).toMatchObject({
-        ready: false,
-        reason: `gateway.controlUi.${flag}: dangerous flag is on`,
-      });
-    });
+    // allowInsecureAuth is no longer in the real schema of either pinned release.
+    it.each(['dangerouslyDisableDeviceAuth', 'dangerouslyAllowHostHeaderOriginFallback'])(
+      'is not ready when gateway.controlUi.%s is on',
+      async (flag) => {
+        app().configJson = JSON.stringify({
+          gateway: {
+            bind: 'lan',
+            auth: { mode: 'token' },
+            controlUi: { allowedOrigins: [ORIGIN], [flag]: true },
+          },
+        });
+        const answer = await get('claw-contoso/readyz');
+        expect(answer.body).toMatchObject({
+          ready: false,
+          reason: `gateway.controlUi.${flag}: dangerous flag is on`,
+        });
+      },
+    );
 
     it('is not ready without an openclaw.json, or with one that does not parse', async () => {
       delete app().configJson;
@@ -259,13 +258,10 @@ describe('the OpenClaw gateway stand-in', () => {
     it('refuses a call without the gateway token or with a wrong one', async () => {
       const missing = await rpc('device.pair.list', {}, null);
       const wrong = await rpc('device.pair.list', {}, TOKEN_V2);
+      // As the real gateway's route auth answers (test/openclaw-real/gateway.test.ts).
       expect(missing).toEqual({
         status: 401,
-        body: {
-          id: 'req-1',
-          ok: false,
-          error: { code: 'UNAUTHORIZED', message: 'gateway token missing or invalid' },
-        },
+        body: { error: { message: 'Unauthorized', type: 'unauthorized' } },
       });
       expect(wrong.status).toBe(401);
     });
@@ -349,10 +345,14 @@ describe('the OpenClaw gateway stand-in', () => {
     it('requires a requestId and refuses methods it does not offer', async () => {
       const noId = await rpc('device.pair.approve', {});
       const unknown = await rpc('config.apply', {});
-      expect(noId.body.error).toEqual({ code: 'INVALID_REQUEST', message: 'requestId required' });
+      expect(noId.body.error).toEqual({
+        code: 'INVALID_REQUEST',
+        message: "invalid device.pair.approve params: must have required property 'requestId'",
+      });
+      // config.apply is on the real plugin's allowlist; the stand-in offers only device.pair.*.
       expect(unknown.body.error).toEqual({
         code: 'INVALID_REQUEST',
-        message: 'unknown method: config.apply',
+        message: 'admin HTTP RPC method is not supported: config.apply',
       });
     });
   });
@@ -365,9 +365,9 @@ describe('the OpenClaw gateway stand-in', () => {
       apps: [
         {
           name: 'claw-contoso',
-          version: '2026.9.6',
+          version: '2026.8.2',
           ready: false,
-          reasons: ['gateway.allowInsecureAuth: unknown config key for openclaw 2026.9.6'],
+          reasons: ['gateway.allowInsecureAuth: unknown config key for openclaw 2026.8.2'],
           pending: [expect.objectContaining({ role: 'operator' })],
         },
       ],

@@ -117,7 +117,7 @@ describe('the simulated Telegram Bot API', () => {
   async function sendApproval(chatId = ADMIN_GROUP.id): Promise<number> {
     const sent = await call('sendMessage', {
       chat_id: chatId,
-      text: 'Upgrade contoso to 2026.10.20?',
+      text: 'Upgrade contoso to 2026.9.6?',
       reply_markup: {
         inline_keyboard: [
           [
@@ -322,7 +322,7 @@ describe('the simulated Telegram Bot API', () => {
       const same = await call('editMessageText', {
         chat_id: ADMIN_GROUP.id,
         message_id: messageId,
-        text: 'Upgrade contoso to 2026.10.20?',
+        text: 'Upgrade contoso to 2026.9.6?',
         reply_markup: telegram.message(ADMIN_GROUP.id, messageId)?.reply_markup,
       });
       expect(same.status).toBe(400);

@@ -10,7 +10,7 @@ import { renderOpenClawConfig } from '../../../shared/openclaw/renderConfig.js';
 import { channels, FOUNDRY, foundry, FQDN, version } from './fixtures.js';
 
 type Json = Record<string, unknown>;
-const VERSION = '2026.10.20';
+const VERSION = '2026.9.6';
 
 function rendered(): Json {
   return JSON.parse(
@@ -192,12 +192,17 @@ describe('auditOpenClawConfig', () => {
       'broker.secret_inline',
       'models.providers.azure-foundry.apiKey',
     ],
-    ['a key the version retired', withChange('web', { enabled: false }), 'broker.unknown_config_key', 'web'],
+    [
+      'a key the version retired',
+      withChange('gateway.controlUi.toolTitles', true),
+      'broker.unknown_config_key',
+      'gateway.controlUi.toolTitles',
+    ],
     [
       'an unknown gateway key',
-      withChange('gateway.publicOrigin', `https://${FQDN}`),
+      withChange('gateway.webchat', { enabled: false }),
       'broker.unknown_config_key',
-      'gateway.publicOrigin',
+      'gateway.webchat',
     ],
     [
       'an unknown rate-limit key',
@@ -212,7 +217,10 @@ describe('auditOpenClawConfig', () => {
   });
 
   it("keeps OpenClaw's own severity beside the broker's when the broker escalates a warning", () => {
-    const [finding] = auditOpenClawConfig(withChange('gateway.controlUi.allowInsecureAuth', true), VERSION);
+    const finding = auditOpenClawConfig(
+      withChange('gateway.controlUi.allowInsecureAuth', true),
+      VERSION,
+    ).find((candidate) => candidate.checkId === 'gateway.control_ui.insecure_auth');
     expect(finding).toMatchObject({
       checkId: 'gateway.control_ui.insecure_auth',
       severity: 'critical',
@@ -234,11 +242,12 @@ describe('auditOpenClawConfig', () => {
   });
 
   it('accepts a key in the version that knows it and flags it in the version that does not', () => {
-    const withCrestodian = withChange('crestodian', { rescue: { enabled: false } });
-    expect(auditOpenClawConfig(withCrestodian, '2026.10.20')).toEqual([]);
-    expect(critical(auditOpenClawConfig(withCrestodian, '2026.9.6'))).toContainEqual([
+    // `worktreeRoot` is new in 2026.9.6 (both releases' own `openclaw config schema`).
+    const withWorktreeRoot = withChange('worktreeRoot', '/home/node/.openclaw/worktrees');
+    expect(auditOpenClawConfig(withWorktreeRoot, '2026.9.6')).toEqual([]);
+    expect(critical(auditOpenClawConfig(withWorktreeRoot, '2026.8.2'))).toContainEqual([
       'broker.unknown_config_key',
-      'crestodian',
+      'worktreeRoot',
     ]);
   });
 

@@ -29,7 +29,7 @@ const DIGEST = `sha256:${'ab'.repeat(32)}`;
 /** No arguments: every channel and a Foundry model; `model` undefined means no model. */
 function input(...args: [] | [string, OpenClawChannel[], typeof FOUNDRY | undefined]): ContainerAppSpecInput {
   const everything: [string, OpenClawChannel[], typeof FOUNDRY | undefined] = [
-    '2026.10.20',
+    '2026.9.6',
     ['telegram', 'teams'],
     FOUNDRY,
   ];
@@ -68,7 +68,7 @@ describe('buildContainerAppSpec', () => {
     const gateway = containerNamed(buildContainerAppSpec(input()), 'openclaw');
     const probes = Object.fromEntries((gateway.probes ?? []).map((probe) => [probe.type, probe.httpGet]));
     expect(probes).toEqual({
-      Startup: { path: '/healthz', port: 18789, scheme: 'HTTP' },
+      Startup: { path: '/startupz', port: 18789, scheme: 'HTTP' },
       Liveness: { path: '/healthz', port: 18789, scheme: 'HTTP' },
       Readiness: { path: '/readyz', port: 18789, scheme: 'HTTP' },
     });
@@ -117,10 +117,10 @@ describe('buildContainerAppSpec', () => {
   it('references only the Key Vault secrets the enabled channels and model need', () => {
     const vaultSecretNames = (app: ContainerApp) =>
       (app.configuration?.secrets ?? []).filter((s) => s.keyVaultUrl).map((s) => s.name);
-    expect(vaultSecretNames(buildContainerAppSpec(input('2026.9.6', [], undefined)))).toEqual([
+    expect(vaultSecretNames(buildContainerAppSpec(input('2026.8.2', [], undefined)))).toEqual([
       'gateway-token',
     ]);
-    expect(vaultSecretNames(buildContainerAppSpec(input('2026.9.6', ['telegram'], undefined)))).toEqual([
+    expect(vaultSecretNames(buildContainerAppSpec(input('2026.8.2', ['telegram'], undefined)))).toEqual([
       'gateway-token',
       'telegram-bot-token',
       'telegram-webhook-secret',
@@ -170,7 +170,7 @@ describe('buildContainerAppSpec', () => {
 
   it('pins the OpenClaw image by version and digest', () => {
     const gateway = containerNamed(buildContainerAppSpec(input()), 'openclaw');
-    expect(gateway.image).toBe(`ghcr.io/openclaw/openclaw:2026.10.20@${DIGEST}`);
+    expect(gateway.image).toBe(`ghcr.io/openclaw/openclaw:2026.9.6@${DIGEST}`);
   });
 
   it('tags the app with the slug and the ownership tag', () => {
@@ -215,7 +215,7 @@ describe('buildContainerAppSpec', () => {
   });
 
   it('refuses a config the Key Vault secrets do not cover', () => {
-    const spec = input('2026.9.6', ['telegram'], undefined);
+    const spec = input('2026.8.2', ['telegram'], undefined);
     const { telegramBotToken: _omitted, ...rest } = KEY_VAULT_SECRETS;
     expect(() => buildContainerAppSpec({ ...spec, keyVaultSecrets: rest })).toThrow(
       /references \$\{TELEGRAM_BOT_TOKEN\} but no Key Vault secret URI/,
@@ -240,10 +240,10 @@ describe('buildContainerAppSpec', () => {
   it('refuses configs rendered for another version than the image', () => {
     const spec = {
       ...input(),
-      openclawConfig: input('2026.9.6', ['telegram', 'teams'], FOUNDRY).openclawConfig,
+      openclawConfig: input('2026.8.2', ['telegram', 'teams'], FOUNDRY).openclawConfig,
     };
     expect(() => buildContainerAppSpec(spec)).toThrow(
-      /rendered for OpenClaw 2026.9.6, the image is 2026.10.20/,
+      /rendered for OpenClaw 2026.8.2, the image is 2026.9.6/,
     );
   });
 

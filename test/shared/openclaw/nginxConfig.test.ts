@@ -31,7 +31,7 @@ function route(text: string, uri: string): Location | undefined {
 }
 
 const upstreamOf = (location: Location | undefined) => /proxy_pass (\S+);/.exec(location?.body ?? '')?.[1];
-const render = (wanted: OpenClawChannel[], v = '2026.9.6') =>
+const render = (wanted: OpenClawChannel[], v = '2026.8.2') =>
   renderNginxConfig({ version: v, channels: wanted }).text;
 
 describe('renderNginxConfig', () => {
@@ -97,7 +97,7 @@ describe('renderNginxConfig', () => {
   });
 
   it('keeps the admin RPC route off the internet', () => {
-    const admin = route(render(['telegram', 'teams'], '2026.10.20'), ADMIN_RPC_PATH);
+    const admin = route(render(['telegram', 'teams'], '2026.9.6'), ADMIN_RPC_PATH);
     expect(admin?.body.trim()).toBe('return 404;');
   });
 
@@ -123,7 +123,7 @@ describe('renderNginxConfig', () => {
   });
 
   it("refuses to listen on the gateway's own port", () => {
-    expect(() => renderNginxConfig({ version: '2026.9.6', channels: [], listenPort: 18789 })).toThrow(
+    expect(() => renderNginxConfig({ version: '2026.8.2', channels: [], listenPort: 18789 })).toThrow(
       /18789/,
     );
   });

@@ -7,7 +7,7 @@ import {
   type OpenClawChannel,
   type RenderedOpenClawConfig,
 } from '../../../shared/openclaw/renderConfig.js';
-import { openClawVersionSupport } from '../../../shared/openclaw/versions.js';
+import { openClawVersionSupport, unknownConfigKeys } from '../../../shared/openclaw/versions.js';
 import { channels, FOUNDRY, foundry, FQDN, SECRET_VALUES, version } from './fixtures.js';
 
 type Json = Record<string, unknown>;
@@ -39,7 +39,7 @@ function standInReadiness(rendered: RenderedOpenClawConfig, renderedVersion: str
 describe('renderOpenClawConfig', () => {
   it('renders the hardened gateway: lan bind, token auth from the env, the app origin only, a rate limit', () => {
     const config = parse(
-      renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: ['telegram'] }),
+      renderOpenClawConfig({ version: '2026.8.2', appFqdn: FQDN, channels: ['telegram'] }),
     );
     expect(at(config, 'gateway')).toEqual({
       mode: 'local',
@@ -57,16 +57,16 @@ describe('renderOpenClawConfig', () => {
   });
 
   it('turns update checks, auto-update, mDNS and wide-area discovery off and logs JSON to the console', () => {
-    const config = parse(renderOpenClawConfig({ version: '2026.10.20', appFqdn: FQDN, channels: [] }));
+    const config = parse(renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: [] }));
     expect(at(config, 'update')).toEqual({ checkOnStart: false, auto: { enabled: false } });
-    expect(at(config, 'discovery')).toEqual({ mdns: { mode: 'off' }, wideArea: { enabled: false } });
+    expect(at(config, 'discovery')).toEqual({ mdns: { mode: 'off' } });
     expect(at(config, 'logging.consoleStyle')).toBe('json');
-    expect(at(config, 'logging.redactSensitive')).toBe('tools');
+    expect(at(config, 'logging')).toEqual({ consoleStyle: 'json' });
   });
 
   it('puts Telegram in webhook mode on the app host, with the bot token and webhook secret from the env', () => {
     const config = parse(
-      renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: ['telegram'] }),
+      renderOpenClawConfig({ version: '2026.8.2', appFqdn: FQDN, channels: ['telegram'] }),
     );
     expect(at(config, 'channels.telegram')).toMatchObject({
       enabled: true,
@@ -92,14 +92,14 @@ describe('renderOpenClawConfig', () => {
   });
 
   it('points Teams at its Bot Framework listener on /api/messages', () => {
-    const config = parse(renderOpenClawConfig({ version: '2026.10.20', appFqdn: FQDN, channels: ['teams'] }));
+    const config = parse(renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: ['teams'] }));
     expect(at(config, 'channels.msteams.webhook')).toEqual({ port: 3978, path: '/api/messages' });
     expect(at(config, 'channels.msteams.appPassword')).toBe('${MSTEAMS_APP_PASSWORD}');
   });
 
   it('wires a Foundry deployment as an OpenAI-compatible provider whose key comes from the env', () => {
     const rendered = renderOpenClawConfig({
-      version: '2026.9.6',
+      version: '2026.8.2',
       appFqdn: FQDN,
       channels: [],
       foundry: FOUNDRY,
@@ -133,19 +133,20 @@ describe('renderOpenClawConfig', () => {
     );
   });
 
-  it('uses only keys the pinned version knows', () => {
+  it('uses only keys the pinned version knows, in every object the generated data covers', () => {
     fc.assert(
-      fc.property(version, channels, foundry, (v, wanted, model) => {
+      fc.property(version, channels, foundry, fc.boolean(), (v, wanted, model, adminRpc) => {
+        const support = openClawVersionSupport(v);
         const config = parse(
-          renderOpenClawConfig({ version: v, appFqdn: FQDN, channels: wanted, foundry: model }),
+          renderOpenClawConfig({
+            version: v,
+            appFqdn: FQDN,
+            channels: wanted,
+            foundry: model,
+            adminRpc: adminRpc && support.adminRpcPlugin,
+          }),
         );
-        const known = openClawVersionSupport(v).configKeys;
-        const gateway = at(config, 'gateway') as Json;
-        expect(Object.keys(config).filter((key) => !known.topLevel.includes(key))).toEqual([]);
-        expect(Object.keys(gateway).filter((key) => !known.gateway.includes(key))).toEqual([]);
-        expect(
-          Object.keys(at(config, 'gateway.auth') as Json).filter((key) => !known.auth.includes(key)),
-        ).toEqual([]);
+        expect(unknownConfigKeys(config, support.configKeys)).toEqual([]);
       }),
     );
   });
@@ -166,17 +167,22 @@ describe('renderOpenClawConfig', () => {
   });
 
   it('is refused by the stand-in when run under a version it was not rendered for', () => {
-    const rendered = renderOpenClawConfig({ version: '2026.10.20', appFqdn: FQDN, channels: [] });
+    const rendered = renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: [] });
     const plain = JSON.parse(rendered.text) as Json;
-    const withRetiredKey = { ...rendered, text: JSON.stringify({ ...plain, web: { enabled: false } }) };
-    expect(standInReadiness(withRetiredKey, '2026.10.20')?.reasons).toContain(
-      'web: unknown config key for openclaw 2026.10.20',
+    const gateway = plain['gateway'] as Json;
+    const controlUi = { ...(gateway['controlUi'] as Json), toolTitles: false };
+    const withRetiredKey = {
+      ...rendered,
+      text: JSON.stringify({ ...plain, gateway: { ...gateway, controlUi } }),
+    };
+    expect(standInReadiness(withRetiredKey, '2026.9.6')?.reasons).toContain(
+      'gateway.controlUi.toolTitles: unknown config key for openclaw 2026.9.6',
     );
   });
 
   it('renders the same bytes for the same input', () => {
     const input = {
-      version: '2026.9.6',
+      version: '2026.8.2',
       appFqdn: FQDN,
       channels: ['teams', 'telegram'] as OpenClawChannel[],
       foundry: FOUNDRY,
@@ -186,14 +192,13 @@ describe('renderOpenClawConfig', () => {
 
   it('enables the admin RPC plugin only when asked and only for versions that have it', () => {
     const on = parse(
-      renderOpenClawConfig({ version: '2026.10.20', appFqdn: FQDN, channels: [], adminRpc: true }),
+      renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: [], adminRpc: true }),
     );
-    const off = parse(renderOpenClawConfig({ version: '2026.10.20', appFqdn: FQDN, channels: [] }));
+    const off = parse(renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: [] }));
     expect(at(on, 'plugins')).toEqual({ entries: { 'admin-http-rpc': { enabled: true } } });
     expect(at(off, 'plugins')).toBeUndefined();
-    expect(() =>
-      renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: [], adminRpc: true }),
-    ).toThrow(/no admin RPC plugin/);
+    // Both pinned releases bundle the plugin; the refusal is for a version without it.
+    expect(openClawVersionSupport('2026.8.2').adminRpcPlugin).toBe(true);
   });
 
   it.each([
@@ -213,7 +218,7 @@ describe('renderOpenClawConfig', () => {
       /credentials/,
     ],
   ])('refuses %s with a BadRequest', (_what, override, message) => {
-    const input = { version: '2026.9.6', appFqdn: FQDN, channels: [] as OpenClawChannel[], ...override };
+    const input = { version: '2026.8.2', appFqdn: FQDN, channels: [] as OpenClawChannel[], ...override };
     expect(() => renderOpenClawConfig(input)).toThrow(message);
   });
 });

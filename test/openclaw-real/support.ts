@@ -1,0 +1,412 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import {
+  isolatedEnv,
+  requireOpenClawInstall,
+  runOpenClawCli,
+  spawnOpenClaw,
+  type CliResult,
+} from '../../sandbox/openclaw-real/runtime.js';
+import {
+  buildContainerAppSpec,
+  CONTAINER_APP_SECRETS,
+  OPENCLAW_CONFIG_PATH,
+} from '../../shared/openclaw/containerAppSpec.js';
+import { renderNginxConfig } from '../../shared/openclaw/nginxConfig.js';
+import {
+  renderOpenClawConfig,
+  type OpenClawChannel,
+  type RenderOpenClawConfigInput,
+  type RenderedOpenClawConfig,
+} from '../../shared/openclaw/renderConfig.js';
+import { openClawVersionSupport } from '../../shared/openclaw/versions.js';
+import {
+  createOpenClawSurface,
+  type OpenClawAppState,
+  type OpenClawSurface,
+} from '../../sandbox/sim/openclaw.js';
+import {
+  CLIENT_ID,
+  ENVIRONMENT_ID,
+  FOUNDRY,
+  FQDN,
+  IDENTITY_ID,
+  KEY_VAULT_SECRETS,
+  names,
+  SECRET_VALUES,
+} from '../shared/openclaw/fixtures.js';
+
+/**
+ * Helpers for the real-OpenClaw tier: the real releases, installed by `npm run openclaw:install`,
+ * given what the broker renders and the env and files the container app gives them, on loopback.
+ */
+
+export const CHANNEL_SETS: readonly (readonly OpenClawChannel[])[] = [
+  [],
+  ['telegram'],
+  ['teams'],
+  ['telegram', 'teams'],
+];
+
+export interface Variant {
+  readonly name: string;
+  readonly input: RenderOpenClawConfigInput;
+}
+
+/** Every config the broker renders for `version`: each channel set, with and without Foundry, admin RPC on where present. */
+export function variantsOf(version: string): Variant[] {
+  const adminRpc = openClawVersionSupport(version).adminRpcPlugin;
+  return CHANNEL_SETS.flatMap((channels) =>
+    [undefined, FOUNDRY].map((foundry) => ({
+      name: `${version} channels=[${channels.join(',')}]${foundry ? ' +foundry' : ''}${adminRpc ? ' +admin-rpc' : ''}`,
+      input: { version, appFqdn: FQDN, channels, ...(foundry ? { foundry } : {}), adminRpc },
+    })),
+  );
+}
+
+/** The gateway token the tier's "Key Vault" holds (64 hex, as the broker makes it). */
+export const GATEWAY_TOKEN = SECRET_VALUES.gatewayToken;
+
+/** Secret values by Container Apps secret name, as Key Vault references resolve in the app. */
+function secretValues(gatewayToken: string): Record<string, string> {
+  return {
+    [CONTAINER_APP_SECRETS.gatewayToken]: gatewayToken,
+    [CONTAINER_APP_SECRETS.telegramBotToken]: SECRET_VALUES.telegramBotToken,
+    [CONTAINER_APP_SECRETS.telegramWebhookSecret]: SECRET_VALUES.telegramWebhookSecret,
+    [CONTAINER_APP_SECRETS.teamsAppPassword]: SECRET_VALUES.teamsAppPassword,
+    [CONTAINER_APP_SECRETS.foundryApiKey]: SECRET_VALUES.foundryApiKey,
+  };
+}
+
+/**
+ * The openclaw container's env exactly as buildContainerAppSpec gives it (plain values, and
+ * secret references resolved to the tier's values), with the two paths moved into `home`.
+ */
+export function containerEnv(
+  rendered: RenderedOpenClawConfig,
+  home: string,
+  gatewayToken = GATEWAY_TOKEN,
+): Record<string, string> {
+  const channels = new Set<OpenClawChannel>();
+  if (rendered.envVars.includes('TELEGRAM_BOT_TOKEN')) channels.add('telegram');
+  if (rendered.envVars.includes('MSTEAMS_APP_ID')) channels.add('teams');
+  const spec = buildContainerAppSpec({
+    names,
+    location: 'westeurope',
+    managedEnvironmentId: ENVIRONMENT_ID,
+    identity: { id: IDENTITY_ID, clientId: CLIENT_ID },
+    registryLoginServer: 'crclawbroker.azurecr.io',
+    image: { repository: 'ghcr.io/openclaw/openclaw', version: rendered.version },
+    keyVaultSecrets: KEY_VAULT_SECRETS,
+    openclawConfig: rendered,
+    nginxConfig: renderNginxConfig({ version: rendered.version, channels: [...channels] }),
+    teams: {
+      appId: '99999999-8888-7777-6666-555555555555',
+      tenantId: '44444444-3333-2222-1111-000000000000',
+    },
+  });
+  const container = spec.template?.containers?.find((candidate) => candidate.name === 'openclaw');
+  const secrets = secretValues(gatewayToken);
+  const env: Record<string, string> = {};
+  for (const variable of container?.env ?? []) {
+    if (!variable.name) continue;
+    if (variable.secretRef) {
+      const value = secrets[variable.secretRef];
+      if (value === undefined) throw new Error(`no tier value for secret ${variable.secretRef}`);
+      env[variable.name] = value;
+    } else env[variable.name] = variable.value ?? '';
+  }
+  if (env['OPENCLAW_CONFIG_PATH'] !== OPENCLAW_CONFIG_PATH) throw new Error('the spec moved the config path');
+  env['OPENCLAW_STATE_DIR'] = path.join(home, 'state');
+  env['OPENCLAW_CONFIG_PATH'] = path.join(home, 'etc-openclaw', 'openclaw.json');
+  return env;
+}
+
+/**
+ * Env that keeps a real OpenClaw off the internet without waiting on it: a configured channel
+ * plugin that is not bundled (2026.9.6 and 2026.8.2 fetch `@openclaw/msteams` from npm) is looked
+ * up with npm offline against a closed loopback port, so it fails at once.
+ */
+export const OFFLINE_ENV = {
+  npm_config_offline: 'true',
+  npm_config_registry: 'http://127.0.0.1:9/',
+  npm_config_fetch_retries: '0',
+} as const;
+
+/**
+ * A fresh container filesystem: the state dir (the Azure Files share, mounted 0700 as the spec's
+ * mountOptions say) and the config as a Container Apps secret volume projects it. Container Apps
+ * runs on Kubernetes, whose secret volumes (atomic writer) project each item as a symlink into a
+ * `..data` directory of read-only files, mode 0644 unless the pod sets defaultMode, which Container
+ * Apps' SecretVolumeItem cannot (it has only `path` and `secretRef`).
+ */
+export function containerFiles(rendered: RenderedOpenClawConfig): { home: string; cleanup(): void } {
+  const home = mkdtempSync(path.join(tmpdir(), 'openclaw-real-'));
+  mkdirSync(path.join(home, 'state'), { mode: 0o700 });
+  chmodSync(path.join(home, 'state'), 0o700);
+  const volume = path.join(home, 'etc-openclaw');
+  const timestamped = path.join(volume, '..2026_01_01_00_00_00.000000000');
+  mkdirSync(timestamped, { recursive: true });
+  writeFileSync(path.join(timestamped, 'openclaw.json'), rendered.text);
+  chmodSync(path.join(timestamped, 'openclaw.json'), 0o644);
+  symlinkSync(path.basename(timestamped), path.join(volume, '..data'));
+  symlinkSync('..data/openclaw.json', path.join(volume, 'openclaw.json'));
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/** Runs the real CLI of the config's version against it, as the container would. */
+export async function cli(rendered: RenderedOpenClawConfig, args: readonly string[]): Promise<CliResult> {
+  const files = containerFiles(rendered);
+  try {
+    return await runOpenClawCli(
+      requireOpenClawInstall(rendered.version),
+      args,
+      isolatedEnv(files.home, { ...containerEnv(rendered, files.home), ...OFFLINE_ENV }),
+    );
+  } finally {
+    files.cleanup();
+  }
+}
+
+export function render(input: RenderOpenClawConfigInput): RenderedOpenClawConfig {
+  return renderOpenClawConfig(input);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ProbeAnswer {
+  status: number;
+  body: unknown;
+}
+
+export async function getJson(url: string, init?: RequestInit): Promise<ProbeAnswer> {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON (the Control UI's page)
+  }
+  return { status: response.status, body };
+}
+
+export interface RealGateway {
+  readonly version: string;
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  /** Milliseconds from spawn to /readyz `ready: true` (or to the wait's end). */
+  readonly startedInMs: number;
+  logs(): string;
+  rssKb(): number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `openclaw gateway run` of the config's version with the container's env and files on a
+ * free loopback port, and waits until `until` says the gateway is there (default: /readyz ready).
+ * The listener ports of the channels (Telegram 8787, Teams 3978) are the rendered ones, so only
+ * one gateway with channels runs at a time (the tier runs its files one after another).
+ */
+export async function startGateway(
+  rendered: RenderedOpenClawConfig,
+  options: {
+    gatewayToken?: string;
+    until?: (gateway: RealGateway) => Promise<boolean>;
+    timeoutMs?: number;
+  } = {},
+): Promise<RealGateway> {
+  const files = containerFiles(rendered);
+  const port = await freePort();
+  const env = isolatedEnv(files.home, {
+    ...containerEnv(rendered, files.home, options.gatewayToken),
+    ...OFFLINE_ENV,
+  });
+  const started = Date.now();
+  const child: ChildProcess = spawnOpenClaw(
+    requireOpenClawInstall(rendered.version),
+    ['gateway', 'run', '--port', String(port)],
+    env,
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-200_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', () => ((exited = true), resolve())),
+  );
+  let readyAt: number | undefined;
+  const gateway: RealGateway = {
+    version: rendered.version,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    get startedInMs() {
+      return (readyAt ?? Date.now()) - started;
+    },
+    logs: () => output,
+    rssKb: () => {
+      try {
+        const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return match ? Number(match[1]) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async stop() {
+      if (!exited && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+        const killer = setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }, 10_000);
+        await exitedPromise;
+        clearTimeout(killer);
+      }
+      files.cleanup();
+    },
+  };
+  const until = options.until ?? isReady;
+  const deadline = started + (options.timeoutMs ?? 120_000);
+  while (Date.now() < deadline) {
+    if (exited) {
+      await gateway.stop();
+      throw new Error(
+        `openclaw ${rendered.version} gateway exited before it was up:\n${output.slice(-4000)}`,
+      );
+    }
+    try {
+      if (await until(gateway)) {
+        readyAt = Date.now();
+        return gateway;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await gateway.stop();
+  throw new Error(`openclaw ${rendered.version} gateway was not up in time:\n${output.slice(-4000)}`);
+}
+
+export async function isReady(gateway: RealGateway): Promise<boolean> {
+  const answer = await getJson(`${gateway.url}/readyz`);
+  return answer.status === 200 && (answer.body as { ready?: unknown }).ready === true;
+}
+
+/**
+ * A loopback stand-in for the NGINX sidecar in front of the gateway: it forwards every connection
+ * (WebSocket upgrades included) and adds `X-Forwarded-For` with a public client address to the first
+ * request, as the sidecar does for every browser. The gateway trusts 127.0.0.1 as its proxy
+ * (`gateway.trustedProxies`), so it sees a remote client, as in the container.
+ */
+export async function forwardingProxy(
+  target: number,
+  clientAddress = '203.0.113.7',
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    sockets.add(client);
+    client.once('data', (first) => {
+      const upstream = connect(target, '127.0.0.1');
+      sockets.add(upstream);
+      const text = first.toString('latin1');
+      const end = text.indexOf('\r\n');
+      const patched =
+        end > 0
+          ? Buffer.from(
+              `${text.slice(0, end)}\r\nX-Forwarded-For: ${clientAddress}${text.slice(end)}`,
+              'latin1',
+            )
+          : first;
+      upstream.write(patched);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close);
+      upstream.on('error', close);
+      client.on('close', close);
+      upstream.on('close', close);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * The simulator's stand-in for one container app running `rendered` with the container's env
+ * (values, not references), as the sandbox runs it.
+ */
+export function standInFor(
+  rendered: RenderedOpenClawConfig,
+  gatewayToken = GATEWAY_TOKEN,
+): { surface: OpenClawSurface; appName: string } {
+  const appName = 'ca-acme';
+  const env = containerEnv(rendered, '/home/node', gatewayToken);
+  const state: OpenClawAppState = {
+    image: `ghcr.io/openclaw/openclaw:${rendered.version}`,
+    env,
+    configJson: rendered.text,
+    running: true,
+  };
+  const surface = createOpenClawSurface({
+    clock: { now: () => Date.now() },
+    getApp: (name) => (name === appName ? state : undefined),
+  });
+  return { surface, appName };
+}
+
+/** Whether the stand-in takes the config as valid (it refuses unknown keys, as the real schema does). */
+export function standInVerdict(rendered: RenderedOpenClawConfig): boolean {
+  const { surface, appName } = standInFor(rendered);
+  return !(surface.readiness(appName)?.reasons ?? []).some((reason) => reason.includes('unknown config key'));
+}
+
+/** One request to the stand-in, answered as the simulator would put it on the wire. */
+export async function askStandIn(
+  standIn: { surface: OpenClawSurface; appName: string },
+  request: { method: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<ProbeAnswer> {
+  const body = Buffer.from(request.body ?? '', 'utf8');
+  const response = await standIn.surface.handle({
+    method: request.method,
+    url: new URL(`http://127.0.0.1/openclaw/${standIn.appName}${request.path}`),
+    headers: Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    body,
+    json: <T>() => JSON.parse(body.toString('utf8')) as T,
+  });
+  if (!response) throw new Error('the stand-in did not answer');
+  return { status: response.status, body: response.body };
+}
