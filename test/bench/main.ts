@@ -40,10 +40,14 @@ const outcomes = await runModules(files, {
 });
 console.log(`\n# Figures (${size})`);
 for (const outcome of outcomes) {
-  console.log(`\n## ${outcome.name}: ${outcome.status} in ${outcome.seconds.toFixed(0)} s${outcome.reason ? ` (${outcome.reason})` : ''}`);
+  console.log(
+    `\n## ${outcome.name}: ${outcome.status} in ${outcome.seconds.toFixed(0)} s${outcome.reason ? ` (${outcome.reason})` : ''}`,
+  );
   for (const result of outcome.results) console.log(formatResult(result));
 }
 const failed = outcomes.filter((outcome) => outcome.status !== 'passed');
 if (failed.length > 0)
-  console.error(`\n${failed.length} of ${outcomes.length} bench modules failed: ${failed.map((o) => o.name).join(', ')}`);
+  console.error(
+    `\n${failed.length} of ${outcomes.length} bench modules failed: ${failed.map((o) => o.name).join(', ')}`,
+  );
 process.exitCode = failed.length > 0 ? 1 : 0;

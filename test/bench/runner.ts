@@ -74,8 +74,7 @@ export function moduleName(file: string): string {
 
 function runModule(file: string, options: RunModulesOptions): Promise<ModuleOutcome> {
   const write =
-    options.write ??
-    ((line: string, stream: 'stdout' | 'stderr') => process[stream].write(`${line}\n`));
+    options.write ?? ((line: string, stream: 'stdout' | 'stderr') => process[stream].write(`${line}\n`));
   const name = moduleName(file);
   options.onStart?.(name);
   const started = performance.now();

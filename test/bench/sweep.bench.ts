@@ -27,7 +27,7 @@ import { BrokerStorage } from '../../shared/storage/brokerStorage.js';
 import { EnvironmentRegistry } from '../../shared/storage/environmentRegistry.js';
 import { seedFleet } from '../rotation/fleet.js';
 import { ProvisionWorld } from '../scenario/provisionWorld.js';
-import type { BenchResult } from './main.js';
+import type { BenchOptions, BenchResult, BenchSize } from './runner.js';
 
 const SLUGS = Number(process.env['BENCH_SWEEP_SLUGS'] ?? 1000);
 const VERSION = '2026.9.6';
