@@ -82,6 +82,14 @@ export const azureLatencyProfile: LatencyProfile = {
           '(learn.microsoft.com/azure/container-apps/revisions). Assumption: 30 s.',
       },
     },
+    'Microsoft.Resources/resourceGroups': {
+      delete: {
+        seconds: 600,
+        source:
+          'A group delete ends when its last resource is deleted; a slug group holds a Container Apps ' +
+          'environment, whose delete is the slowest (above: 10 min).',
+      },
+    },
     'Microsoft.KeyVault/vaults': {
       create: {
         seconds: 20,
@@ -132,6 +140,8 @@ export interface LatencyOptions {
 
 /** ARM resource type of a resource id: `Microsoft.App/containerApps/revisions` and so on. */
 export function resourceTypeOf(resourceId: string): string | undefined {
+  if (/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+$/i.test(resourceId))
+    return 'Microsoft.Resources/resourceGroups';
   const match = /\/providers\/([^/]+)\/(.+)$/i.exec(resourceId);
   if (!match) return undefined;
   const segments = match[2]!.split('/');

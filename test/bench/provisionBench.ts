@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { teardownFleet } from './teardownFleet.js';
 import type { RequestLogEntry } from '../../sandbox/sim/requestLog.js';
 import type { SimSurface } from '../../sandbox/sim/surface.js';
 import type { Simulator } from '../../sandbox/sim/simulator.js';
@@ -28,6 +30,8 @@ import { azureLatencyProfile } from '../../sandbox/sim/latencyProfile.js';
  *   is Azure's time, not the orchestration's); the critical path is prepare + the longest chain
  *   through STEP_DEPENDENCIES + finish. Target 1.1.
  * - ARM reads and writes of a fresh provision and of a re-run on the ready slug.
+ * - the teardown of those N slugs: one request each through the API, each approved from the admin
+ *   chat as soon as asked, until every outcome (and from the last approval on).
  * - N slugs (50; 5 at smoke size) provisioned at once under ARM's per-principal throttle (writes 200
  *   burst, 10/s; reads 250, 25/s), over the lower bound that throttle sets for the requests the
  *   fleet needed (or one provision's critical path, if longer), with the 429s received. Target 1.2.
@@ -182,6 +186,13 @@ export async function runProvisionBench(
         value: reads,
         unit: `reads, ${writes} writes`,
       });
+      const teardown = await teardownFleet(fleet, slugs, 1_800_000);
+      results.push({
+        name: `teardown of ${fleetSize} slugs, approvals included (${label})`,
+        value: time(teardown.elapsedMs),
+        unit,
+        baseline: { name: 'from the last approval', value: time(teardown.afterApprovalMs) },
+      });
       results.push({
         name: `${fleetSize} slugs: 429s received (${label})`,
         value: throttled,
@@ -220,6 +231,8 @@ async function startWorld(mode: ProvisionBenchMode, scale: number): Promise<Prov
       PROVISION_READY_TIMEOUT: seconds(15 * 60),
     },
     host: { hostJson, storage: 'memory' },
+    // The admin chat approves each teardown (teardownFleet.ts).
+    telegram: { botToken: `7000000099:${randomBytes(24).toString('base64url')}` },
   });
   if (mode === 'profile') addLatency(world.sim, scale);
   return world;

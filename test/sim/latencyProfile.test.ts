@@ -29,6 +29,9 @@ describe('the latency profile', () => {
   it('finds the resource type of nested resources, and scales each figure by the time scale', () => {
     expect(resourceTypeOf(`${APP}/revisions/ca-acme--r1`)).toBe('Microsoft.App/containerApps/revisions');
     expect(resourceTypeOf(ENVIRONMENT)).toBe('Microsoft.App/managedEnvironments');
+    expect(resourceTypeOf('/subscriptions/s/resourceGroups/claw-acme')).toBe(
+      'Microsoft.Resources/resourceGroups',
+    );
     expect(operationMs({ timeScale: 10 }, ENVIRONMENT, 'create')).toBe(21_000);
     expect(operationMs({}, `${APP}/revisions/ca-acme--r1`, 'restart')).toBe(30_000);
     expect(operationMs({ timeScale: 10 }, `${SUB}/Microsoft.Insights/components/appi-acme`, 'create')).toBe(
