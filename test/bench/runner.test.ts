@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runModules } from './runner.js';
 
@@ -47,5 +49,29 @@ describe('bench runner', () => {
     } finally {
       delete process.env['BENCH_FIXTURE_PID_FILE'];
     }
+  });
+});
+
+/** `npm run bench` as the README shows it: a mistyped option or module name stops before running anything. */
+describe('the bench command line', () => {
+  const run = promisify(execFile);
+  const failure = (args: string[]) =>
+    run('npm', ['run', '--silent', 'bench', '--', ...args]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+
+  it('names an unknown option and exits 2', async () => {
+    const failed = await failure(['--smok']);
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toContain(
+      'unknown option --smok; usage: npm run bench -- [--smoke] [module name ...]',
+    );
+  });
+
+  it('says when no module matches and exits 2', async () => {
+    const failed = await failure(['--smoke', 'no-such-module']);
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toContain('no bench module matches no-such-module');
   });
 });
