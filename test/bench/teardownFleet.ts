@@ -35,14 +35,19 @@ export async function teardownFleet(
       const approve = message.replyMarkup?.inline_keyboard.flat().find((button) => button.text === 'Approve');
       if (!approve?.callback_data)
         throw new Error(`the approval message for ${requestId} has no Approve button`);
-      const delivery = await world.telegram.pressButton({
+      let delivery = await world.telegram.pressButton({
         chatId: message.chatId,
         messageId: message.messageId,
         fromUserId: SANDBOX_TELEGRAM.approvers[0].id,
         callbackData: approve.callback_data,
       });
+      // Telegram redelivers an update the webhook did not take (a busy host can time out).
+      for (let attempt = 1; delivery.status !== 200 && attempt < 5; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+        delivery = await world.telegram.replayUpdate(delivery.updateId);
+      }
       if (delivery.status !== 200)
-        throw new Error(`approving ${requestId}: webhook answered ${delivery.status}`);
+        throw new Error(`approving ${requestId}: webhook answered ${delivery.status ?? delivery.error}`);
       lastApproval = Math.max(lastApproval, Date.now());
     }),
   );
