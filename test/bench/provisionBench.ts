@@ -8,7 +8,7 @@ import type { TimelineEntry } from '../../sandbox/host/index.js';
 import { armThrottleLimits } from '../../sandbox/sim/throttle.js';
 import { STEP_DEPENDENCIES, type GraphStep } from '../../shared/provisioning/contracts.js';
 import { ProvisionWorld } from '../scenario/provisionWorld.js';
-import type { BenchOptions, BenchResult } from './runner.js';
+import { formatResult, type BenchOptions, type BenchResult } from './runner.js';
 import { setArmPacingTimeScale } from '../../shared/azure/armPacing.js';
 import { azureLatencyProfile } from '../../sandbox/sim/latencyProfile.js';
 
@@ -52,6 +52,12 @@ export async function runProvisionBench(
   options: BenchOptions,
 ): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
+  // Each figure is printed as it is measured too, so a later failure does not lose it.
+  const push = results.push.bind(results);
+  results.push = (...figures: BenchResult[]) => {
+    for (const figure of figures) console.log(`measured: ${formatResult(figure)}`);
+    return push(...figures);
+  };
   const scale = mode === 'profile' ? TIME_SCALE[options.size] : 1;
   const fleetSize = FLEET[options.size];
   const label = mode === 'profile' ? `latency profile, x${scale}` : 'instant';
