@@ -27,7 +27,7 @@ import { seedFleet } from '../rotation/fleet.js';
 import { ProvisionWorld } from '../scenario/provisionWorld.js';
 import type { BenchOptions, BenchResult, BenchSize } from './runner.js';
 
-export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 90_000 : 1_800_000);
+export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 300_000 : 3_600_000);
 
 const FLEETS = { full: [10, 100, 1000], smoke: [5] };
 const VERSION = '2026.9.6';

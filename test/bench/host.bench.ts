@@ -13,7 +13,7 @@ const SIZES = { full: { instances: 40, replays: 300 }, smoke: { instances: 5, re
 let INSTANCES = SIZES.full.instances;
 let REPLAYS = SIZES.full.replays;
 
-export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 60_000 : 300_000);
+export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 120_000 : 600_000);
 
 export async function run(options: BenchOptions): Promise<BenchResult[]> {
   ({ instances: INSTANCES, replays: REPLAYS } = SIZES[options.size]);

@@ -2,6 +2,6 @@
 import { runProvisionBench } from './provisionBench.js';
 import type { BenchOptions, BenchSize } from './runner.js';
 
-export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 120_000 : 1_200_000);
+export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 300_000 : 1_800_000);
 
 export const run = (options: BenchOptions) => runProvisionBench('profile', options);

@@ -2,6 +2,6 @@
 import { runProvisionBench } from './provisionBench.js';
 import type { BenchOptions, BenchSize } from './runner.js';
 
-export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 90_000 : 900_000);
+export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 300_000 : 1_800_000);
 
 export const run = (options: BenchOptions) => runProvisionBench('instant', options);

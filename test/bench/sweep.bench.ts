@@ -2,6 +2,6 @@
 import { runSweepBench } from './sweepBench.js';
 import type { BenchOptions, BenchSize } from './runner.js';
 
-export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 90_000 : 1_800_000);
+export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 300_000 : 3_600_000);
 
 export const run = (options: BenchOptions) => runSweepBench('instant', options);
