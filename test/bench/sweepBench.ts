@@ -218,7 +218,7 @@ async function untilRotated(world: ProvisionWorld, slugs: string[]): Promise<str
   const table = TableClient.fromConnectionString(world.azurite.connectionString, 'requests', {
     allowInsecureConnection: true,
   });
-  const deadline = performance.now() + 30 * 60_000;
+  const deadline = performance.now() + 55 * 60_000;
   for (;;) {
     const statuses = new Map<string, string>();
     try {
