@@ -33,6 +33,7 @@ import {
   type SimResponse,
   type SimSurface,
 } from './surface.js';
+import { propagationMs, scaleOf, type LatencyOptions } from './latencyProfile.js';
 import { ArmThrottle, type ThrottleClass, type ThrottleOptions } from './throttle.js';
 import { BlobStore, createBlobDataPlane } from './blobDataPlane.js';
 import { createFileDataPlane } from './fileDataPlane.js';
@@ -92,6 +93,14 @@ export interface StartSimulatorOptions {
   listSecretsKeyVaultValues?: boolean;
   /** Simulated seconds asynchronous provisioning takes (default 0: done at the first poll). */
   provisioningSeconds?: number;
+  /**
+   * Azure's latencies (latencyProfile.ts): each long-running operation and propagation delay takes
+   * its profile figure divided by `timeScale`, and ARM's throttle refills `timeScale` times faster,
+   * so a run of Azure minutes takes wall seconds with the ratios kept. Replaces
+   * `principalPropagationSeconds` and `dataPlanePropagationSeconds`; `provisioningSeconds` stays the
+   * time of operations the profile has no figure for.
+   */
+  latency?: LatencyOptions;
   /** Random source for fault probabilities; Math.random when omitted. */
   random?: () => number;
   /**
@@ -257,11 +266,16 @@ async function launch(
       subscriptionId,
       subscriptionName: options.subscriptionName ?? 'claw-broker simulated subscription',
       tenantId,
-      principalPropagationMs: (options.principalPropagationSeconds ?? 0) * 1000,
-      dataPlanePropagationMs: (options.dataPlanePropagationSeconds ?? 30) * 1000,
+      principalPropagationMs: options.latency
+        ? propagationMs(options.latency, 'entraReplication')
+        : (options.principalPropagationSeconds ?? 0) * 1000,
+      dataPlanePropagationMs: options.latency
+        ? propagationMs(options.latency, 'dataPlanePropagation')
+        : (options.dataPlanePropagationSeconds ?? 30) * 1000,
       provisioningMs: (options.provisioningSeconds ?? 0) * 1000,
       keyVaultReferenceFailure: options.keyVaultReferenceFailure ?? 'alternate',
       listSecretsKeyVaultValues: options.listSecretsKeyVaultValues ?? false,
+      ...(options.latency ? { latency: options.latency } : {}),
     },
     clock,
     identity,
@@ -269,7 +283,13 @@ async function launch(
   );
   const faults = new FaultRegistry(options.random);
   const log = new RequestLog();
-  const throttle = options.throttle === false ? undefined : new ArmThrottle(options.throttle ?? {});
+  const throttle =
+    options.throttle === false
+      ? undefined
+      : new ArmThrottle({
+          ...options.throttle,
+          ...(options.latency ? { timeScale: scaleOf(options.latency) } : {}),
+        });
   const blob = new BlobStore();
   const files = new FileShareStore(() => clock.now());
 

@@ -20,6 +20,11 @@ export interface ThrottleOptions {
   scale?: number;
   /** Replaces individual buckets (after scaling is ignored for these). */
   buckets?: Partial<Record<ThrottleClass, BucketSize>>;
+  /**
+   * Azure seconds per wall second (latencyProfile.ts): refill rates (not bursts) are multiplied by
+   * it, so a time-compressed run meets the throttle as an uncompressed one would.
+   */
+  timeScale?: number;
 }
 
 export type ThrottleDecision =
@@ -43,14 +48,16 @@ export class ArmThrottle {
     private readonly monotonicNow: () => number = () => performance.now(),
   ) {
     const scale = options.scale ?? 1;
+    const timeScale = options.timeScale ?? 1;
     const scaled = (size: BucketSize): BucketSize => ({
       burst: Math.max(1, Math.round(size.burst * scale)),
       perSecond: size.perSecond * scale,
     });
+    const inTime = (size: BucketSize): BucketSize => ({ ...size, perSecond: size.perSecond * timeScale });
     this.sizes = {
-      read: options.buckets?.read ?? scaled(armThrottleLimits.read),
-      write: options.buckets?.write ?? scaled(armThrottleLimits.write),
-      delete: options.buckets?.delete ?? scaled(armThrottleLimits.delete),
+      read: inTime(options.buckets?.read ?? scaled(armThrottleLimits.read)),
+      write: inTime(options.buckets?.write ?? scaled(armThrottleLimits.write)),
+      delete: inTime(options.buckets?.delete ?? scaled(armThrottleLimits.delete)),
     };
   }
 

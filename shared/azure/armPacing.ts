@@ -188,6 +188,19 @@ export class ArmPacer {
 }
 
 const pacers = new Map<string, ArmPacer>();
+let pacingTimeScale = 1;
+
+/**
+ * Runs this process's pacers `scale` times faster (refill rates, not bursts). Only for a simulated
+ * Azure whose clock runs that much faster than the wall clock, throttle included (the benches,
+ * sandbox/sim/latencyProfile.ts); Azure's own limits are in real time. Forgets existing pacers.
+ */
+export function setArmPacingTimeScale(scale: number): void {
+  if (!Number.isFinite(scale) || scale <= 0)
+    throw new RangeError(`The pacing time scale must be a positive number; got ${String(scale)}.`);
+  pacingTimeScale = scale;
+  pacers.clear();
+}
 
 /**
  * The process's pacer for one principal at one ARM endpoint and subscription: ARM's buckets are
@@ -196,7 +209,15 @@ const pacers = new Map<string, ArmPacer>();
 export function armPacerFor(principal: string): ArmPacer {
   let pacer = pacers.get(principal);
   if (!pacer) {
-    pacer = new ArmPacer();
+    pacer = new ArmPacer(
+      pacingTimeScale === 1
+        ? ARM_LIMITS
+        : {
+            read: { ...ARM_LIMITS.read, perSecond: ARM_LIMITS.read.perSecond * pacingTimeScale },
+            write: { ...ARM_LIMITS.write, perSecond: ARM_LIMITS.write.perSecond * pacingTimeScale },
+            delete: { ...ARM_LIMITS.delete, perSecond: ARM_LIMITS.delete.perSecond * pacingTimeScale },
+          },
+    );
     pacers.set(principal, pacer);
   }
   return pacer;

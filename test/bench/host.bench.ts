@@ -7,12 +7,16 @@
 import { performance } from 'node:perf_hooks';
 import { InvocationContext } from '../../sandbox/host/azureFunctions.js';
 import { EventType, registeredFunctions, startLocalHost, type LocalHost } from '../../sandbox/host/index.js';
-import type { BenchResult } from './main.js';
+import type { BenchOptions, BenchResult, BenchSize } from './runner.js';
 
-const INSTANCES = 40;
-const REPLAYS = 300;
+const SIZES = { full: { instances: 40, replays: 300 }, smoke: { instances: 5, replays: 20 } };
+let INSTANCES = SIZES.full.instances;
+let REPLAYS = SIZES.full.replays;
 
-export async function run(): Promise<BenchResult[]> {
+export const timeLimitMs = (size: BenchSize) => (size === 'smoke' ? 120_000 : 600_000);
+
+export async function run(options: BenchOptions): Promise<BenchResult[]> {
+  ({ instances: INSTANCES, replays: REPLAYS } = SIZES[options.size]);
   const host = await startLocalHost({
     app: () => import('../host/apps/bench.js'),
     storage: 'memory',

@@ -22,6 +22,8 @@ export interface FleetOptions {
   openclawVersion: string;
   /** How old each gateway token is when seeded (so a rotation sweep finds it due). */
   gatewayTokenAgeMs: number;
+  /** When set, each record's SAS expires this long from now (so a SAS sweep finds it not due). */
+  sasExpiresInMs?: number;
   /** Seeding principals: ARM throttles per principal, so seeding spreads over many, never the broker. */
   seeders?: number;
   concurrency?: number;
@@ -143,6 +145,9 @@ export async function seedFleet(options: FleetOptions): Promise<void> {
         url: `https://${fqdn}`,
         owners: [],
         secretAges: { 'gateway-token': setAt, 'storage-key': fresh, 'entra-client-secret': fresh },
+        ...(options.sasExpiresInMs !== undefined
+          ? { sasExpiresAt: new Date(Date.now() + options.sasExpiresInMs).toISOString() }
+          : {}),
       }));
     },
   );

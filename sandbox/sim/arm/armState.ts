@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ControllableSimClock } from '../clock.js';
+import { operationMs, type LatencyOptions, type OperationKind } from '../latencyProfile.js';
 import type { IdentityDirectory } from '../identity.js';
 import type { KeyVaultStore } from '../keyVaultStore.js';
 import { findBuiltInRole, type BuiltInRole } from './roles.js';
@@ -130,6 +131,8 @@ export interface ArmStateOptions {
   keyVaultReferenceFailure: 'invalidParameter' | 'failedRevision' | 'alternate';
   /** Whether listSecrets returns the value an app fetched for a Key Vault reference (undocumented). */
   listSecretsKeyVaultValues: boolean;
+  /** Per-type durations (latencyProfile.ts); where it has no figure, `provisioningMs` applies. */
+  latency?: LatencyOptions;
 }
 
 /**
@@ -265,10 +268,31 @@ export class ArmState {
       id: randomUUID(),
       status: 'InProgress',
       startedAt: now,
-      readyAt: now + (durationMs ?? this.options.provisioningMs),
+      readyAt:
+        now +
+        (durationMs ??
+          this.durationOf(
+            input.resourceId,
+            input.kind === 'delete'
+              ? 'delete'
+              : input.resume?.kind === 'put' && input.resume.previous
+                ? 'update'
+                : 'create',
+          )),
     };
     this.operations.set(operation.id, operation);
     return operation;
+  }
+
+  /**
+   * How long an operation on the resource takes: the latency profile's figure for its type and kind
+   * (scaled), else the default provisioning time.
+   */
+  durationOf(resourceId: string, kind: OperationKind): number {
+    return (
+      (this.options.latency && operationMs(this.options.latency, resourceId, kind)) ??
+      this.options.provisioningMs
+    );
   }
 
   /**

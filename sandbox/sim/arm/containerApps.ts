@@ -789,7 +789,9 @@ const appSpec: ResourceTypeSpec = {
             `Revision '${revision.name}' is not active and cannot be restarted.`,
           );
         // A restart does not re-read Key Vault references: the app keeps the values it holds.
-        revision.restartingUntil = ctx.state.clock.now() + Math.max(ctx.state.options.provisioningMs, 1);
+        revision.restartingUntil =
+          ctx.state.clock.now() +
+          Math.max(ctx.state.durationOf(`${resource.id}/revisions/${revision.name}`, 'restart'), 1);
         ctx.state.emit({ kind: 'revisionRestarted', appId: resource.id, revisionName: revision.name });
         return { status: 200 };
       default:
