@@ -48,7 +48,7 @@ const BOUNDARIES: Boundary[] = [
     slug: 'fg-verify',
     kind: 'gateway-token',
     step: 'asking the gateway',
-    fault: (slug) => ({ kind: 'timeout', method: 'POST', path: `/openclaw/ca-${slug}/rpc$` }),
+    fault: (slug) => ({ kind: 'timeout', method: 'POST', path: `/openclaw/ca-${slug}/api/v1/admin/rpc$` }),
   },
   {
     slug: 'fg-retire',
