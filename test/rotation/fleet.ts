@@ -10,6 +10,7 @@ import { footprintNames } from '../../shared/domain/names.js';
 import { buildContainerAppSpec } from '../../shared/openclaw/containerAppSpec.js';
 import { renderNginxConfig } from '../../shared/openclaw/nginxConfig.js';
 import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';
+import { openClawVersionSupport } from '../../shared/openclaw/versions.js';
 import { secretUri } from '../../shared/azure/keyVaultSecrets.js';
 import type { EnvironmentRegistry } from '../../shared/storage/environmentRegistry.js';
 import { forEachBounded } from '../../shared/sweeps/sweepRunner.js';
@@ -128,6 +129,8 @@ export async function seedFleet(options: FleetOptions): Promise<void> {
           version: options.openclawVersion,
           appFqdn: fqdn,
           channels: [],
+          // As provisioning renders it: the rotation's gateway check uses the admin RPC plugin.
+          adminRpc: openClawVersionSupport(options.openclawVersion).adminRpcPlugin,
         }),
         nginxConfig: renderNginxConfig({ version: options.openclawVersion, channels: [] }),
       });
