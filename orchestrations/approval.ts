@@ -64,8 +64,10 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
       context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
       return decision;
     }
-    // This wait's timer lost: cancel it, or the instance would stay running until it fired.
-    deadline.cancel();
+    // This wait's timer lost: cancel it, or the instance would stay running until it fired. When
+    // the decision and the deadline land in the same episode the timer has fired too, and
+    // durable-functions throws on cancelling it (DFTimerTask.cancel).
+    if (!deadline.isCompleted) deadline.cancel();
     // The event's payload is not trusted: the approval record is the authority.
     const confirm: ConfirmDecisionInput = { requestId: input.requestId };
     const confirmed = (yield context.df.callActivity(

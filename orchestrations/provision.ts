@@ -179,8 +179,12 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
 
   if (failure) {
     // Let steps already running finish (their resources then show in the report); drop retries,
-    // and start nothing that was not sent yet.
-    for (const entry of pending) if (entry.kind === 'retry' && entry.sent) entry.task.cancel();
+    // and start nothing that was not sent yet. A retry timer may have fired while the orchestration
+    // waited on an older task: durable-functions throws on cancelling it (DFTimerTask.cancel,
+    // "Cannot cancel a completed task"), which would replace the step's reason with its own.
+    for (const entry of pending) {
+      if (entry.kind === 'retry' && entry.sent && !entry.task.isCompleted) entry.task.cancel();
+    }
     for (const entry of pending) {
       if (entry.kind === 'retry' || !entry.sent) continue;
       try {

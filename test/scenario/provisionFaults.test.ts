@@ -137,6 +137,31 @@ describe('provisioning through Azure faults', () => {
     expect(await world.environment('f-lro')).toMatchObject({ state: 'ready' });
   });
 
+  it('fails with the step’s reason when a retry timer of another step already fired (CI saw "Cannot cancel a completed task")', async () => {
+    // roleAssignments keeps waiting on its 1 s retry timer while the slow environment LRO (3 s)
+    // fails: by then the timer has fired, and cancelling a fired timer throws in durable-functions
+    // (DFTimerTask.cancel), which replaced the step's reason with the library's error.
+    world.sim.admin.addFault({
+      kind: 'principalNotFound',
+      method: 'PUT',
+      path: '/resourceGroups/claw-f-fired/.*/roleAssignments/',
+    });
+    const slowFailure = {
+      method: 'PUT',
+      path: '/resourceGroups/claw-f-fired/providers/Microsoft.App/managedEnvironments/cae-f-fired$',
+      count: 1,
+    };
+    world.sim.admin.addFault({ kind: 'slowProvisioning', seconds: 3, ...slowFailure });
+    world.sim.admin.addFault({ kind: 'lroFailed', code: 'ManagedEnvironmentProvisioningError', ...slowFailure });
+    const failed = await provision('f-fired', 'fault-fired');
+    expect(failed.status).toBe('failed');
+    expect(failed.reason).toContain(
+      'provisioning f-fired failed at step managedEnvironment: ManagedEnvironmentProvisioningError',
+    );
+    const fired = world.host.history('op:fault-fired').filter((event) => event.EventType === EventType.TimerFired);
+    expect(fired.length).toBeGreaterThanOrEqual(1);
+  });
+
   it('waits on durable timers while a new principal and the vault grant propagate slowly, then converges', async () => {
     const principal = world.sim.admin.addFault({
       kind: 'principalNotFound',
