@@ -150,9 +150,12 @@ function intakeFailures(): string[] {
     .filter((message) => !message.includes('Maximum call stack size exceeded'));
 }
 
-/** Runs the unreadable-message drain now (Azure's admin endpoint for non-HTTP functions) and waits. */
+/**
+ * Runs housekeeping now (Azure's admin endpoint for non-HTTP functions), which drains the
+ * unreadable-message queue, and waits.
+ */
 async function drainUnreadable(): Promise<void> {
-  const response = await fetch(`${world.host.baseUrl}/admin/functions/lifecycleIntakeUnreadable`, {
+  const response = await fetch(`${world.host.baseUrl}/admin/functions/housekeeping`, {
     method: 'POST',
     headers: { 'x-functions-key': world.host.masterKey, 'content-type': 'application/json' },
     body: '{}',
