@@ -6,12 +6,14 @@ import { NONCES_TABLE } from '../shared/storage/nonceStore.js';
 import { SEEN_UPDATES_TABLE } from '../shared/storage/seenUpdateStore.js';
 import { TEARDOWN_BACKUP_CONTAINER } from '../shared/teardown/teardownSteps.js';
 import { services } from './services.js';
+import { drainUnreadableIntake } from './intake.js';
 import { occurrenceTime } from './timerOccurrence.js';
 
 /**
  * Housekeeping, daily at 02:30 UTC: deletes expired chat button nonces, old seen Telegram update
- * ids and teardown backups past their retention (shared/housekeeping). The schedule is fixed: it
- * is not a policy anyone tunes, and a daily run keeps each run small.
+ * ids and teardown backups past their retention (shared/housekeeping), and records the intake
+ * messages the host could not deliver to either queue trigger (functions/intake.ts). The schedule
+ * is fixed: it is not a policy anyone tunes, and a daily run keeps each run small.
  */
 app.timer(Functions.housekeeping, {
   schedule: '0 30 2 * * *',
@@ -26,5 +28,6 @@ app.timer(Functions.housekeeping, {
       occurrenceTime(timer),
       createLogger(context, { function: Functions.housekeeping }),
     );
+    await drainUnreadableIntake(context);
   },
 });

@@ -1,4 +1,4 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { Functions } from '../shared/functionNames.js';
 import { IntakeService, type IntakeMessage } from '../shared/intake/intakeService.js';
@@ -24,16 +24,18 @@ export async function lifecycleIntakePoison(message: unknown, context: Invocatio
 }
 
 /**
- * Daily at 02:45 UTC: records what the host moved to `lifecycle-requests-poison-poison` (messages
- * the worker could not hand to either trigger), so no message ends unrecorded. Daily is well inside
- * a queue message's 7-day lifetime, and an empty queue costs one storage call; operators who want
- * it sooner run it now through the admin endpoint (`POST /admin/functions/lifecycleIntakeUnreadable`).
+ * Records what the host moved to `lifecycle-requests-poison-poison` (messages the worker could not
+ * hand to either trigger), so no message ends unrecorded. Run by the daily housekeeping timer
+ * (functions/housekeeping.ts), well inside a queue message's 7-day lifetime; an empty queue costs
+ * one storage call. Operators who want it sooner run housekeeping now through the admin endpoint
+ * (`POST /admin/functions/housekeeping`).
  */
-export async function lifecycleIntakeUnreadable(_timer: Timer, context: InvocationContext): Promise<void> {
+export async function drainUnreadableIntake(context: InvocationContext): Promise<number> {
   const { storage } = services();
   const queue = await storage.queue(StorageNames.lifecycleUnreadableQueue);
   const recorded = await drainUnreadableMessages(queue, intakeFor(context, false));
   if (recorded > 0) context.warn(`recorded ${recorded} unreadable message(s) from ${queue.name}`);
+  return recorded;
 }
 
 function intakeFor(context: InvocationContext, withRunner = true): IntakeService {
@@ -86,9 +88,4 @@ app.storageQueue(Functions.lifecycleIntakePoison, {
   connection: 'AzureWebJobsStorage',
   extraInputs: [df.input.durableClient()],
   handler: lifecycleIntakePoison,
-});
-
-app.timer(Functions.lifecycleIntakeUnreadable, {
-  schedule: '0 45 2 * * *',
-  handler: lifecycleIntakeUnreadable,
 });

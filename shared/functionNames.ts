@@ -111,7 +111,6 @@ export const Events = {
 export const Functions = {
   lifecycleIntake: 'lifecycleIntake',
   lifecycleIntakePoison: 'lifecycleIntakePoison',
-  lifecycleIntakeUnreadable: 'lifecycleIntakeUnreadable',
   submitRequest: 'submitRequest',
   getRequest: 'getRequest',
   listEnvironments: 'listEnvironments',

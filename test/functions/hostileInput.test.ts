@@ -1,4 +1,4 @@
-import { HttpRequest, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import * as df from 'durable-functions';
@@ -263,10 +263,7 @@ describe('no message ends unrecorded: what the host gave up on in both triggers 
     const leaky = (await unreadable.sendMessage(`provision acme with ${FAKE_BOT_TOKEN}`)).messageId;
 
     const { context: ctx } = queueContext();
-    await intake.lifecycleIntakeUnreadable(
-      { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: undefined } as unknown as Timer,
-      ctx,
-    );
+    await intake.drainUnreadableIntake(ctx);
 
     for (const messageId of [deep, leaky]) {
       const listed = await rejectedByMessageId(messageId);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { TableClient, odata } from '@azure/data-tables';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import * as df from 'durable-functions';
 import fc from 'fast-check';
@@ -150,9 +151,12 @@ function intakeFailures(): string[] {
     .filter((message) => !message.includes('Maximum call stack size exceeded'));
 }
 
-/** Runs the unreadable-message drain now (Azure's admin endpoint for non-HTTP functions) and waits. */
+/**
+ * Runs housekeeping now (Azure's admin endpoint for non-HTTP functions), which drains the
+ * unreadable-message queue, and waits.
+ */
 async function drainUnreadable(): Promise<void> {
-  const response = await fetch(`${world.host.baseUrl}/admin/functions/lifecycleIntakeUnreadable`, {
+  const response = await fetch(`${world.host.baseUrl}/admin/functions/housekeeping`, {
     method: 'POST',
     headers: { 'x-functions-key': world.host.masterKey, 'content-type': 'application/json' },
     body: '{}',
@@ -189,10 +193,33 @@ async function expectServing(tag: string): Promise<void> {
   expect((await postUpdate(JSON.stringify({ update_id: 1 }), 'wrong')).status).toBe(401);
 }
 
-/** Every stored value: tables, blobs and queues in Azurite, and the host's logs. */
+/**
+ * Every stored value: tables and queues in Azurite (TestWorld.observableText), every blob (read
+ * here 32 at a time: the fuzzing leaves thousands), and the host's logs.
+ */
 async function expectNoStoredSecret(): Promise<void> {
-  const places = (await world.observableText()).filter((place) => place.where !== 'simulator request log');
+  const places = (await world.observableText()).filter(
+    (place) => place.where !== 'simulator request log' && !place.where.startsWith('blob '),
+  );
   const leaks = places.filter((place) => containsRawSecret(place.text)).map((place) => place.where);
+  const blobs = BlobServiceClient.fromConnectionString(world.azurite.connectionString);
+  for await (const container of blobs.listContainers()) {
+    const client = blobs.getContainerClient(container.name);
+    const names: string[] = [];
+    for await (const blob of client.listBlobsFlat()) names.push(blob.name);
+    for (let start = 0; start < names.length; start += 32) {
+      await Promise.all(
+        names.slice(start, start + 32).map(async (name) => {
+          const text = await client
+            .getBlobClient(name)
+            .downloadToBuffer()
+            .then((buffer) => buffer.toString('utf8'))
+            .catch(() => ''); // deleted by the host meanwhile (a finished work item)
+          if (containsRawSecret(text)) leaks.push(`blob ${container.name}/${name}`);
+        }),
+      );
+    }
+  }
   expect(leaks).toEqual([]);
 }
 
@@ -296,6 +323,90 @@ function problemOf(response: HttpResponseInit): string {
 }
 
 describe(`fuzzing: ${FUZZ_RUNS} cases per channel in-process, ${FUZZ_E2E_RUNS} through the host`, () => {
+  it(
+    'end to end through the host: queue messages, HTTP bodies and updates, with the same invariants',
+    async () => {
+      const queue = new QueueClient(world.azurite.connectionString, LIFECYCLE_QUEUE);
+      const rejectedTable = TableClient.fromConnectionString(
+        world.azurite.connectionString,
+        StorageNames.rejectedTable,
+        {
+          allowInsecureConnection: true,
+        },
+      );
+      const recordOf = async (messageId: string) => {
+        for await (const entity of rejectedTable.listEntities<{ reason: string }>({
+          queryOptions: { filter: odata`messageId eq ${messageId}` },
+        }))
+          return entity;
+        return undefined;
+      };
+      await timed(`queue, ${FUZZ_E2E_RUNS} through the host`, () =>
+        fc.assert(
+          fc.asyncProperty(queueMessageArbitrary(idsFor('e2e-q')), async (text) => {
+            // Azure Storage takes only text that fits an XML request (https://learn.microsoft.com/rest/api/storageservices/put-message);
+            // Azurite accepts more and then cannot list it back, so such text is not sent;
+            // and at most 64 KiB; Azurite takes larger ones, which Azure refuses at send.
+            if (!XML_CHARS.test(text) || Buffer.byteLength(text) > 65_536) return;
+            const before = await rejectedCount();
+            let messageId: string;
+            try {
+              // Sent as another tool would (host.json messageEncoding "none"); the host polls it.
+              messageId = (await queue.sendMessage(text)).messageId;
+            } catch {
+              return; // the queue service refused it (over 64 KB, or not XML-safe): it never was a message
+            }
+            await world.host.waitForIdle();
+            expect(await queueLength(LIFECYCLE_QUEUE)).toBe(0);
+            expect(await queueLength(`${LIFECYCLE_QUEUE}-poison`)).toBe(0);
+            expect(intakeFailures()).toEqual([]);
+            if (!parseLifecycleRequest(text, 49_152).ok) {
+              // Refused: recorded under its message id with a reason, or (moved to each poison
+              // queue as a new message, with a new id) recorded by the drain: one more record.
+              // A message that failed every delivery may still be between queues when the host
+              // first reports idle: drain again, a bounded number of times, before concluding.
+              let record = await recordOf(messageId);
+              for (let attempt = 0; !record && (await rejectedCount()) <= before && attempt < 5; attempt++) {
+                await new Promise((resolve) => setTimeout(resolve, 200));
+                await world.host.waitForIdle();
+                await drainUnreadable();
+                record = await recordOf(messageId);
+              }
+              if (record) expect(record.reason).toMatch(/.{10}/);
+              else expect(await rejectedCount(), text.slice(0, 300)).toBeGreaterThan(before);
+            }
+          }),
+          // Stateful (the host's queues): report the first failing message rather than shrink.
+          { numRuns: FUZZ_E2E_RUNS, endOnFailure: true },
+        ),
+      );
+
+      await timed(`HTTP, ${FUZZ_E2E_RUNS} through the host`, () =>
+        fc.assert(
+          fc.asyncProperty(httpBodyArbitrary(idsFor('e2e-h')), async (body) => {
+            const answer = await postRequest({ label: 'fuzz', text: body, malformed: true });
+            expect(answer.status, answer.text).toBeLessThan(500);
+            if (answer.status !== 202) expect(problemDetail(answer.text).length).toBeGreaterThan(10);
+          }),
+          { numRuns: FUZZ_E2E_RUNS },
+        ),
+      );
+
+      await timed(`Telegram, ${FUZZ_E2E_RUNS} through the host`, () =>
+        fc.assert(
+          fc.asyncProperty(telegramUpdateArbitrary(fc.integer({ min: 500, max: 900 })), async (body) => {
+            const answer = await postUpdate(body);
+            expect([200, 400], answer.text).toContain(answer.status);
+          }),
+          { numRuns: FUZZ_E2E_RUNS },
+        ),
+      );
+      await world.host.waitForIdle();
+      await expectServing('after-e2e-fuzz');
+      await expectNoStoredSecret();
+    },
+    FUZZ_TIMEOUT_MS,
+  );
   it(
     'queue messages: every one is admitted, a duplicate, or recorded with a reason; nothing throws',
     async () => {
@@ -433,85 +544,10 @@ describe(`fuzzing: ${FUZZ_RUNS} cases per channel in-process, ${FUZZ_E2E_RUNS} t
   );
 
   it(
-    'end to end through the host: queue messages, HTTP bodies and updates, with the same invariants',
+    'stored nothing that matches the raw-secret detector, anywhere',
     async () => {
-      const queue = new QueueClient(world.azurite.connectionString, LIFECYCLE_QUEUE);
-      const rejectedTable = TableClient.fromConnectionString(
-        world.azurite.connectionString,
-        StorageNames.rejectedTable,
-        {
-          allowInsecureConnection: true,
-        },
-      );
-      const recordOf = async (messageId: string) => {
-        for await (const entity of rejectedTable.listEntities<{ reason: string }>({
-          queryOptions: { filter: odata`messageId eq ${messageId}` },
-        }))
-          return entity;
-        return undefined;
-      };
-      await timed(`queue, ${FUZZ_E2E_RUNS} through the host`, () =>
-        fc.assert(
-          fc.asyncProperty(queueMessageArbitrary(idsFor('e2e-q')), async (text) => {
-            // Azure Storage takes only text that fits an XML request (https://learn.microsoft.com/rest/api/storageservices/put-message);
-            // Azurite accepts more and then cannot list it back, so such text is not sent.
-            if (!XML_CHARS.test(text)) return;
-            let messageId: string;
-            try {
-              // Sent as another tool would (host.json messageEncoding "none"); the host polls it.
-              messageId = (await queue.sendMessage(text)).messageId;
-            } catch {
-              return; // the queue service refused it (over 64 KB, or not XML-safe): it never was a message
-            }
-            await world.host.waitForIdle();
-            expect(await queueLength(LIFECYCLE_QUEUE)).toBe(0);
-            expect(await queueLength(`${LIFECYCLE_QUEUE}-poison`)).toBe(0);
-            expect(intakeFailures()).toEqual([]);
-            if (!parseLifecycleRequest(text, 49_152).ok) {
-              // Refused: recorded under its message id, with a reason.
-              const record = await recordOf(messageId);
-              if (record) {
-                expect(record.reason, text.slice(0, 300)).toMatch(/.{10}/);
-              } else {
-                // Nested too deep for the worker itself to hand to either trigger: every delivery
-                // failed before the broker's code ran, and it waits in poison-poison for the drain,
-                // which records it (as a new message, under a new id).
-                expect(await queueLength(`${LIFECYCLE_QUEUE}-poison-poison`), text.slice(0, 300)).toBe(1);
-                const before = await rejectedCount();
-                await drainUnreadable();
-                expect(await queueLength(`${LIFECYCLE_QUEUE}-poison-poison`)).toBe(0);
-                expect(await rejectedCount()).toBe(before + 1);
-              }
-            }
-          }),
-          // Stateful (the host's queues): report the first failing message rather than shrink.
-          { numRuns: FUZZ_E2E_RUNS, endOnFailure: true },
-        ),
-      );
-
-      await timed(`HTTP, ${FUZZ_E2E_RUNS} through the host`, () =>
-        fc.assert(
-          fc.asyncProperty(httpBodyArbitrary(idsFor('e2e-h')), async (body) => {
-            const answer = await postRequest({ label: 'fuzz', text: body, malformed: true });
-            expect(answer.status, answer.text).toBeLessThan(500);
-            if (answer.status !== 202) expect(problemDetail(answer.text).length).toBeGreaterThan(10);
-          }),
-          { numRuns: FUZZ_E2E_RUNS },
-        ),
-      );
-
-      await timed(`Telegram, ${FUZZ_E2E_RUNS} through the host`, () =>
-        fc.assert(
-          fc.asyncProperty(telegramUpdateArbitrary(fc.integer({ min: 500, max: 900 })), async (body) => {
-            const answer = await postUpdate(body);
-            expect([200, 400], answer.text).toContain(answer.status);
-          }),
-          { numRuns: FUZZ_E2E_RUNS },
-        ),
-      );
       await world.host.waitForIdle();
-      await expectServing('after-e2e-fuzz');
-      await expectNoStoredSecret();
+      await timed('scan of every stored value', expectNoStoredSecret);
     },
     FUZZ_TIMEOUT_MS,
   );

@@ -152,13 +152,19 @@ describe('provisioning through Azure faults', () => {
       count: 1,
     };
     world.sim.admin.addFault({ kind: 'slowProvisioning', seconds: 3, ...slowFailure });
-    world.sim.admin.addFault({ kind: 'lroFailed', code: 'ManagedEnvironmentProvisioningError', ...slowFailure });
+    world.sim.admin.addFault({
+      kind: 'lroFailed',
+      code: 'ManagedEnvironmentProvisioningError',
+      ...slowFailure,
+    });
     const failed = await provision('f-fired', 'fault-fired');
     expect(failed.status).toBe('failed');
     expect(failed.reason).toContain(
       'provisioning f-fired failed at step managedEnvironment: ManagedEnvironmentProvisioningError',
     );
-    const fired = world.host.history('op:fault-fired').filter((event) => event.EventType === EventType.TimerFired);
+    const fired = world.host
+      .history('op:fault-fired')
+      .filter((event) => event.EventType === EventType.TimerFired);
     expect(fired.length).toBeGreaterThanOrEqual(1);
   });
 
