@@ -190,6 +190,9 @@ export async function startSandboxWorld(
           }
         : {}),
       ...options.simulator,
+      // Entra replicates as in a real tenant: a fresh app, principal or group is not found for a
+      // second (sandbox/sim/graph.ts, replicationDelayMs). A test may set its own.
+      graph: { replicationDelayMs: 1000, ...options.simulator?.graph },
     });
     trustSimulatorCertificate(sim.caCertPem);
     const { brokerVaultUri, stagingVaultUri } = await bootstrapBrokerVaults(sim, botToken);

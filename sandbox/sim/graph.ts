@@ -33,6 +33,21 @@ export interface GraphSurfaceOptions {
    * `owners@odata.bind`) may name them and owner lists show them.
    */
   externalPrincipal?: (id: string) => ExternalPrincipal | undefined;
+  /**
+   * Directory replication, in simulated ms (default 0: every write is seen at once). Entra is
+   * eventually consistent: "a newly created object [may] return a 'Not Found'" and a read may not
+   * reflect a recent write (Microsoft Entra blog, "Designing for Eventual Consistency for Microsoft
+   * Entra", March 2026; aaddevsup, "Why do I sometimes get a 404 when trying to update an Azure
+   * Directory object after I just created it?", 2021). For this long after its creation an
+   * application, service principal or group is missing from lists and filters, answers 404
+   * `Request_ResourceNotFound` to reads, updates, actions (addPassword) and reference writes
+   * (owners/$ref) by its id, cannot be named in a reference, and a new application's appId does
+   * not yet make `POST /servicePrincipals` valid (the 400 azure-cli and Terraform users meet right
+   * after `az ad app create`). An owner added by `owners/$ref` shows in `ownedObjects` and owner
+   * lists only after the same delay. Writes themselves always succeed where they land; the sources
+   * give no bound, so tests choose one.
+   */
+  replicationDelayMs?: number;
 }
 
 /** A principal this surface does not store but knows as a directory object. */
@@ -61,6 +76,8 @@ export interface GraphGroupView {
 export interface GraphSurface extends SimSurface {
   /** Switches the tenant policy that forbids adding client secrets to applications. */
   setPasswordCredentialsForbidden(forbidden: boolean): void;
+  /** Sets the directory replication delay for objects and references written from now on. */
+  setReplicationDelayMs(delayMs: number): void;
   addUser(user: GraphUserOptions): { id: string; displayName: string; userPrincipalName: string };
   /** An application by object id or appId, with its credentials' metadata only. */
   application(idOrAppId: string): Record<string, unknown> | undefined;
@@ -269,6 +286,17 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
   const members = new Map<string, Set<string>>();
   /** Owners of applications (kept through soft delete) and groups, by object id. */
   const owners = new Map<string, Set<string>>();
+  /** Until when a fresh object, or an owner reference (`objectId owner`), is still replicating. */
+  const replicatedAt = new Map<string, number>();
+  let replicationDelayMs = options.replicationDelayMs ?? 0;
+  const replicating = (key: string) => (replicatedAt.get(key) ?? 0) > clock.now();
+  const written = (key: string) => {
+    if (replicationDelayMs > 0) replicatedAt.set(key, clock.now() + replicationDelayMs);
+  };
+  const ownerKey = (objectId: string, ownerId: string) => `${objectId} ${ownerId}`;
+  /** What a replica shows: fresh objects are left out. */
+  const replicated = <V extends { id: string }>(values: Iterable<V>) =>
+    [...values].filter((value) => !replicating(value.id));
 
   const isoNow = (at = clock.now()) => new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -564,7 +592,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
     const app = byAlternateKey
       ? [...applications.values()].find((a) => a.appId.toLowerCase() === byAlternateKey[1]?.toLowerCase())
       : applications.get(key);
-    if (!app) throw notFound(byAlternateKey?.[1] ?? key);
+    if (!app || replicating(app.id)) throw notFound(byAlternateKey?.[1] ?? key);
     return app;
   }
 
@@ -596,6 +624,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
     };
     applyApplicationProperties(app, body);
     applications.set(app.id, app);
+    written(app.id);
     return app;
   }
 
@@ -663,7 +692,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
       if (!['appId', 'tags', 'accountEnabled', 'appRoleAssignmentRequired'].includes(key))
         throw unknownProperty(key);
     }
-    const app = [...applications.values()].find((a) => a.appId.toLowerCase() === appId.toLowerCase());
+    const app = replicated(applications.values()).find((a) => a.appId.toLowerCase() === appId.toLowerCase());
     if (!app) {
       throw badRequest(
         `The appId '${appId}' of the service principal does not reference a valid application object.`,
@@ -688,6 +717,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
       tags: isStringArray(body['tags']) ? [...body['tags']] : [],
     };
     servicePrincipals.set(sp.id, sp);
+    written(sp.id);
     return sp;
   }
 
@@ -732,7 +762,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         : null;
     if (!match?.[1]) throw badRequest(`Invalid object identifier '${String(reference)}'.`);
     const id = decodeURIComponent(match[1]);
-    if (!findObject(id) || applications.has(id)) throw notFound(id);
+    if (!findObject(id) || applications.has(id) || replicating(id)) throw notFound(id);
     return id;
   }
 
@@ -762,6 +792,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
     }
     set.add(ownerId);
     owners.set(objectId, set);
+    written(ownerKey(objectId, ownerId));
   }
 
   const isServicePrincipal = (object: DirectoryObject) =>
@@ -776,6 +807,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
   function ownersCollection(req: SimRequest, objectId: string): SimResponse {
     const ofGroup = groups.has(objectId);
     const list = [...(owners.get(objectId) ?? [])].flatMap((id) => {
+      if (replicating(ownerKey(objectId, id))) return [];
       const object = findObject(id);
       return object && !(ofGroup && isServicePrincipal(object)) ? [objectView(object)] : [];
     });
@@ -785,8 +817,9 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
   /** `GET /servicePrincipals/{id}/ownedObjects` and `/users/{id}/ownedObjects`: the applications and groups it owns. */
   function ownedObjectsCollection(req: SimRequest, principalId: string): SimResponse {
     const list = [...owners]
-      .filter(([, ids]) => ids.has(principalId))
+      .filter(([objectId, ids]) => ids.has(principalId) && !replicating(ownerKey(objectId, principalId)))
       .flatMap(([objectId]) => {
+        if (replicating(objectId)) return [];
         const object = findObject(objectId);
         return object ? [objectView(object)] : [];
       });
@@ -826,7 +859,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
             req,
             'applications',
             'Application',
-            [...applications.values()].map(applicationView),
+            replicated(applications.values()).map(applicationView),
             ['appId', 'displayName'],
           );
         }
@@ -901,7 +934,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
             req,
             'servicePrincipals',
             'ServicePrincipal',
-            [...servicePrincipals.values()].map((sp) => ({ ...sp })),
+            replicated(servicePrincipals.values()).map((sp) => ({ ...sp })),
             ['appId', 'displayName'],
           );
         }
@@ -910,7 +943,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
         throw methodNotAllowed();
       }
       const sp = servicePrincipals.get(key);
-      if (!sp) throw notFound(key);
+      if (!sp || replicating(sp.id)) throw notFound(key);
       if (action !== undefined) throw invalidSegment();
       if (method === 'GET') return entity(req, 'servicePrincipals', { ...sp });
       if (method === 'DELETE') {
@@ -928,7 +961,7 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
             req,
             'groups',
             'Group',
-            [...groups.values()].map((g) => ({ ...g })),
+            replicated(groups.values()).map((g) => ({ ...g })),
             ['displayName', 'mailNickname'],
           );
         }
@@ -938,15 +971,17 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
           const memberIds = bindReferences(body['members@odata.bind']);
           const ownerIds = bindReferences(body['owners@odata.bind']);
           const group = createGroup(body);
+          written(group.id);
           for (const id of memberIds) addMember(group.id, id);
           // Repeats in one bind collapse, as a set of references does.
           if (ownerIds.length > 0) owners.set(group.id, new Set(ownerIds));
+          for (const id of ownerIds) written(ownerKey(group.id, id));
           return entity(req, 'groups', { ...group }, 201);
         }
         throw methodNotAllowed();
       }
       const group = groups.get(key);
-      if (!group) throw notFound(key);
+      if (!group || replicating(group.id)) throw notFound(key);
       if (action === undefined) {
         if (method === 'GET') return entity(req, 'groups', { ...group });
         if (method === 'DELETE') {
@@ -1169,6 +1204,10 @@ export function createGraphSurface(options: GraphSurfaceOptions): GraphSurface {
 
     setPasswordCredentialsForbidden(forbidden) {
       passwordCredentialsForbidden = forbidden;
+    },
+
+    setReplicationDelayMs(delayMs) {
+      replicationDelayMs = delayMs;
     },
 
     addUser: (user) => ({ ...addUser(user) }),

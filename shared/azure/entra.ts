@@ -63,6 +63,12 @@ export class EntraClient {
     return found[0] && applicationOf(found[0]);
   }
 
+  /** An application by object id; undefined on 404 (gone, or not replicated yet: the caller knows which). */
+  async getApplication(id: string): Promise<EntraApplication | undefined> {
+    const raw = await this.getOrMissing<RawApplication>(`/applications/${encodeURIComponent(id)}`);
+    return raw && applicationOf(raw);
+  }
+
   async createApplication(body: ApplicationBody): Promise<EntraApplication> {
     return applicationOf(await this.call<RawApplication>('POST', '/applications', body));
   }
@@ -112,8 +118,20 @@ export class EntraClient {
     return found[0];
   }
 
-  async createServicePrincipal(appId: string): Promise<{ id: string }> {
-    return this.call<{ id: string }>('POST', '/servicePrincipals', { appId });
+  /**
+   * Creates the application's service principal. False when it already exists (409
+   * Request_MultipleObjectsWithSameKeyValue: one made since a lookup that a replica answered).
+   * Right after the application is created Graph may answer 400 "does not reference a valid
+   * application object": see isReplicationLag.
+   */
+  async createServicePrincipal(appId: string): Promise<boolean> {
+    try {
+      await this.call('POST', '/servicePrincipals', { appId });
+      return true;
+    } catch (error) {
+      if (error instanceof GraphError && error.statusCode === 409) return false;
+      throw error;
+    }
   }
 
   async findGroup(displayName: string): Promise<EntraGroup | undefined> {
@@ -132,6 +150,12 @@ export class EntraClient {
       'owners@odata.bind': [this.directoryObjectUrl(ownerId)],
     });
     return { id: group.id, displayName: group.displayName };
+  }
+
+  /** A group by object id; undefined on 404 (gone, or not replicated yet). */
+  async getGroup(id: string): Promise<EntraGroup | undefined> {
+    const group = await this.getOrMissing<EntraGroup>(`/groups/${encodeURIComponent(id)}`);
+    return group && { id: group.id, displayName: group.displayName };
   }
 
   /** Adds a client secret; the returned text is a secret: store it, never return or log it. */
@@ -173,6 +197,15 @@ export class EntraClient {
       return true;
     } catch (error) {
       if (error instanceof GraphError && error.statusCode === 404) return false;
+      throw error;
+    }
+  }
+
+  private async getOrMissing<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.call<T>('GET', path);
+    } catch (error) {
+      if (error instanceof GraphError && error.statusCode === 404) return undefined;
       throw error;
     }
   }
@@ -271,6 +304,24 @@ function applicationOf(raw: RawApplication): EntraApplication {
       displayName,
     })),
   };
+}
+
+/**
+ * Whether Graph's answer means the directory has not replicated a fresh object yet, so the same call
+ * succeeds later. Entra is eventually consistent: "a newly created object [may] return a 'Not
+ * Found'" (Microsoft Entra blog, "Designing for Eventual Consistency for Microsoft Entra", 2026), so
+ * a 404 Request_ResourceNotFound on an object the broker just created or found (its owner
+ * reference, addPassword, an update) is a wait; so is the 400 that `POST /servicePrincipals`
+ * answers for an appId a replica does not know yet ("... does not reference a valid application
+ * object", met by azure-cli and Terraform users right after creating the application). Callers use
+ * it only for objects they know exist: for an object really gone the wait ends in their timeout.
+ */
+export function isReplicationLag(error: unknown): error is GraphError {
+  return (
+    error instanceof GraphError &&
+    ((error.statusCode === 404 && error.code === 'Request_ResourceNotFound') ||
+      (error.statusCode === 400 && /does not reference a valid application object/i.test(error.message)))
+  );
 }
 
 /** Graph's 400 for adding a reference (owner, member) that is already there. */

@@ -14,6 +14,8 @@ import {
 import type { Change } from '../azure/ensure.js';
 import {
   BROKER_SECRET_DISPLAY_NAME,
+  GraphError,
+  isReplicationLag,
   type EntraApplication,
   type EntraClient,
   type OwnedObjectKind,
@@ -54,7 +56,7 @@ import {
 import { openClawVersionSupport } from '../openclaw/versions.js';
 import { isOwnStagedSecret, stagedSecretName, type StageableSecret } from '../intake/stagedSecrets.js';
 import { MAINTENANCE_APP_SECRETS, MAINTENANCE_SECRET_NAMES } from '../rotation/contracts.js';
-import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
+import type { EntraObjects, EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import {
   PROVISION_STEPS,
   SLUG_SECRET_NAMES,
@@ -107,7 +109,8 @@ export async function asStepOutcome<T>(body: () => Promise<StepOutcome<T>>): Pro
   try {
     return await body();
   } catch (error) {
-    if (isVaultAccessPending(error)) return { status: 'not-yet', reason: error.message };
+    if (isVaultAccessPending(error) || isReplicationLag(error))
+      return { status: 'not-yet', reason: error.message };
     if (isBrokerError(error))
       return { status: 'failed', error: { code: error.code, message: error.message } };
     if (isTransient(error)) {
@@ -481,11 +484,17 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * Idempotent: each object is looked up by name first, and one found is adopted only when the
      * broker owns it in Entra (EntraClient.ownedBy); an app or group of that name that someone else owns fails
      * the step (ResourceNotOwned) before anything is created or changed. The broker creates the group
-     * with itself as owner and adds itself as owner of the app it creates (deleting the new app again
-     * when that fails, so no unowned app is left for a retry to refuse). The client secret is added
+     * with itself as owner and adds itself as owner of the app it creates. The client secret is added
      * only when the vault holds none that the app still knows; client secrets the broker added
      * earlier but never stored (a crash between the two calls) are removed first, so they never
      * pile up.
+     *
+     * Entra is eventually consistent (isReplicationLag): for a while a fresh object is missing from
+     * lookups by name and its owner reference from `ownedObjects`, and calls on it by id answer 404.
+     * So each object's id is written to the registry (`entraObjects`) the moment it is created or
+     * adopted, and later attempts read it by id, never by name again (no second app or group, no
+     * "not owned" for the broker's own object); a 404 on it within the propagation timeout of its
+     * creation, and any replication answer on a call, make the step "not yet".
      */
     entra: (input: StepInput) =>
       asStepOutcome(async () => {
@@ -496,13 +505,53 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
         const redirectUri = `https://${appFqdn(input)}/.auth/login/aad/callback`;
         const changes: Change[] = [];
         const brokerId = await deps.brokerPrincipalId();
-        let app: EntraApplication | undefined = await deps.entra.findApplication(names.entraApplication);
-        if (app && !(await deps.entra.ownedBy(brokerId, app.id))) {
-          throw notOwned('application', names.entraApplication, app.id, brokerId);
+        const recordedObjects = (await registry.get(plan.slug))?.entraObjects;
+        let objects: EntraObjects =
+          recordedObjects?.incarnation === plan.incarnation
+            ? recordedObjects
+            : { incarnation: plan.incarnation };
+        const remember = async (next: EntraObjects) => {
+          objects = next;
+          await registry.update(plan.slug, (record) =>
+            record ? { ...record, entraObjects: next } : undefined,
+          );
+        };
+        /** An object this incarnation recorded, read by id; a 404 soon after its creation is replication. */
+        const recorded = async <T>(
+          kind: OwnedObjectKind,
+          entry: { id: string; at: string } | undefined,
+          read: (id: string) => Promise<T | undefined>,
+        ): Promise<T | undefined> => {
+          if (!entry) return undefined;
+          const found = await read(entry.id);
+          if (found) return found;
+          if (Date.now() - Date.parse(entry.at) < config.provisioning.propagationTimeoutMs) {
+            throw new GraphError(
+              404,
+              'Request_ResourceNotFound',
+              `Entra ${kind} ${entry.id}, created for this slug at ${entry.at}, is not readable yet (directory replication)`,
+            );
+          }
+          return undefined; // Deleted since: looked up by name again below.
+        };
+
+        let app: EntraApplication | undefined = await recorded('application', objects.application, (id) =>
+          deps.entra.getApplication(id),
+        );
+        const appRecorded = app !== undefined;
+        if (!app) {
+          app = await deps.entra.findApplication(names.entraApplication);
+          if (app && !(await deps.entra.ownedBy(brokerId, app.id))) {
+            throw notOwned('application', names.entraApplication, app.id, brokerId);
+          }
         }
-        let group = await deps.entra.findGroup(names.entraGroup);
-        if (group && !(await deps.entra.ownedBy(brokerId, group.id))) {
-          throw notOwned('group', names.entraGroup, group.id, brokerId);
+        let group = await recorded('group', objects.group, (id) => deps.entra.getGroup(id));
+        const groupRecorded = group !== undefined;
+        if (!group) {
+          group = await deps.entra.findGroup(names.entraGroup);
+          if (group && !(await deps.entra.ownedBy(brokerId, group.id))) {
+            throw notOwned('group', names.entraGroup, group.id, brokerId);
+          }
         }
         const stored = await secretTags(vault, SLUG_SECRET_NAMES.entraClientSecret);
 
@@ -512,30 +561,48 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           groupMembershipClaims: 'SecurityGroup' as const,
           web: { redirectUris: [redirectUri], implicitGrantSettings: { enableIdTokenIssuance: true } },
         };
+        const appChange = {
+          resource: `Entra application ${names.entraApplication}`,
+          action: 'created' as const,
+        };
+        const groupChange = { resource: `Entra group ${names.entraGroup}`, action: 'created' as const };
         if (!app) {
-          const created = await deps.entra.createApplication(body);
-          try {
-            await deps.entra.addApplicationOwner(created.id, brokerId);
-          } catch (error) {
-            // Not left behind unowned: a retry would find it and refuse it as someone else's.
-            await deps.entra.deleteApplication(created.id).catch(() => false);
-            throw error;
+          app = await deps.entra.createApplication(body);
+          const at = new Date().toISOString();
+          await remember({
+            ...objects,
+            application: { id: app.id, at, createdBy: plan.requestId, ownerAdded: false },
+          });
+          changes.push(appChange);
+        } else {
+          if (!appRecorded) {
+            await remember({
+              ...objects,
+              application: { id: app.id, at: new Date().toISOString(), ownerAdded: true },
+            });
+          } else if (objects.application?.createdBy === plan.requestId) {
+            changes.push(appChange); // An earlier attempt of this request created it.
           }
-          app = created;
-          changes.push({ resource: `Entra application ${names.entraApplication}`, action: 'created' });
-        } else if (!app.redirectUris.includes(redirectUri)) {
-          await deps.entra.updateApplication(app.id, {
-            web: { ...body.web, redirectUris: [...app.redirectUris, redirectUri] },
-          });
-          changes.push({
-            resource: `Entra application ${names.entraApplication}`,
-            action: 'updated',
-            fields: ['web.redirectUris'],
-          });
+          if (!app.redirectUris.includes(redirectUri)) {
+            await deps.entra.updateApplication(app.id, {
+              web: { ...body.web, redirectUris: [...app.redirectUris, redirectUri] },
+            });
+            changes.push({
+              resource: `Entra application ${names.entraApplication}`,
+              action: 'updated',
+              fields: ['web.redirectUris'],
+            });
+          }
+        }
+        if (objects.application && !objects.application.ownerAdded) {
+          // False when Graph already had it (a tenant may make the creator an owner by itself).
+          await deps.entra.addApplicationOwner(app.id, brokerId);
+          await remember({ ...objects, application: { ...objects.application, ownerAdded: true } });
         }
         if (!(await deps.entra.findServicePrincipal(app.appId))) {
-          await deps.entra.createServicePrincipal(app.appId);
-          changes.push({ resource: `service principal of ${names.entraApplication}`, action: 'created' });
+          if (await deps.entra.createServicePrincipal(app.appId)) {
+            changes.push({ resource: `service principal of ${names.entraApplication}`, action: 'created' });
+          }
         }
         if (!group) {
           group = await deps.entra.createGroup(
@@ -543,11 +610,17 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
             `Users of the OpenClaw environment ${plan.slug}`,
             brokerId,
           );
-          changes.push({ resource: `Entra group ${names.entraGroup}`, action: 'created' });
+          const at = new Date().toISOString();
+          await remember({ ...objects, group: { id: group.id, at, createdBy: plan.requestId } });
+          changes.push(groupChange);
+        } else if (!groupRecorded) {
+          await remember({ ...objects, group: { id: group.id, at: new Date().toISOString() } });
+        } else if (objects.group?.createdBy === plan.requestId) {
+          changes.push(groupChange); // An earlier attempt of this request created it.
         }
         const storedKeyId = stored?.['keyId'];
-        const known = app.passwordCredentials.some((credential) => credential.keyId === storedKeyId);
-        if (!known) {
+        const secretKnown = app.passwordCredentials.some((credential) => credential.keyId === storedKeyId);
+        if (!secretKnown) {
           for (const orphan of app.passwordCredentials.filter(
             (c) => c.displayName === BROKER_SECRET_DISPLAY_NAME,
           )) {
@@ -570,6 +643,14 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
               : undefined,
           );
           changes.push({ resource: `client secret of ${names.entraApplication}`, action: 'created' });
+        }
+        if (objects.application?.createdBy !== undefined || objects.group?.createdBy !== undefined) {
+          // Reported as created once, in this outcome; a later run adopts them.
+          await remember({
+            incarnation: objects.incarnation,
+            application: objects.application && { ...objects.application, createdBy: undefined },
+            group: objects.group && { ...objects.group, createdBy: undefined },
+          });
         }
         return done(
           {

@@ -53,6 +53,26 @@ export interface TeardownFacts {
   keyVaultRecoverableUntil?: string | undefined;
 }
 
+/**
+ * The Entra objects provisioning created (or adopted) for an incarnation, by object id, written the
+ * moment each exists. Entra is eventually consistent: a retry moments later may not find a fresh
+ * object by name (it would make a second one) nor see the broker among its owners (it would refuse
+ * it as someone else's), so provisioning reads its own objects by id from here.
+ */
+export interface EntraObjects {
+  incarnation: number;
+  application?: (EntraObjectEntry & { ownerAdded: boolean }) | undefined;
+  group?: EntraObjectEntry | undefined;
+}
+
+export interface EntraObjectEntry {
+  id: string;
+  /** When it was created or adopted. */
+  at: string;
+  /** The request whose provision created it (absent when adopted): its change log reports it. */
+  createdBy?: string | undefined;
+}
+
 /** One slug's environment: what the broker knows of its footprint. Holds no secret values. */
 export interface EnvironmentRecord {
   slug: string;
@@ -69,6 +89,7 @@ export interface EnvironmentRecord {
   lastOperation?: OperationSummary | undefined;
   /** Set by teardown (state `deleted`). */
   teardown?: TeardownFacts | undefined;
+  entraObjects?: EntraObjects | undefined;
   activeRequestId?: string | undefined;
   currentStep?: string | undefined;
   progress?: { done: number; total: number } | undefined;
@@ -91,6 +112,7 @@ interface EnvironmentEntity {
   maintenanceJson?: string;
   lastOperationJson?: string;
   teardownJson?: string;
+  entraObjectsJson?: string;
   activeRequestId?: string;
   currentStep?: string;
   progressJson?: string;
@@ -182,6 +204,7 @@ function toEntity(record: Omit<EnvironmentRecord, 'etag'>): EnvironmentEntity {
   if (record.maintenance) entity.maintenanceJson = JSON.stringify(record.maintenance);
   if (record.lastOperation) entity.lastOperationJson = JSON.stringify(record.lastOperation);
   if (record.teardown) entity.teardownJson = JSON.stringify(record.teardown);
+  if (record.entraObjects) entity.entraObjectsJson = JSON.stringify(record.entraObjects);
   if (record.activeRequestId) entity.activeRequestId = record.activeRequestId;
   if (record.currentStep) entity.currentStep = record.currentStep;
   if (record.progress) entity.progressJson = JSON.stringify(record.progress);
@@ -205,6 +228,7 @@ function fromEntity(entity: EnvironmentEntity): EnvironmentRecord {
       ? (JSON.parse(entity.lastOperationJson) as OperationSummary)
       : undefined,
     teardown: entity.teardownJson ? (JSON.parse(entity.teardownJson) as TeardownFacts) : undefined,
+    entraObjects: entity.entraObjectsJson ? (JSON.parse(entity.entraObjectsJson) as EntraObjects) : undefined,
     activeRequestId: entity.activeRequestId,
     currentStep: entity.currentStep,
     progress: entity.progressJson

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,13 +62,14 @@ describe('Microsoft Graph', () => {
     expect((await entra.findApplication('claw-graph'))?.passwordCredentials).toEqual([]);
   });
 
-  it('creates the service principal and the group, and reports Graph’s error code on a conflict', async () => {
+  it('creates the service principal once (a second create answers false: it exists) and the group', async () => {
     const app = (await entra.findApplication('claw-graph'))!;
-    await entra.createServicePrincipal(app.appId);
+    expect(await entra.createServicePrincipal(app.appId)).toBe(true);
     expect(await entra.findServicePrincipal(app.appId)).toBeDefined();
-    const error = await entra.createServicePrincipal(app.appId).catch((e: unknown) => e);
+    expect(await entra.createServicePrincipal(app.appId)).toBe(false);
+    const error = await entra.createServicePrincipal(randomUUID()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GraphError);
-    expect(error).toMatchObject({ statusCode: 409, code: 'Request_MultipleObjectsWithSameKeyValue' });
+    expect(error).toMatchObject({ statusCode: 400, code: 'Request_BadRequest' });
 
     const group = await entra.createGroup('shire-graph', 'test', t.sim.broker.objectId);
     expect(await entra.findGroup('shire-graph')).toEqual(group);

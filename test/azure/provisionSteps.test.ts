@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKeyVault } from '../../shared/azure/keyVault.js';
 import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
+import { BuiltInRoles, ensureRoleAssignment } from '../../shared/azure/roleAssignments.js';
 import { EntraClient } from '../../shared/azure/entra.js';
 import { footprintNames } from '../../shared/domain/names.js';
 import { BrokerError, ErrorCodes } from '../../shared/errors.js';
@@ -174,30 +175,30 @@ describe('step outcomes', () => {
   });
 });
 
-describe('the entra step', () => {
-  /** The entra step's input for a slug; the vault is never reached when the step refuses. */
-  function entraInput(slug: string): StepInput {
-    const names = footprintNames(slug, { salt: t.config.nameSalt, incarnation: 1 });
-    return {
-      plan: {
-        slug,
-        requestId: `req-${slug}`,
-        incarnation: 1,
-        names,
-        location: 'westeurope',
-        tenantId: t.sim.tenantId,
-        openclawVersion: '2026.11.1',
-        channels: [],
-        allowedIdentities: [],
-        owners: [],
-      },
-      facts: {
-        keyVault: { id: 'unused', vaultUri: `https://${names.keyVault}.vault.azure.net/` },
-        managedEnvironment: { id: 'unused', defaultDomain: 'example.azurecontainerapps.io' },
-      },
-    };
-  }
+/** The entra step's input for a slug; the vault is never reached when the step refuses. */
+function entraInput(slug: string): StepInput {
+  const names = footprintNames(slug, { salt: t.config.nameSalt, incarnation: 1 });
+  return {
+    plan: {
+      slug,
+      requestId: `req-${slug}`,
+      incarnation: 1,
+      names,
+      location: 'westeurope',
+      tenantId: t.sim.tenantId,
+      openclawVersion: '2026.11.1',
+      channels: [],
+      allowedIdentities: [],
+      owners: [],
+    },
+    facts: {
+      keyVault: { id: 'unused', vaultUri: `https://${names.keyVault}.vault.azure.net/` },
+      managedEnvironment: { id: 'unused', defaultDomain: 'example.azurecontainerapps.io' },
+    },
+  };
+}
 
+describe('the entra step', () => {
   /** A group made by someone else, who is its only owner. */
   async function foreignGroup(name: string): Promise<{ id: string; ownerId: string }> {
     const someone = t.sim.identity.register({ displayName: 'someone-else' });
@@ -246,5 +247,103 @@ describe('the entra step', () => {
     });
     expect(graph.owners(app.id)).toEqual([]);
     expect(graph.groups('shire-appsquat')).toEqual([]);
+  });
+});
+
+describe('the entra step while Entra replicates (a fresh object is not found for 10 s)', () => {
+  const slug = 'fresh';
+  let input: StepInput;
+  const apps = () =>
+    (graph.snapshot() as { applications: { id: string; displayName: string }[] }).applications.filter(
+      (app) => app.displayName === `claw-${slug}`,
+    );
+
+  beforeAll(async () => {
+    input = entraInput(slug);
+    const { names } = input.plan;
+    await ensureResourceGroup(t.azure, { name: names.resourceGroup, slug, location: 'westeurope' });
+    const vault = await ensureKeyVault(t.azure, {
+      resourceGroup: names.resourceGroup,
+      name: names.keyVault,
+      slug,
+      location: 'westeurope',
+      tenantId: t.sim.tenantId,
+    });
+    // The broker writes the client secret into the slug's vault, as the roleAssignments step lets it.
+    await ensureRoleAssignment(t.azure, {
+      label: 'broker: Key Vault Secrets Officer',
+      scope: vault.value.id,
+      principalId: t.sim.broker.objectId,
+      roleDefinitionGuid: BuiltInRoles.keyVaultSecretsOfficer,
+    });
+    t.sim.admin.advance(31_000);
+    input = { ...input, facts: { ...input.facts, keyVault: vault.value } };
+    graph.setReplicationDelayMs(10_000);
+  });
+
+  afterAll(() => graph.setReplicationDelayMs(0));
+
+  it('waits for its fresh app instead of failing, never makes a second app or group, and finishes once Entra has replicated', async () => {
+    const registry = new MemoryRegistry();
+    await registry.update(slug, () => ({
+      slug,
+      state: 'provisioning',
+      incarnation: 1,
+      owners: [],
+      secretAges: {},
+    }));
+    const run = steps(registry);
+
+    // The app is created; adding the broker as its owner answers 404 (not replicated): "not yet",
+    // and the app's id is on the record. (Before, the step failed here for good.)
+    const first = await run.entra(input);
+    expect(first).toMatchObject({
+      status: 'not-yet',
+      reason: expect.stringMatching(/does not exist/) as unknown,
+    });
+    const recorded = registry.records.get(slug)?.entraObjects;
+    expect(recorded).toMatchObject({
+      incarnation: 1,
+      application: { ownerAdded: false, createdBy: `req-${slug}` },
+    });
+    expect(apps()).toHaveLength(1);
+
+    // At once again: the app is read by its recorded id (still 404: "not yet"), never looked up by
+    // name (a replica would not find it, and a second app would be made).
+    const second = await run.entra(input);
+    expect(second).toMatchObject({
+      status: 'not-yet',
+      reason: expect.stringMatching(/is not readable yet \(directory replication\)/) as unknown,
+    });
+    expect(apps()).toHaveLength(1);
+
+    t.sim.admin.advance(10_000);
+    const third = await run.entra(input);
+    expect(third).toMatchObject({ status: 'done' });
+    const done = third as Extract<typeof third, { status: 'done' }>;
+    expect(done.changes.map((change) => `${change.action} ${change.resource}`)).toEqual([
+      `created Entra application claw-${slug}`,
+      `created service principal of claw-${slug}`,
+      `created Entra group shire-${slug}`,
+      `created client secret of claw-${slug}`,
+    ]);
+    const app = apps()[0]!;
+    expect(graph.owners(app.id)).toEqual([t.sim.broker.objectId]);
+    const group = graph.groups(`shire-${slug}`);
+    expect(group).toHaveLength(1);
+    expect(registry.records.get(slug)?.entraObjects).toMatchObject({
+      application: { id: app.id, ownerAdded: true },
+      group: { id: group[0]?.id },
+    });
+
+    // Once everything has replicated, a re-run only reads, and makes nothing twice.
+    t.sim.admin.advance(10_000);
+    const before = t.lastSeq();
+    const again = await run.entra(input);
+    expect(again).toMatchObject({ status: 'done', changes: [] });
+    expect(apps()).toHaveLength(1);
+    expect(graph.groups(`shire-${slug}`)).toHaveLength(1);
+    const writes = t.requests(before).filter((entry) => entry.surface === 'graph' && entry.method !== 'GET');
+    expect(writes).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roleAssignmentName, BuiltInRoles } from '../../shared/azure/roleAssignments.js';
+import type { GraphSurface } from '../../sandbox/sim/graph.js';
 import { ProvisionWorld, type RequestView } from './provisionWorld.js';
 import { stagedSecretName } from '../../shared/intake/stagedSecrets.js';
 
@@ -106,6 +107,21 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
     ]);
     const group = world.sim.arm.get(`/subscriptions/${world.sim.subscriptionId}/resourceGroups/claw-acme`);
     expect(group?.body['tags']).toEqual({ 'managed-by': 'claw-broker', 'claw-broker-slug': 'acme' });
+
+    // Entra replicated as a tenant does (1 s here): Graph answered 404 for the fresh app, and the
+    // broker waited instead of failing or making a second app or group.
+    const graph = world.sim.graph as GraphSurface;
+    const apps = (graph.snapshot() as { applications: { id: string; displayName: string }[] }).applications;
+    const acmeApps = apps.filter((app) => app.displayName === 'claw-acme');
+    expect(acmeApps).toHaveLength(1);
+    const replicationMisses = world
+      .requests()
+      .filter(
+        (entry) => entry.surface === 'graph' && entry.status === 404 && entry.path.includes(acmeApps[0]!.id),
+      );
+    expect(replicationMisses.length).toBeGreaterThan(0);
+    expect(graph.owners(acmeApps[0]!.id)).toEqual([world.sim.broker.objectId]);
+    expect(graph.groups('shire-acme')).toHaveLength(1);
   });
 
   it('grants the gateway identity only AcrPull and Key Vault Secrets User, and the broker Secrets Officer on the vault', () => {

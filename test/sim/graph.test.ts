@@ -590,4 +590,88 @@ describe('the simulated Microsoft Graph', () => {
       expect([deleted.status, read.status, inBin.status]).toEqual([204, 404, 404]);
     });
   });
+
+  describe('directory replication (replicationDelayMs)', () => {
+    const brokerId = '0d3c5f8e-5b9a-4a57-8c55-6a1f5a0b9e01';
+    const asBroker = {
+      '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${brokerId}`,
+    };
+    const newGroup = {
+      displayName: 'shire-fresh',
+      mailNickname: 'shire-fresh',
+      mailEnabled: false,
+      securityEnabled: true,
+    };
+    beforeEach(async () => {
+      await server.close();
+      await start({
+        replicationDelayMs: 5_000,
+        externalPrincipal: (id) =>
+          id === brokerId
+            ? { id, type: 'servicePrincipal', displayName: 'claw-broker', appId: randomUUID() }
+            : undefined,
+      });
+    });
+
+    it('hides a fresh application from lookups and answers 404 to calls on it until it has replicated', async () => {
+      const app = await createApp('claw-fresh');
+      const byName = filter("displayName eq 'claw-fresh'");
+      expect((await call('GET', `/applications${byName}`)).body.value).toEqual([]);
+      for (const [method, path, body] of [
+        ['GET', `/applications/${app.id}`, undefined],
+        ['GET', `/applications(appId='${app.appId}')`, undefined],
+        ['PATCH', `/applications/${app.id}`, { notes: 'x' }],
+        ['POST', `/applications/${app.id}/owners/$ref`, asBroker],
+        ['POST', `/applications/${app.id}/addPassword`, { passwordCredential: { displayName: 'x' } }],
+      ] as const) {
+        const answer = await call(method, path, body);
+        expect([method, path, answer.status, answer.body.error.code]).toEqual([
+          method,
+          path,
+          404,
+          'Request_ResourceNotFound',
+        ]);
+      }
+      // Its appId does not make a service principal valid yet: the 400 users meet after az ad app create.
+      const sp = await call('POST', '/servicePrincipals', { appId: app.appId });
+      expect(sp.status).toBe(400);
+      expect(sp.body.error.message).toMatch(/does not reference a valid application object/);
+      // Nothing was lost: once replicated, every call works.
+      now += 5_000;
+      expect((await call('GET', `/applications${byName}`)).body.value).toHaveLength(1);
+      expect((await call('POST', `/applications/${app.id}/owners/$ref`, asBroker)).status).toBe(204);
+      expect((await call('POST', '/servicePrincipals', { appId: app.appId })).status).toBe(201);
+    });
+
+    it('shows a new owner reference in ownedObjects only once it has replicated; a fresh group and principal are hidden too', async () => {
+      const group = await call('POST', '/groups', {
+        ...newGroup,
+        'owners@odata.bind': [asBroker['@odata.id']],
+      });
+      expect(group.status).toBe(201);
+      expect((await call('GET', `/groups/${group.body.id}`)).status).toBe(404);
+      expect(
+        (await call('GET', `/groups${filter(`displayName eq '${newGroup.displayName}'`)}`)).body.value,
+      ).toEqual([]);
+      const owned = () => call('GET', `/servicePrincipals/${brokerId}/ownedObjects?$select=id`);
+      expect((await owned()).body.value).toEqual([]);
+      now += 5_000;
+      const app = await createApp('claw-owned');
+      now += 5_000;
+      expect((await call('POST', `/applications/${app.id}/owners/$ref`, asBroker)).status).toBe(204);
+      // The group has replicated, the app's new owner reference has not.
+      expect((await owned()).body.value.map((o: { id: string }) => o.id)).toEqual([group.body.id]);
+      now += 5_000;
+      expect((await owned()).body.value.map((o: { id: string }) => o.id).sort()).toEqual(
+        [group.body.id, app.id].sort(),
+      );
+      // The authoritative view (graph.owners) never lags.
+      expect(graph.owners(app.id)).toEqual([brokerId]);
+      const sp = await call('POST', '/servicePrincipals', { appId: app.appId });
+      expect((await call('GET', `/servicePrincipals/${sp.body.id}`)).status).toBe(404);
+      expect(
+        (await call('GET', `/servicePrincipals${filter(`appId eq '${app.appId}'`)}`)).body.value,
+      ).toEqual([]);
+    });
+  });
 });
