@@ -83,6 +83,7 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
   const done = new Set<GraphStep>();
   const started = new Set<GraphStep>();
   const firstNotYet = new Map<GraphStep, string>();
+  const notYetCount = new Map<GraphStep, number>();
   const failedAttempts = new Map<GraphStep, number>();
   const lastReason = new Map<GraphStep, string>();
   const pending: Pending[] = [];
@@ -158,7 +159,9 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
       const since = firstNotYet.get(step) ?? now.toISOString();
       firstNotYet.set(step, since);
       lastReason.set(step, outcome.reason);
-      const { interval, bound } = waitPolicy(step, timing);
+      const waits = (notYetCount.get(step) ?? 0) + 1;
+      notYetCount.set(step, waits);
+      const { interval, bound } = waitPolicy(step, timing, waits);
       if (elapsedMs(since, now) >= bound) {
         failure = {
           step,
@@ -266,10 +269,23 @@ function transientRetryDelay(failures: number): number {
   return Math.min(delay, TRANSIENT_RETRY.maxRetryIntervalInMilliseconds ?? delay);
 }
 
-function waitPolicy(step: GraphStep, timing: ProvisionTiming): { interval: number; bound: number } {
-  return step === 'readiness'
-    ? { interval: timing.readyPollIntervalMs, bound: timing.readyTimeoutMs }
-    : { interval: timing.retryIntervalMs, bound: timing.propagationTimeoutMs };
+/**
+ * How long a step waits after its `waits`-th "not yet", and for how long in all. Entra replication
+ * usually takes seconds ("typically completing in seconds"; Microsoft's advice for a 404 after a
+ * write is to retry after 1, 2, 4, 8, 16 s), so the entra step backs off from 1 s up to the retry
+ * interval; role and Key Vault propagation take minutes, so the other steps wait the interval.
+ */
+function waitPolicy(
+  step: GraphStep,
+  timing: ProvisionTiming,
+  waits: number,
+): { interval: number; bound: number } {
+  if (step === 'readiness') return { interval: timing.readyPollIntervalMs, bound: timing.readyTimeoutMs };
+  const interval =
+    step === 'entra'
+      ? Math.min(timing.retryIntervalMs, 1000 * 2 ** Math.min(waits - 1, 10))
+      : timing.retryIntervalMs;
+  return { interval, bound: timing.propagationTimeoutMs };
 }
 
 function publish(context: OrchestrationContext, step: string, done: number): void {
