@@ -5,6 +5,7 @@ import { armError, resourceGroupNotFound, resourceNotFound } from './armErrors.j
 import type { ArmOperation, OperationResume, StoredResource } from './armState.js';
 import { handleAuthorization } from './authorization.js';
 import { parseResourcePath, resourceGroupId, sameId, type ResourcePath } from './resourcePath.js';
+import { checkBody } from './bodySchema.js';
 import {
   isRecord,
   mergePatch,
@@ -766,6 +767,7 @@ class ArmRouter {
           if (!existing) throw resourceNotFound(spec.type, name, group);
           body = mergePatch(isRecord(existing.hidden['input']) ? existing.hidden['input'] : {}, body);
         }
+        if (spec.schema) body = checkBody(spec.schema, body);
         if (spec.tracked && typeof body['location'] !== 'string') {
           throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
         }

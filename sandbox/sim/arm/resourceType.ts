@@ -4,6 +4,7 @@ import type { FileShareStore } from '../fileShareStore.js';
 import type { Principal } from '../identity.js';
 import type { SimRequest, SimResponse } from '../surface.js';
 import type { ArmState, StoredResource } from './armState.js';
+import type { BodySchema } from './bodySchema.js';
 
 /** Addresses the simulator hands out, known only once its listeners are up. */
 export interface SimEndpoints {
@@ -73,6 +74,12 @@ export interface ResourceTypeSpec {
   /** Canonical type, e.g. "Microsoft.KeyVault/vaults". */
   type: string;
   apiVersions: readonly string[];
+  /**
+   * What the official spec requires of a PUT body (a PATCH is checked merged into the stored one),
+   * at the api-version the broker's SDK sends: a body that breaks it is 400 InvalidRequestContent,
+   * read-only properties are dropped. See bodySchema.ts and each type's source.
+   */
+  schema?: BodySchema;
   /** Tracked resources need a location and carry tags; child (proxy) resources do not. */
   tracked: boolean;
   /**
