@@ -90,4 +90,73 @@ describe("the simulator's ARM errors have ARM's shape and codes", () => {
       'InvalidAuthenticationTokenAudience',
     );
   });
+
+  describe('request bodies against the official spec (sandbox/sim/arm/specSchemas.ts)', () => {
+    const rg = () => `${sub()}/resourceGroups/claw-errors/providers`;
+    const refusal = (problem: string) => ({
+      status: 400,
+      body: {
+        error: {
+          code: 'InvalidRequestContent',
+          message: `The request content was invalid and could not be deserialized: ${problem}.`,
+        },
+      },
+    });
+
+    it.each([
+      [
+        'a vault sku name outside the closed enum',
+        `/Microsoft.KeyVault/vaults/kv-spec?api-version=2026-02-01`,
+        {
+          location: 'westeurope',
+          properties: {
+            tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+            sku: { family: 'A', name: 'basic' },
+          },
+        },
+        "properties.sku.name: 'basic' is not one of standard, premium",
+      ],
+      [
+        'a vault without the required tenantId, and a retention beyond 90 days',
+        `/Microsoft.KeyVault/vaults/kv-spec?api-version=2026-02-01`,
+        {
+          location: 'westeurope',
+          properties: { sku: { family: 'A', name: 'standard' }, softDeleteRetentionInDays: 365 },
+        },
+        'properties.tenantId: required; properties.softDeleteRetentionInDays: 365 is above the maximum 90',
+      ],
+      [
+        'a storage account without kind',
+        `/Microsoft.Storage/storageAccounts/stspec?api-version=2025-08-01`,
+        { location: 'westeurope', sku: { name: 'Standard_LRS' } },
+        'kind: required',
+      ],
+      [
+        'a workspace sku outside the enum',
+        `/Microsoft.OperationalInsights/workspaces/log-spec?api-version=2022-10-01`,
+        { location: 'westeurope', properties: { sku: { name: 'Gold' } } },
+        "properties.sku.name: 'Gold' is not one of Free, Standard, Premium, PerNode, PerGB2018, Standalone, CapacityReservation, LACluster",
+      ],
+      [
+        'a container app identity without its type',
+        `/Microsoft.App/containerApps/ca-spec?api-version=2025-07-01`,
+        { location: 'westeurope', identity: { userAssignedIdentities: {} }, properties: {} },
+        'identity.type: required',
+      ],
+    ])('refuses %s with InvalidRequestContent naming the property', async (_what, path, body, problem) => {
+      expect(await arm('PUT', `${rg()}${path}`, body)).toEqual(refusal(problem));
+    });
+
+    it('ignores read-only properties a client sends, as ARM does', async () => {
+      const put = await arm(
+        'PUT',
+        `${rg()}/Microsoft.ManagedIdentity/userAssignedIdentities/id-ro?api-version=2024-11-30`,
+        { location: 'westeurope', properties: { principalId: 'mine', clientId: 'mine' } },
+      );
+      expect(put.status).toBe(201);
+      const properties = (put.body as unknown as { properties: { principalId: string } }).properties;
+      expect(properties.principalId).not.toBe('mine');
+      expect(properties.principalId).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
 });

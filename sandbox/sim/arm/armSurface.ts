@@ -767,7 +767,6 @@ class ArmRouter {
           if (!existing) throw resourceNotFound(spec.type, name, group);
           body = mergePatch(isRecord(existing.hidden['input']) ? existing.hidden['input'] : {}, body);
         }
-        if (spec.schema) body = checkBody(spec.schema, body);
         if (spec.tracked && typeof body['location'] !== 'string') {
           throw armError(400, 'LocationRequired', 'The location property is required for this definition.');
         }
@@ -782,6 +781,8 @@ class ArmRouter {
             `The resource '${name}' already exists in location '${String(existing.body['location'])}'; a resource cannot be moved by changing its location.`,
           );
         }
+        // After ARM's own checks (LocationRequired first, as ARM answers it), the provider's spec.
+        if (spec.schema) body = checkBody(spec.schema, body);
         const input: PutInput = {
           ctx: this.ctx,
           req,

@@ -1,3 +1,9 @@
+import {
+  authConfigSchema,
+  containerAppSchema,
+  environmentStorageSchema,
+  managedEnvironmentSchema,
+} from './specSchemas.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SimResponse } from '../surface.js';
 import { armError } from './armErrors.js';
@@ -460,6 +466,7 @@ function imagePullFailure(
 }
 
 const environmentSpec: ResourceTypeSpec = {
+  schema: managedEnvironmentSchema,
   type: environmentType,
   apiVersions: containerAppsApiVersions,
   tracked: true,
@@ -517,6 +524,7 @@ const environmentSpec: ResourceTypeSpec = {
 };
 
 const storageSpec: ResourceTypeSpec = {
+  schema: environmentStorageSchema,
   type: `${environmentType}/storages`,
   apiVersions: containerAppsApiVersions,
   tracked: false,
@@ -536,6 +544,7 @@ const storageSpec: ResourceTypeSpec = {
 };
 
 const appSpec: ResourceTypeSpec = {
+  schema: containerAppSchema,
   type: appType,
   apiVersions: containerAppsApiVersions,
   tracked: true,
@@ -801,6 +810,7 @@ const appSpec: ResourceTypeSpec = {
 };
 
 const authConfigSpec: ResourceTypeSpec = {
+  schema: authConfigSchema,
   type: `${appType}/authConfigs`,
   apiVersions: containerAppsApiVersions,
   tracked: false,

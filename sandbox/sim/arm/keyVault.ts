@@ -1,3 +1,4 @@
+import { vaultSchema } from './specSchemas.js';
 import type { SimResponse } from '../surface.js';
 import { armError } from './armErrors.js';
 import type { SoftDeletedVault, StoredResource } from './armState.js';
@@ -48,6 +49,7 @@ export const keyVaultProvider: ProviderModule = {
   types: [
     {
       type: vaultType,
+      schema: vaultSchema,
       apiVersions: keyVaultApiVersions,
       tracked: true,
       putMode: 'body',

@@ -1,3 +1,4 @@
+import { userAssignedIdentitySchema } from './specSchemas.js';
 import { randomUUID } from 'node:crypto';
 import type { ProviderModule } from './resourceType.js';
 
@@ -19,6 +20,7 @@ export const managedIdentityProvider: ProviderModule = {
   types: [
     {
       type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+      schema: userAssignedIdentitySchema,
       apiVersions: managedIdentityApiVersions,
       tracked: true,
       putMode: 'sync',

@@ -1,3 +1,4 @@
+import { appInsightsComponentSchema, workspaceSchema } from './specSchemas.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { armError } from './armErrors.js';
 import type { StoredResource } from './armState.js';
@@ -48,6 +49,7 @@ export const operationalInsightsProvider: ProviderModule = {
   types: [
     {
       type: workspaceType,
+      schema: workspaceSchema,
       apiVersions: operationalInsightsApiVersions,
       tracked: true,
       putMode: 'body',
@@ -150,6 +152,7 @@ export const applicationInsightsProvider: ProviderModule = {
   types: [
     {
       type: 'Microsoft.Insights/components',
+      schema: appInsightsComponentSchema,
       apiVersions: applicationInsightsApiVersions,
       tracked: true,
       putMode: 'sync',

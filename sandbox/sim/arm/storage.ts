@@ -1,3 +1,5 @@
+import type { BodySchema } from './bodySchema.js';
+import { blobContainerSchema, fileShareSchema, storageAccountSchema } from './specSchemas.js';
 import { randomBytes } from 'node:crypto';
 import type { SimResponse } from '../surface.js';
 import { armError } from './armErrors.js';
@@ -58,8 +60,13 @@ export function storageAccountKeys(ctx: ArmContext, accountName: string): string
   return account ? keysOf(account).map((key) => key.value) : [];
 }
 
-const childSpec = (type: string, defaults: (name: string, now: string) => Record<string, unknown>) => ({
+const childSpec = (
+  type: string,
+  schema: BodySchema | undefined,
+  defaults: (name: string, now: string) => Record<string, unknown>,
+) => ({
   type,
+  ...(schema ? { schema } : {}),
   apiVersions: storageApiVersions,
   tracked: false,
   putMode: 'sync' as const,
@@ -80,6 +87,7 @@ export const storageProvider: ProviderModule = {
   types: [
     {
       type: accountType,
+      schema: storageAccountSchema,
       apiVersions: storageApiVersions,
       tracked: true,
       putMode: 'location',
@@ -211,16 +219,16 @@ export const storageProvider: ProviderModule = {
         },
       },
     },
-    childSpec(`${accountType}/blobServices`, () => ({
+    childSpec(`${accountType}/blobServices`, undefined, () => ({
       cors: { corsRules: [] },
       deleteRetentionPolicy: { enabled: false },
     })),
-    childSpec(`${accountType}/fileServices`, () => ({
+    childSpec(`${accountType}/fileServices`, undefined, () => ({
       cors: { corsRules: [] },
       shareDeleteRetentionPolicy: { enabled: true, days: 7 },
     })),
     {
-      ...childSpec(`${accountType}/fileServices/shares`, (_name, now) => ({
+      ...childSpec(`${accountType}/fileServices/shares`, fileShareSchema, (_name, now) => ({
         shareQuota: 5120,
         enabledProtocols: 'SMB',
         accessTier: 'TransactionOptimized',
@@ -234,7 +242,7 @@ export const storageProvider: ProviderModule = {
       },
     },
     {
-      ...childSpec(`${accountType}/blobServices/containers`, (_name, now) => ({
+      ...childSpec(`${accountType}/blobServices/containers`, blobContainerSchema, (_name, now) => ({
         publicAccess: 'None',
         lastModifiedTime: now,
         leaseStatus: 'Unlocked',
