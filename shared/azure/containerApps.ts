@@ -56,7 +56,10 @@ export async function ensureManagedEnvironment(
         {
           tags,
           appLogsConfiguration: {
-            destination: 'log-analytics',
+            // A GET may leave the destination out (the 2025-07-01 examples show only customerId,
+            // which the spec says is given only for log-analytics): then the customer id decides.
+            destination:
+              existing.appLogsConfiguration?.destination === undefined ? undefined : 'log-analytics',
             logAnalyticsConfiguration: { customerId: input.workspace.customerId },
           },
         },

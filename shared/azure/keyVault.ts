@@ -35,6 +35,10 @@ export async function ensureKeyVault(
   const resource = `Key Vault ${input.name}`;
   const existing = await getOrUndefined(() => azure.keyVaults.vaults.get(input.resourceGroup, input.name));
   if (existing) {
+    // A GET may leave these out (the 2026-02-01 getVault example shows none of them); absent, each
+    // is its spec default (enableRbacAuthorization true, enableSoftDelete true, publicNetworkAccess
+    // "enabled"), so only a value shown and different is drift.
+    const shown = existing.properties;
     const drift = driftOf(
       {
         tags,
@@ -44,7 +48,15 @@ export async function ensureKeyVault(
           publicNetworkAccess: 'Enabled',
         },
       },
-      existing,
+      {
+        ...existing,
+        properties: {
+          ...shown,
+          enableRbacAuthorization: shown.enableRbacAuthorization ?? true,
+          enableSoftDelete: shown.enableSoftDelete ?? true,
+          publicNetworkAccess: shown.publicNetworkAccess ?? 'enabled',
+        },
+      },
     );
     if (existing.properties.provisioningState === 'Failed') drift.push('provisioningState (Failed)');
     if (drift.length === 0) return { value: factsOf(existing) };

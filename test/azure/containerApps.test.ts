@@ -125,6 +125,31 @@ describe('Container Apps', () => {
     });
   });
 
+  it('takes an environment whose GET leaves out the log destination (as the 2025-07-01 examples do) by its workspace: no rewrite', async () => {
+    const input = {
+      ...base,
+      name: 'cae-apps',
+      workspace: {
+        resourceGroup: rg,
+        name: 'log-apps-1',
+        customerId: (await t.azure.containerApps.managedEnvironments.get(rg, 'cae-apps'))
+          .appLogsConfiguration!.logAnalyticsConfiguration!.customerId!,
+      },
+    };
+    const environment = t.sim.arm.get(environmentId)!;
+    const logs = (environment.body['properties'] as { appLogsConfiguration: Record<string, unknown> })
+      .appLogsConfiguration;
+    const destination = logs['destination'];
+    delete logs['destination'];
+    try {
+      const before = t.lastSeq();
+      expect((await ensureManagedEnvironment(t.azure, input)).change).toBeUndefined();
+      expect(t.armWrites(before)).toEqual([]);
+    } finally {
+      logs['destination'] = destination;
+    }
+  });
+
   it('tells a Key Vault reference the app identity cannot read yet, in both of Azure’s shapes, and redeploys the failed revision once it can', async () => {
     const deploy = () =>
       ensureContainerApp(t.azure, {

@@ -133,6 +133,19 @@ describe('managed identity, Key Vault, storage and monitoring', () => {
     );
   });
 
+  it('reads a vault whose GET leaves out the security settings (as the 2026-02-01 example does) as their spec defaults: no drift', async () => {
+    const input = { ...base, name: 'kv-contract-3', tenantId: t.sim.tenantId };
+    const created = await ensureKeyVault(t.azure, input);
+    // The other answer a real GET may give: the settings absent (getVault.json shows none of them).
+    const stored = t.sim.arm.get(created.value.id)!.body['properties'] as Record<string, unknown>;
+    delete stored['enableRbacAuthorization'];
+    delete stored['enableSoftDelete'];
+    delete stored['publicNetworkAccess'];
+    const before = t.lastSeq();
+    expect((await ensureKeyVault(t.azure, input)).change).toBeUndefined();
+    expect(t.armWrites(before)).toEqual([]);
+  });
+
   it('recovers its own soft-deleted vault, and calls a name held by a soft-deleted vault unusable for a new one', async () => {
     const input = { ...base, name: 'kv-contract-2', tenantId: t.sim.tenantId };
     await ensureKeyVault(t.azure, input);
