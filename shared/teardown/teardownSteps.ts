@@ -106,7 +106,11 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
         };
       }
       // Entra objects are found by name, which anyone can take: only those the broker owns are its.
+      // Those provisioning recorded by id for this incarnation are its own: read by id, as a
+      // replica may not list a fresh object by name nor show the broker among its owners yet.
       const brokerId = await deps.brokerPrincipalId();
+      const recorded =
+        record?.entraObjects?.incarnation === record?.incarnation ? record?.entraObjects : undefined;
       const entraLeftAlone: NonNullable<TeardownPlan['entraLeftAlone']> = [];
       const owned = async <T extends { id: string }>(
         kind: OwnedObjectKind,
@@ -114,16 +118,34 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
         found: T | undefined,
       ): Promise<T | undefined> => {
         if (!found) return undefined;
-        if (await deps.entra.ownedBy(brokerId, found.id)) return found;
+        const ours = found.id === recorded?.application?.id || found.id === recorded?.group?.id;
+        if (ours || (await deps.entra.ownedBy(brokerId, found.id))) return found;
         entraLeftAlone.push({ kind, name, id: found.id });
         return undefined;
       };
+      const byRecordOrName = async <T extends { id: string }>(
+        id: string | undefined,
+        read: (id: string) => Promise<T | undefined>,
+        find: () => Promise<T | undefined>,
+      ): Promise<T | undefined> => (id === undefined ? undefined : await read(id)) ?? (await find());
       const application = await owned(
         'application',
         entraNames.application,
-        await deps.entra.findApplication(entraNames.application),
+        await byRecordOrName(
+          recorded?.application?.id,
+          (id) => deps.entra.getApplication(id),
+          () => deps.entra.findApplication(entraNames.application),
+        ),
       );
-      const entraGroup = await owned('group', entraNames.group, await deps.entra.findGroup(entraNames.group));
+      const entraGroup = await owned(
+        'group',
+        entraNames.group,
+        await byRecordOrName(
+          recorded?.group?.id,
+          (id) => deps.entra.getGroup(id),
+          () => deps.entra.findGroup(entraNames.group),
+        ),
+      );
       if (!group && !application && !entraGroup && (!record || record.state === 'deleted')) {
         return {
           kind: 'gone',

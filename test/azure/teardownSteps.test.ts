@@ -71,6 +71,41 @@ async function foreignGroup(displayName: string): Promise<string> {
 }
 
 describe('teardown and Entra ownership', () => {
+  it('takes the objects provisioning recorded as its own while Entra has not yet replicated the broker as their owner', async () => {
+    record('fresh', 'ready');
+    graph.setReplicationDelayMs(10_000);
+    try {
+      const app = await entra.createApplication({
+        displayName: 'claw-fresh',
+        signInAudience: 'AzureADMyOrg',
+        groupMembershipClaims: 'SecurityGroup',
+        web: { redirectUris: [], implicitGrantSettings: { enableIdTokenIssuance: true } },
+      });
+      t.sim.admin.advance(10_000);
+      await entra.addApplicationOwner(app.id, t.sim.broker.objectId);
+      // The app is listed now; the broker's owner reference is not in ownedObjects for 10 s more.
+      expect(await entra.ownedBy(t.sim.broker.objectId, app.id)).toBe(false);
+      const at = new Date().toISOString();
+      records.set('fresh', {
+        ...records.get('fresh')!,
+        entraObjects: { incarnation: 1, application: { id: app.id, at, ownerAdded: true } },
+      });
+      const inspection = await steps().inspect({
+        slug: 'fresh',
+        requestId: 'req-fresh',
+        purgeKeyVault: false,
+      });
+      expect(inspection).toMatchObject({
+        kind: 'plan',
+        plan: { entra: { application: { id: app.id, appId: app.appId } } },
+      });
+      expect(inspection.kind === 'plan' ? (inspection.plan.entraLeftAlone ?? []) : undefined).toEqual([]);
+    } finally {
+      graph.setReplicationDelayMs(0);
+      t.sim.admin.advance(10_000);
+    }
+  });
+
   it('removes the app registration it owns and leaves a same-name group it does not own in place, saying so', async () => {
     record('squat', 'ready');
     const app = await brokerApp('claw-squat');
