@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
+import { getOrUndefined } from './ensure.js';
 
 /** Microsoft Graph's answer to a failed call: its error code and message, and the HTTP status. */
 export class GraphError extends Error {
@@ -65,7 +66,9 @@ export class EntraClient {
 
   /** An application by object id; undefined on 404 (gone, or not replicated yet: the caller knows which). */
   async getApplication(id: string): Promise<EntraApplication | undefined> {
-    const raw = await this.getOrMissing<RawApplication>(`/applications/${encodeURIComponent(id)}`);
+    const raw = await getOrUndefined(() =>
+      this.call<RawApplication>('GET', `/applications/${encodeURIComponent(id)}`),
+    );
     return raw && applicationOf(raw);
   }
 
@@ -154,7 +157,9 @@ export class EntraClient {
 
   /** A group by object id; undefined on 404 (gone, or not replicated yet). */
   async getGroup(id: string): Promise<EntraGroup | undefined> {
-    const group = await this.getOrMissing<EntraGroup>(`/groups/${encodeURIComponent(id)}`);
+    const group = await getOrUndefined(() =>
+      this.call<EntraGroup>('GET', `/groups/${encodeURIComponent(id)}`),
+    );
     return group && { id: group.id, displayName: group.displayName };
   }
 
@@ -197,15 +202,6 @@ export class EntraClient {
       return true;
     } catch (error) {
       if (error instanceof GraphError && error.statusCode === 404) return false;
-      throw error;
-    }
-  }
-
-  private async getOrMissing<T>(path: string): Promise<T | undefined> {
-    try {
-      return await this.call<T>('GET', path);
-    } catch (error) {
-      if (error instanceof GraphError && error.statusCode === 404) return undefined;
       throw error;
     }
   }
