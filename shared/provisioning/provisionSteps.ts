@@ -56,7 +56,12 @@ import {
 import { openClawVersionSupport } from '../openclaw/versions.js';
 import { isOwnStagedSecret, stagedSecretName, type StageableSecret } from '../intake/stagedSecrets.js';
 import { MAINTENANCE_APP_SECRETS, MAINTENANCE_SECRET_NAMES } from '../rotation/contracts.js';
-import type { EntraObjects, EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
+import {
+  entraObjectsOf,
+  type EntraObjects,
+  type EnvironmentRecord,
+  type EnvironmentRegistry,
+} from '../storage/environmentRegistry.js';
 import {
   PROVISION_STEPS,
   SLUG_SECRET_NAMES,
@@ -505,54 +510,63 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
         const redirectUri = `https://${appFqdn(input)}/.auth/login/aad/callback`;
         const changes: Change[] = [];
         const brokerId = await deps.brokerPrincipalId();
-        const recordedObjects = (await registry.get(plan.slug))?.entraObjects;
-        let objects: EntraObjects =
-          recordedObjects?.incarnation === plan.incarnation
-            ? recordedObjects
-            : { incarnation: plan.incarnation };
+        let objects: EntraObjects = entraObjectsOf(await registry.get(plan.slug), plan.incarnation) ?? {
+          incarnation: plan.incarnation,
+        };
         const remember = async (next: EntraObjects) => {
           objects = next;
           await registry.update(plan.slug, (record) =>
             record ? { ...record, entraObjects: next } : undefined,
           );
         };
-        /** An object this incarnation recorded, read by id; a 404 soon after its creation is replication. */
-        const recorded = async <T>(
+        /**
+         * The object this incarnation recorded, read by id (a 404 soon after its creation is
+         * replication; later, it was deleted and the name is looked up again); otherwise the one of
+         * that name, adopted only when the broker owns it.
+         */
+        const resolve = async <T extends { id: string }>(
           kind: OwnedObjectKind,
+          name: string,
           entry: { id: string; at: string } | undefined,
           read: (id: string) => Promise<T | undefined>,
-        ): Promise<T | undefined> => {
-          if (!entry) return undefined;
-          const found = await read(entry.id);
-          if (found) return found;
-          if (Date.now() - Date.parse(entry.at) < config.provisioning.propagationTimeoutMs) {
-            throw new GraphError(
-              404,
-              'Request_ResourceNotFound',
-              `Entra ${kind} ${entry.id}, created for this slug at ${entry.at}, is not readable yet (directory replication)`,
-            );
+          find: () => Promise<T | undefined>,
+        ): Promise<{ found: T | undefined; recorded: boolean }> => {
+          if (entry) {
+            const found = await read(entry.id);
+            if (found) return { found, recorded: true };
+            if (Date.now() - Date.parse(entry.at) < config.provisioning.propagationTimeoutMs) {
+              throw new GraphError(
+                404,
+                'Request_ResourceNotFound',
+                `Entra ${kind} ${entry.id}, created for this slug at ${entry.at}, is not readable yet (directory replication)`,
+              );
+            }
           }
-          return undefined; // Deleted since: looked up by name again below.
+          const found = await find();
+          if (found && !(await deps.entra.ownedBy(brokerId, found.id))) {
+            throw notOwned(kind, name, found.id, brokerId);
+          }
+          return { found, recorded: false };
         };
 
-        let app: EntraApplication | undefined = await recorded('application', objects.application, (id) =>
-          deps.entra.getApplication(id),
+        const resolvedApp = await resolve(
+          'application',
+          names.entraApplication,
+          objects.application,
+          (id) => deps.entra.getApplication(id),
+          () => deps.entra.findApplication(names.entraApplication),
         );
-        const appRecorded = app !== undefined;
-        if (!app) {
-          app = await deps.entra.findApplication(names.entraApplication);
-          if (app && !(await deps.entra.ownedBy(brokerId, app.id))) {
-            throw notOwned('application', names.entraApplication, app.id, brokerId);
-          }
-        }
-        let group = await recorded('group', objects.group, (id) => deps.entra.getGroup(id));
-        const groupRecorded = group !== undefined;
-        if (!group) {
-          group = await deps.entra.findGroup(names.entraGroup);
-          if (group && !(await deps.entra.ownedBy(brokerId, group.id))) {
-            throw notOwned('group', names.entraGroup, group.id, brokerId);
-          }
-        }
+        let app: EntraApplication | undefined = resolvedApp.found;
+        const appRecorded = resolvedApp.recorded;
+        const resolvedGroup = await resolve(
+          'group',
+          names.entraGroup,
+          objects.group,
+          (id) => deps.entra.getGroup(id),
+          () => deps.entra.findGroup(names.entraGroup),
+        );
+        let group = resolvedGroup.found;
+        const groupRecorded = resolvedGroup.recorded;
         const stored = await secretTags(vault, SLUG_SECRET_NAMES.entraClientSecret);
 
         const body = {

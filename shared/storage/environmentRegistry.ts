@@ -65,6 +65,15 @@ export interface EntraObjects {
   group?: EntraObjectEntry | undefined;
 }
 
+/** The Entra objects recorded for `incarnation` (the record's own by default); undefined for another one. */
+export function entraObjectsOf(
+  record: EnvironmentRecord | undefined,
+  incarnation = record?.incarnation,
+): EntraObjects | undefined {
+  const objects = record?.entraObjects;
+  return objects && objects.incarnation === incarnation ? objects : undefined;
+}
+
 export interface EntraObjectEntry {
   id: string;
   /** When it was created or adopted. */

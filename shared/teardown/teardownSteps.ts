@@ -16,7 +16,7 @@ import { footprintNames } from '../domain/names.js';
 import { describeLeftAlone } from './describe.js';
 import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../openclaw/containerAppSpec.js';
 import type { BrokerStorage } from '../storage/brokerStorage.js';
-import type { EnvironmentRegistry } from '../storage/environmentRegistry.js';
+import { entraObjectsOf, type EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import type {
   BackupFacts,
   BackupInput,
@@ -109,8 +109,7 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
       // Those provisioning recorded by id for this incarnation are its own: read by id, as a
       // replica may not list a fresh object by name nor show the broker among its owners yet.
       const brokerId = await deps.brokerPrincipalId();
-      const recorded =
-        record?.entraObjects?.incarnation === record?.incarnation ? record?.entraObjects : undefined;
+      const recorded = entraObjectsOf(record);
       const entraLeftAlone: NonNullable<TeardownPlan['entraLeftAlone']> = [];
       const owned = async <T extends { id: string }>(
         kind: OwnedObjectKind,
