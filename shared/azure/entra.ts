@@ -320,6 +320,27 @@ export function isReplicationLag(error: unknown): error is GraphError {
   );
 }
 
+/**
+ * An Entra object the broker recorded by id, read by id. A 404 within `allowanceMs` of when it was
+ * recorded is replication (thrown as Graph's 404, so isReplicationLag makes the caller wait); later,
+ * the object was deleted since, and the answer is undefined.
+ */
+export async function readRecorded<T>(
+  kind: OwnedObjectKind,
+  entry: { id: string; at: string } | undefined,
+  read: (id: string) => Promise<T | undefined>,
+  allowanceMs: number,
+): Promise<T | undefined> {
+  if (!entry) return undefined;
+  const found = await read(entry.id);
+  if (found || Date.now() - Date.parse(entry.at) >= allowanceMs) return found;
+  throw new GraphError(
+    404,
+    'Request_ResourceNotFound',
+    `Entra ${kind} ${entry.id}, created for this slug at ${entry.at}, is not readable yet (directory replication)`,
+  );
+}
+
 /** Graph's 400 for adding a reference (owner, member) that is already there. */
 function isDuplicateReference(error: unknown): boolean {
   return (

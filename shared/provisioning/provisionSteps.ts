@@ -14,8 +14,8 @@ import {
 import type { Change } from '../azure/ensure.js';
 import {
   BROKER_SECRET_DISPLAY_NAME,
-  GraphError,
   isReplicationLag,
+  readRecorded,
   type EntraApplication,
   type EntraClient,
   type OwnedObjectKind,
@@ -531,17 +531,8 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
           read: (id: string) => Promise<T | undefined>,
           find: () => Promise<T | undefined>,
         ): Promise<{ found: T | undefined; recorded: boolean }> => {
-          if (entry) {
-            const found = await read(entry.id);
-            if (found) return { found, recorded: true };
-            if (Date.now() - Date.parse(entry.at) < config.provisioning.propagationTimeoutMs) {
-              throw new GraphError(
-                404,
-                'Request_ResourceNotFound',
-                `Entra ${kind} ${entry.id}, created for this slug at ${entry.at}, is not readable yet (directory replication)`,
-              );
-            }
-          }
+          const recorded = await readRecorded(kind, entry, read, config.provisioning.propagationTimeoutMs);
+          if (recorded) return { found: recorded, recorded: true };
           const found = await find();
           if (found && !(await deps.entra.ownedBy(brokerId, found.id))) {
             throw notOwned(kind, name, found.id, brokerId);

@@ -9,7 +9,7 @@ import type { AzureClients } from '../azure/azureClients.js';
 import { isNotFound } from '../azure/azureErrors.js';
 import { getOrUndefined } from '../azure/ensure.js';
 import { BuiltInRoles, removeRoleAssignments } from '../azure/roleAssignments.js';
-import type { EntraClient, OwnedObjectKind } from '../azure/entra.js';
+import { readRecorded, type EntraClient, type OwnedObjectKind } from '../azure/entra.js';
 import { storageAccountKey } from '../azure/storage.js';
 import type { BrokerConfig } from '../config.js';
 import { footprintNames } from '../domain/names.js';
@@ -38,7 +38,7 @@ const STORAGE_TYPE = 'microsoft.storage/storageaccounts';
 const IDENTITY_TYPE = 'microsoft.managedidentity/userassignedidentities';
 
 export interface TeardownStepsDeps {
-  config: Pick<BrokerConfig, 'nameSalt' | 'azure' | 'teardown' | 'image'>;
+  config: Pick<BrokerConfig, 'nameSalt' | 'azure' | 'teardown' | 'image' | 'provisioning'>;
   azure: AzureClients;
   entra: EntraClient;
   registry: EnvironmentRegistry;
@@ -122,16 +122,21 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
         entraLeftAlone.push({ kind, name, id: found.id });
         return undefined;
       };
+      // A recorded object not readable yet (replication) fails the activity, which is retried.
       const byRecordOrName = async <T extends { id: string }>(
-        id: string | undefined,
+        kind: OwnedObjectKind,
+        entry: { id: string; at: string } | undefined,
         read: (id: string) => Promise<T | undefined>,
         find: () => Promise<T | undefined>,
-      ): Promise<T | undefined> => (id === undefined ? undefined : await read(id)) ?? (await find());
+      ): Promise<T | undefined> =>
+        (await readRecorded(kind, entry, read, deps.config.provisioning.propagationTimeoutMs)) ??
+        (await find());
       const application = await owned(
         'application',
         entraNames.application,
         await byRecordOrName(
-          recorded?.application?.id,
+          'application',
+          recorded?.application,
           (id) => deps.entra.getApplication(id),
           () => deps.entra.findApplication(entraNames.application),
         ),
@@ -140,7 +145,8 @@ export function createTeardownSteps(deps: TeardownStepsDeps) {
         'group',
         entraNames.group,
         await byRecordOrName(
-          recorded?.group?.id,
+          'group',
+          recorded?.group,
           (id) => deps.entra.getGroup(id),
           () => deps.entra.findGroup(entraNames.group),
         ),
