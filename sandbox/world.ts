@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { startAzurite, type RunningAzurite } from './azurite.js';
+import { createRealGatewayPool, type RealGatewayPool } from './openclaw-real/gatewayPool.js';
 import {
   startFullSimulator,
   trustSimulatorCertificate,
@@ -70,6 +72,11 @@ export interface SandboxWorldOptions {
    * Telegram at all (the broker's Telegram settings then reference secrets that do not exist).
    */
   telegram?: false | { botToken?: string; registerWebhook?: boolean };
+  /**
+   * Real OpenClaw gateways instead of the stand-in (sandbox/openclaw-real/gatewayPool.ts); their
+   * state shares live under `dataDir` (or a temporary directory without one).
+   */
+  realOpenClaw?: { maxRunning?: number };
 }
 
 /** What startSandboxWorld brought up, for a SandboxWorld or a subclass (tests add their helpers). */
@@ -81,6 +88,7 @@ export interface SandboxWorldParts {
   stagingVaultUri: string;
   hostOptions: LocalHostOptions;
   host: LocalHost;
+  realOpenClaw?: RealGatewayPool;
 }
 
 /**
@@ -99,10 +107,13 @@ export class SandboxWorld {
   /** The staging vault (with a trailing slash), where the API stages request secrets. No purge protection. */
   readonly stagingVaultUri: string;
   readonly stagingSecrets: SecretClient;
+  /** The real gateways, when the world runs them (`realOpenClaw`). */
+  readonly realOpenClaw: RealGatewayPool | undefined;
   readonly #hostOptions: LocalHostOptions;
   #host: LocalHost;
 
   constructor(parts: SandboxWorldParts) {
+    this.realOpenClaw = parts.realOpenClaw;
     this.azurite = parts.azurite;
     this.sim = parts.sim;
     this.settings = parts.settings;
@@ -145,6 +156,7 @@ export class SandboxWorld {
 
   async stop(): Promise<void> {
     await this.#host.stop();
+    await this.realOpenClaw?.stop();
     await this.sim.stop();
     await this.azurite.stop();
   }
@@ -171,6 +183,12 @@ export async function startSandboxWorld(
 ): Promise<SandboxWorld> {
   const telegram = options.telegram === false ? undefined : (options.telegram ?? {});
   const botToken = telegram ? (telegram.botToken ?? sandboxBotToken(options.dataDir)) : undefined;
+  const realOpenClaw = options.realOpenClaw
+    ? createRealGatewayPool({
+        dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'claw-real-openclaw-')),
+        ...options.realOpenClaw,
+      })
+    : undefined;
   const azurite = await startAzurite(options.dataDir ? { location: join(options.dataDir, 'azurite') } : {});
   let sim: FullSimulator | undefined;
   try {
@@ -193,7 +211,9 @@ export async function startSandboxWorld(
       // Entra replicates as in a real tenant: a fresh app, principal or group is not found for a
       // second (sandbox/sim/graph.ts, replicationDelayMs). A test may set its own.
       graph: { replicationDelayMs: 1000, ...options.simulator?.graph },
+      ...(realOpenClaw ? { openclaw: { ...options.simulator?.openclaw, backend: realOpenClaw } } : {}),
     });
+    if (realOpenClaw) sim.mount(realOpenClaw.adminSurface());
     trustSimulatorCertificate(sim.caCertPem);
     const { brokerVaultUri, stagingVaultUri } = await bootstrapBrokerVaults(sim, botToken);
     const adminGroup = (sim.graph as GraphSurface).groups('shire-admins')[0];
@@ -257,8 +277,18 @@ export async function startSandboxWorld(
       await host.stop();
       throw error;
     }
-    return new World({ azurite, sim, settings, brokerVaultUri, stagingVaultUri, hostOptions, host });
+    return new World({
+      azurite,
+      sim,
+      settings,
+      brokerVaultUri,
+      stagingVaultUri,
+      hostOptions,
+      host,
+      ...(realOpenClaw ? { realOpenClaw } : {}),
+    });
   } catch (error) {
+    await realOpenClaw?.stop();
     await sim?.stop();
     await azurite.stop();
     throw error;

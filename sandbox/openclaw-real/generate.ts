@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { format } from 'prettier';
@@ -74,6 +74,8 @@ export interface GeneratedRelease {
   probes: { startup: string | null; liveness: string; readiness: string };
   adminRpc: { path: string } | null;
   telegramWebhook: { path: string; port: number };
+  /** The Microsoft Teams channel plugin this version starts with, as installed for it; null if none. */
+  teamsPlugin: { package: string; version: string } | null;
   /** Dotted object path -> the keys that object accepts, sorted. */
   configKeys: Record<string, string[]>;
 }
@@ -175,6 +177,25 @@ function telegramDefaults(schema: Schema, version: string): GeneratedRelease['te
   return { path: webhookPath, port: Number(port) };
 }
 
+/** The `@openclaw/msteams` that `openclaw:install` put into the version's Teams state seed. */
+function teamsPlugin(install: OpenClawInstall): GeneratedRelease['teamsPlugin'] {
+  const pin = OPENCLAW_PINS.msteamsPlugin[install.version];
+  if (!pin) return null;
+  const projects = path.join(install.teamsStateSeed, 'npm', 'projects');
+  for (const project of existsSync(projects) ? readdirSync(projects) : []) {
+    const file = path.join(projects, project, 'node_modules', '@openclaw', 'msteams', 'package.json');
+    if (!existsSync(file)) continue;
+    const packageJson = JSON.parse(readFileSync(file, 'utf8')) as { name: string; version: string };
+    if (packageJson.version !== pin)
+      fail(install.version, `the Teams seed holds msteams ${packageJson.version}, pinned ${pin}`);
+    return { package: packageJson.name, version: packageJson.version };
+  }
+  return fail(
+    install.version,
+    'no @openclaw/msteams in the Teams state seed; run `npm run openclaw:install`',
+  );
+}
+
 export async function describeRelease(version: string): Promise<GeneratedRelease> {
   const install = requireOpenClawInstall(version);
   const home = mkdtempSync(path.join(tmpdir(), 'openclaw-schema-'));
@@ -204,6 +225,7 @@ export async function describeRelease(version: string): Promise<GeneratedRelease
       probes: probeRoutes(texts, version),
       adminRpc: adminRpcRoute(install),
       telegramWebhook: telegramDefaults(schema, version),
+      teamsPlugin: teamsPlugin(install),
       configKeys: Object.fromEntries(CONFIG_OBJECT_PATHS.map((p) => [p, keysAt(schema, p, version)])),
     };
   } finally {
@@ -227,6 +249,7 @@ export async function renderGeneratedFile(): Promise<string> {
     '  readonly probes: { readonly startup: string | null; readonly liveness: string; readonly readiness: string };',
     '  readonly adminRpc: { readonly path: string } | null;',
     '  readonly telegramWebhook: { readonly path: string; readonly port: number };',
+    '  readonly teamsPlugin: { readonly package: string; readonly version: string } | null;',
     '  readonly configKeys: Readonly<Record<string, readonly string[]>>;',
     '}',
     '',

@@ -17,8 +17,15 @@ const MARKER = '.claw-broker-install-complete';
 
 function installed(prefix: string, version: string): boolean {
   try {
-    const marker = JSON.parse(readFileSync(path.join(prefix, MARKER), 'utf8')) as { openclaw?: string };
-    return marker.openclaw === version && existsSync(openClawInstall(version).node);
+    const marker = JSON.parse(readFileSync(path.join(prefix, MARKER), 'utf8')) as {
+      openclaw?: string;
+      msteams?: string;
+    };
+    return (
+      marker.openclaw === version &&
+      marker.msteams === OPENCLAW_PINS.msteamsPlugin[version] &&
+      existsSync(openClawInstall(version).node)
+    );
   } catch {
     return false;
   }
@@ -60,13 +67,47 @@ function installVersion(version: string): void {
   if (packageVersion !== version) {
     throw new Error(`npm installed openclaw ${packageVersion}, expected ${version}`);
   }
-  writeFileSync(
-    path.join(staging, MARKER),
-    `${JSON.stringify({ openclaw: version, node: OPENCLAW_PINS.node }, null, 2)}\n`,
-  );
+  // The plugin install records absolute paths (its npm project, the `openclaw` peer it links), so
+  // it runs in the prefix's final place; the marker, written last, is what says complete.
   rmSync(target.prefix, { recursive: true, force: true });
   renameSync(staging, target.prefix);
+  const msteams = installTeamsPlugin(version);
+  writeFileSync(
+    path.join(target.prefix, MARKER),
+    `${JSON.stringify({ openclaw: version, node: OPENCLAW_PINS.node, msteams }, null, 2)}\n`,
+  );
   console.log(`openclaw ${version}: installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/**
+ * `openclaw plugins install @openclaw/msteams@<pin>` by the version's own CLI into the install's
+ * Teams state seed, from npm (a local archive would load but stay untrusted: "openKeyedStore is
+ * only available for trusted plugins", reason provenance-invalid, and the channel exits).
+ */
+function installTeamsPlugin(version: string): string | undefined {
+  const pin = OPENCLAW_PINS.msteamsPlugin[version];
+  if (!pin) return undefined;
+  const install = openClawInstall(version);
+  rmSync(install.teamsStateSeed, { recursive: true, force: true });
+  mkdirSync(install.teamsStateSeed, { recursive: true, mode: 0o700 });
+  execFileSync(
+    install.node,
+    [install.entry, 'plugins', 'install', '--accept-capabilities', `@openclaw/msteams@${pin}`],
+    {
+      stdio: 'inherit',
+      cwd: install.teamsStateSeed,
+      // The caller's env, for the machine's npm registry and CA settings; state and config go
+      // to the seed, never to the user's ~/.openclaw.
+      env: {
+        ...process.env,
+        OPENCLAW_STATE_DIR: install.teamsStateSeed,
+        OPENCLAW_CONFIG_PATH: path.join(install.teamsStateSeed, 'openclaw.json'),
+        NO_COLOR: '1',
+      },
+      timeout: 600_000,
+    },
+  );
+  return pin;
 }
 
 mkdirSync(OPENCLAW_CACHE_DIR, { recursive: true });

@@ -1,5 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OPENCLAW_PINS } from './pins.js';
@@ -20,6 +30,13 @@ export interface OpenClawInstall {
   /** The package's CLI entry (`openclaw.mjs`). */
   readonly entry: string;
   readonly packageDir: string;
+  /**
+   * A state directory in which `openclaw plugins install @openclaw/msteams@<pin>` ran (the npm
+   * project and the install record with its provenance): what a gateway with Teams configured has
+   * on its share after its first start, which fetches the plugin from npm. Copied into a gateway's
+   * state directory, it lets a Teams gateway start with npm offline.
+   */
+  readonly teamsStateSeed: string;
 }
 
 export function nodePlatformPackage(): string {
@@ -34,7 +51,14 @@ export function openClawInstall(version: string): OpenClawInstall {
       ? path.join(modules, nodePlatformPackage(), 'bin', 'node.exe')
       : path.join(modules, nodePlatformPackage(), 'bin', 'node');
   const packageDir = path.join(modules, 'openclaw');
-  return { version, prefix, node, entry: path.join(packageDir, 'openclaw.mjs'), packageDir };
+  return {
+    version,
+    prefix,
+    node,
+    entry: path.join(packageDir, 'openclaw.mjs'),
+    packageDir,
+    teamsStateSeed: path.join(prefix, 'teams-state-seed'),
+  };
 }
 
 /** The install of `version`, or an Error that says to run the installer. */
@@ -106,4 +130,117 @@ export function spawnOpenClaw(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+}
+
+/**
+ * Env that keeps a real OpenClaw off the internet without waiting on it: a configured channel
+ * plugin that is not installed (neither release bundles `@openclaw/msteams`; a Teams state seed
+ * carries it) would be looked up with npm offline against a closed loopback port, so it fails at once.
+ */
+export const OFFLINE_ENV = {
+  npm_config_offline: 'true',
+  npm_config_registry: 'http://127.0.0.1:9/',
+  npm_config_fetch_retries: '0',
+} as const;
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Writes `files` into `dir` as a Container Apps secret volume projects them. Container Apps runs
+ * on Kubernetes, whose secret volumes (atomic writer) project each item as a symlink into a
+ * `..data` directory of read-only files, mode 0644 unless the pod sets defaultMode, which Container
+ * Apps' SecretVolumeItem cannot (it has only `path` and `secretRef`). Replaces what was there.
+ */
+export function projectSecretVolume(dir: string, files: Record<string, string>): void {
+  rmSync(dir, { recursive: true, force: true });
+  const timestamped = path.join(dir, '..2026_01_01_00_00_00.000000000');
+  mkdirSync(timestamped, { recursive: true });
+  for (const [name, text] of Object.entries(files)) {
+    writeFileSync(path.join(timestamped, name), text);
+    chmodSync(path.join(timestamped, name), 0o644);
+  }
+  symlinkSync(path.basename(timestamped), path.join(dir, '..data'));
+  for (const name of Object.keys(files)) symlinkSync(`..data/${name}`, path.join(dir, name));
+}
+
+/** A running `openclaw gateway run`. */
+export interface GatewayProcess {
+  readonly version: string;
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  readonly spawnedAt: number;
+  exited(): boolean;
+  /** The last 200 kB of its stdout and stderr. */
+  logs(): string;
+  rssKb(): number | undefined;
+  /** SIGTERM to its process group, SIGKILL after 10 s; resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts `openclaw gateway run --port <port>` of `install` with exactly `env`. */
+export function runGateway(install: OpenClawInstall, env: NodeJS.ProcessEnv, port: number): GatewayProcess {
+  const child: ChildProcess = spawnOpenClaw(install, ['gateway', 'run', '--port', String(port)], env);
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-200_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', () => ((exited = true), resolve())),
+  );
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    version: install.version,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    spawnedAt: Date.now(),
+    exited: () => exited,
+    logs: () => output,
+    rssKb: () => {
+      try {
+        const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return match ? Number(match[1]) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async stop() {
+      if (exited) return;
+      signal('SIGTERM');
+      const killer = setTimeout(() => signal('SIGKILL'), 10_000);
+      await exitedPromise;
+      clearTimeout(killer);
+    },
+  };
+}
+
+/**
+ * Puts the Teams plugin's install record (from `openclaw:install`'s Teams state seed) into a state
+ * directory, as a Teams gateway's first start leaves it on the share after fetching
+ * `@openclaw/msteams` from npm. The record names the plugin's npm project in the seed, in the cache.
+ */
+export function seedTeamsState(version: string, stateDir: string): void {
+  const seed = requireOpenClawInstall(version).teamsStateSeed;
+  if (!existsSync(path.join(seed, 'state'))) {
+    throw new Error(
+      `OpenClaw ${version} has no Teams state seed in ${seed}; run \`npm run openclaw:install\``,
+    );
+  }
+  cpSync(path.join(seed, 'state'), path.join(stateDir, 'state'), { recursive: true });
 }

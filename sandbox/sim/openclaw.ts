@@ -37,6 +37,22 @@ export interface OpenClawSurfaceOptions {
   schemas?: Readonly<Record<string, OpenClawConfigSchema>>;
   /** How long a pairing request waits, in sim time; OpenClaw's own is 5 minutes. */
   pairingTtlMs?: number;
+  /**
+   * Real gateways instead of the stand-in (`npm run sandbox -- --real-openclaw`): every request
+   * for a running app goes to `backend.forward` (sandbox/openclaw-real/gatewayPool.ts).
+   */
+  backend?: OpenClawBackend;
+}
+
+/** Serves the gateways' HTTP for running apps in place of the stand-in. */
+export interface OpenClawBackend {
+  forward(
+    appName: string,
+    app: OpenClawAppState,
+    req: SimRequest,
+    route: string,
+    getApp: (appName: string) => OpenClawAppState | undefined,
+  ): Promise<SimResponse>;
 }
 
 /** A browser's pending pairing request, shaped like OpenClaw's DevicePairingPendingRequest. */
@@ -471,6 +487,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
     if (!app) return json(404, { error: `no such app: ${appName}` });
     seenApps.add(appName);
     if (!app.running) return json(503, { ok: false, error: 'not running' });
+    if (options.backend) return options.backend.forward(appName, app, req, match?.[2] ?? '/', options.getApp);
 
     const evaluation = evaluate(app);
     const version = evaluation.version;

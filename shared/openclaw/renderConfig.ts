@@ -1,5 +1,9 @@
 import { BrokerError, ErrorCodes } from '../errors.js';
-import { openClawVersionSupport, type OpenClawVersionSupport } from './versions.js';
+import {
+  openClawVersionSupport,
+  SUPPORTED_OPENCLAW_VERSIONS,
+  type OpenClawVersionSupport,
+} from './versions.js';
 
 export const OPENCLAW_CHANNELS = ['telegram', 'teams'] as const;
 export type OpenClawChannel = (typeof OPENCLAW_CHANNELS)[number];
@@ -88,9 +92,15 @@ const ref = (name: OpenClawEnvName) => `\${${name}}`;
  *
  * Invariants: the text holds no secret value, only `${ENV}` references listed in `envVars`; it uses
  * only keys the version knows; the output is deterministic (same input, same bytes). Throws a
- * BrokerError (`BadRequest`) for an unsupported version, a malformed host name, an unknown channel
- * or a malformed Foundry endpoint.
+ * BrokerError (`BadRequest`) for an unsupported version, a malformed host name, an unknown channel,
+ * Teams on a version no published Teams plugin starts with, or a malformed Foundry endpoint.
  */
+/** The channels the broker can render for `version`: Teams only where a Teams plugin starts with it. */
+export function channelsFor(version: string): readonly OpenClawChannel[] {
+  const { teamsPlugin } = openClawVersionSupport(version);
+  return OPENCLAW_CHANNELS.filter((channel) => channel !== 'teams' || teamsPlugin !== undefined);
+}
+
 export function renderOpenClawConfig(input: RenderOpenClawConfigInput): RenderedOpenClawConfig {
   const support = openClawVersionSupport(input.version);
   const fqdn = checkFqdn(input.appFqdn);
@@ -101,6 +111,15 @@ export function renderOpenClawConfig(input: RenderOpenClawConfigInput): Rendered
     throw new BrokerError(
       ErrorCodes.BadRequest,
       `OpenClaw ${support.version} has no admin RPC plugin; render without adminRpc`,
+    );
+  }
+
+  if (channels.has('teams') && !support.teamsPlugin) {
+    const withTeams = SUPPORTED_OPENCLAW_VERSIONS.filter((v) => channelsFor(v).includes('teams'));
+    throw new BrokerError(
+      ErrorCodes.BadRequest,
+      `OpenClaw ${support.version} has no Microsoft Teams plugin that starts with it; ` +
+        `Teams needs ${withTeams.length > 0 ? withTeams.join(' or ') : 'a newer release'}`,
     );
   }
 
@@ -130,9 +149,12 @@ export function renderOpenClawConfig(input: RenderOpenClawConfigInput): Rendered
     Object.assign(config, renderFoundry(input.foundry));
     envVars.add(OPENCLAW_ENV.foundryApiKey);
   }
-  if (input.adminRpc === true) {
-    config['plugins'] = { entries: { 'admin-http-rpc': { enabled: true } } };
-  }
+  const plugins: Record<string, { enabled: true }> = {};
+  if (input.adminRpc === true) plugins['admin-http-rpc'] = { enabled: true };
+  // The Teams plugin is external (npm); without an explicit entry the real gateway loads it but
+  // leaves the channel out ("installed without explicit trust. Add plugins.entries.msteams.enabled=true").
+  if (channels.has('teams')) plugins['msteams'] = { enabled: true };
+  if (Object.keys(plugins).length > 0) config['plugins'] = { entries: plugins };
 
   return Object.freeze({
     version: support.version,

@@ -40,6 +40,11 @@ export interface OpenClawVersionSupport {
   readonly telegramWebhook: { readonly path: string; readonly port: number };
   /** The Microsoft Teams channel's local Bot Framework listener (`channels.msteams.webhook`). */
   readonly teamsWebhook: { readonly path: string; readonly port: number };
+  /**
+   * The `@openclaw/msteams` version this release starts with (the real-OpenClaw tier runs it), or
+   * undefined when no published plugin starts with it: Teams is refused on such a version.
+   */
+  readonly teamsPlugin?: string;
 }
 
 /**
@@ -65,6 +70,7 @@ function supportOf(release: GeneratedOpenClawRelease): OpenClawVersionSupport {
     adminRpcPlugin: release.adminRpc !== null,
     ...(release.adminRpc ? { adminRpcPath: release.adminRpc.path } : {}),
     telegramWebhook: release.telegramWebhook,
+    ...(release.teamsPlugin ? { teamsPlugin: release.teamsPlugin.version } : {}),
     ...BROKER_CHOICES,
   });
 }

@@ -2,19 +2,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedEnv, requireOpenClawInstall, spawnOpenClaw } from '../../sandbox/openclaw-real/runtime.js';
+import {
+  isolatedEnv,
+  OFFLINE_ENV,
+  requireOpenClawInstall,
+  spawnOpenClaw,
+} from '../../sandbox/openclaw-real/runtime.js';
+import { forwardingProxy } from '../../sandbox/openclaw-real/sidecar.js';
 import { GatewayDevicePairing } from '../../shared/approvals/devicePairing.js';
 import type { AzureClients } from '../../shared/azure/azureClients.js';
 import { probeGateway } from '../../shared/azure/gatewayProbe.js';
+import { channelsFor } from '../../shared/openclaw/renderConfig.js';
 import { askGatewayWithToken } from '../../shared/rotation/gatewayAuth.js';
 import type { EnvironmentRecord } from '../../shared/storage/environmentRegistry.js';
 import { openClawVersionSupport, SUPPORTED_OPENCLAW_VERSIONS } from '../../shared/openclaw/versions.js';
 import { FOUNDRY, FQDN } from '../shared/openclaw/fixtures.js';
 import {
-  forwardingProxy,
   GATEWAY_TOKEN,
   getJson,
-  OFFLINE_ENV,
   askStandIn,
   render,
   standInFor,
@@ -275,16 +280,39 @@ describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (vers
   });
 });
 
-/*
- * Teams is not started here: neither release bundles the Microsoft Teams channel plugin; with
- * `channels.msteams` configured the gateway installs `@openclaw/msteams` from npm at start, and
- * without it 2026.8.2 exits ("plugin verification failed; refusing to report the gateway ready")
- * and 2026.9.6 did not get ready in 240 s. The tier keeps npm offline, so it would only measure
- * that; config validate and the security audit cover the Teams configs.
+/**
+ * What the broker waits for when a channel cannot reach its service: the tier has no internet, so
+ * Telegram cannot reach api.telegram.org and Teams cannot reach Entra or the Bot Framework. The
+ * broker waits for `/readyz` as the gateway answers it; either answer is read right (ready, or a
+ * 503 that names the failing parts, which the readiness step reports when it gives up).
  */
-describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway with Telegram on', (version) => {
+async function expectReadinessReadAsItIs(gateway: RealGateway, channel: string): Promise<void> {
+  const support = openClawVersionSupport(gateway.version);
+  expect(await getJson(`${gateway.url}${support.probes.startup}`)).toMatchObject({
+    status: 200,
+    body: { status: 'started' },
+  });
+  const readyz = await getJson(`${gateway.url}${support.probes.readiness}`);
+  const body = readyz.body as { ready?: unknown; failing?: unknown };
+  const probe = await probeGateway(`${gateway.url}${support.probes.readiness}`);
+  console.log(
+    `openclaw ${gateway.version} with ${channel}: /readyz ${readyz.status} ${JSON.stringify(body.failing)}`,
+  );
+  if (body.ready === true) expect(probe).toEqual({ ready: true });
+  else {
+    expect(readyz.status).toBe(503);
+    expect(probe).toEqual({
+      ready: false,
+      reason: `HTTP 503: failing ${(body.failing as string[]).join(', ')}`,
+    });
+  }
+}
+
+const startedUp = async (g: RealGateway) =>
+  (await getJson(`${g.url}${openClawVersionSupport(g.version).probes.startup}`)).status === 200;
+
+describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway with a channel on', (version) => {
   it('starts with Telegram configured but api.telegram.org unreachable, and the broker reads /readyz as it is', async () => {
-    const support = openClawVersionSupport(version);
     const rendered = render({
       version,
       appFqdn: FQDN,
@@ -292,31 +320,49 @@ describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway with Te
       foundry: FOUNDRY,
       adminRpc: true,
     });
-    const gateway = await startGateway(rendered, {
-      until: async (g) => (await getJson(`${g.url}${support.probes.startup}`)).status === 200,
-      timeoutMs: 240_000,
-    });
+    const gateway = await startGateway(rendered, { until: startedUp, timeoutMs: 240_000 });
     try {
-      expect(await getJson(`${gateway.url}${support.probes.startup}`)).toMatchObject({
-        status: 200,
-        body: { status: 'started' },
-      });
-      const readyz = await getJson(`${gateway.url}${support.probes.readiness}`);
-      const body = readyz.body as { ready?: unknown; failing?: unknown };
-      const probe = await probeGateway(`${gateway.url}${support.probes.readiness}`);
-      console.log(
-        `openclaw ${version} with telegram: /readyz ${readyz.status} ${JSON.stringify(body.failing)}`,
-      );
-      if (body.ready === true) expect(probe).toEqual({ ready: true });
-      else {
-        expect(readyz.status).toBe(503);
-        expect(probe).toEqual({
-          ready: false,
-          reason: `HTTP 503: failing ${(body.failing as string[]).join(', ')}`,
-        });
-      }
+      await expectReadinessReadAsItIs(gateway, 'telegram');
     } finally {
       await gateway.stop();
     }
   });
+
+  it.runIf(channelsFor(version).includes('teams'))(
+    'starts with Teams configured, loads the msteams plugin, listens for Bot Framework on its port, and the broker reads /readyz as it is',
+    async () => {
+      const support = openClawVersionSupport(version);
+      const rendered = render({
+        version,
+        appFqdn: FQDN,
+        channels: ['teams'],
+        foundry: FOUNDRY,
+        adminRpc: true,
+      });
+      const gateway = await startGateway(rendered, { until: startedUp, timeoutMs: 240_000 });
+      try {
+        // The channel is loaded (the renderer's `plugins.entries.msteams.enabled` is what trusts it:
+        // without it the gateway warns "installed without explicit trust" and leaves it out).
+        expect(gateway.logs()).toMatch(/http server listening \([^)]*\bmsteams\b/);
+        await expectReadinessReadAsItIs(gateway, 'teams');
+        // NGINX sends `/api/messages` to this listener; an unsigned activity is refused, not dropped.
+        const webhook = await fetch(
+          `http://127.0.0.1:${support.teamsWebhook.port}${support.teamsWebhook.path}`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ type: 'message', text: 'hello' }),
+          },
+        ).catch((error: unknown) => error as Error);
+        console.log(
+          `openclaw ${version} teams webhook: ${webhook instanceof Error ? webhook.message : webhook.status}`,
+        );
+        expect(webhook).not.toBeInstanceOf(Error);
+        expect((webhook as Response).status).toBeGreaterThanOrEqual(400);
+        expect((webhook as Response).status).toBeLessThan(500);
+      } finally {
+        await gateway.stop();
+      }
+    },
+  );
 });

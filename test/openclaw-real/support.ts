@@ -1,13 +1,16 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import {
+  freePort,
   isolatedEnv,
+  OFFLINE_ENV,
+  projectSecretVolume,
   requireOpenClawInstall,
+  runGateway,
   runOpenClawCli,
-  spawnOpenClaw,
+  seedTeamsState,
+  type GatewayProcess,
   type CliResult,
 } from '../../sandbox/openclaw-real/runtime.js';
 import {
@@ -17,6 +20,7 @@ import {
 } from '../../shared/openclaw/containerAppSpec.js';
 import { renderNginxConfig } from '../../shared/openclaw/nginxConfig.js';
 import {
+  channelsFor,
   renderOpenClawConfig,
   type OpenClawChannel,
   type RenderOpenClawConfigInput,
@@ -59,7 +63,9 @@ export interface Variant {
 /** Every config the broker renders for `version`: each channel set, with and without Foundry, admin RPC on where present. */
 export function variantsOf(version: string): Variant[] {
   const adminRpc = openClawVersionSupport(version).adminRpcPlugin;
-  return CHANNEL_SETS.flatMap((channels) =>
+  // Teams on a version without a Teams plugin is refused by the renderer (renderConfig.test.ts).
+  const channelSets = CHANNEL_SETS.filter((set) => set.every((c) => channelsFor(version).includes(c)));
+  return channelSets.flatMap((channels) =>
     [undefined, FOUNDRY].map((foundry) => ({
       name: `${version} channels=[${channels.join(',')}]${foundry ? ' +foundry' : ''}${adminRpc ? ' +admin-rpc' : ''}`,
       input: { version, appFqdn: FQDN, channels, ...(foundry ? { foundry } : {}), adminRpc },
@@ -126,17 +132,6 @@ export function containerEnv(
 }
 
 /**
- * Env that keeps a real OpenClaw off the internet without waiting on it: a configured channel
- * plugin that is not bundled (2026.9.6 and 2026.8.2 fetch `@openclaw/msteams` from npm) is looked
- * up with npm offline against a closed loopback port, so it fails at once.
- */
-export const OFFLINE_ENV = {
-  npm_config_offline: 'true',
-  npm_config_registry: 'http://127.0.0.1:9/',
-  npm_config_fetch_retries: '0',
-} as const;
-
-/**
  * A fresh container filesystem: the state dir (the Azure Files share, mounted 0700 as the spec's
  * mountOptions say) and the config as a Container Apps secret volume projects it. Container Apps
  * runs on Kubernetes, whose secret volumes (atomic writer) project each item as a symlink into a
@@ -147,13 +142,13 @@ export function containerFiles(rendered: RenderedOpenClawConfig): { home: string
   const home = mkdtempSync(path.join(tmpdir(), 'openclaw-real-'));
   mkdirSync(path.join(home, 'state'), { mode: 0o700 });
   chmodSync(path.join(home, 'state'), 0o700);
-  const volume = path.join(home, 'etc-openclaw');
-  const timestamped = path.join(volume, '..2026_01_01_00_00_00.000000000');
-  mkdirSync(timestamped, { recursive: true });
-  writeFileSync(path.join(timestamped, 'openclaw.json'), rendered.text);
-  chmodSync(path.join(timestamped, 'openclaw.json'), 0o644);
-  symlinkSync(path.basename(timestamped), path.join(volume, '..data'));
-  symlinkSync('..data/openclaw.json', path.join(volume, 'openclaw.json'));
+  projectSecretVolume(path.join(home, 'etc-openclaw'), { 'openclaw.json': rendered.text });
+  if (rendered.envVars.includes('MSTEAMS_APP_ID')) {
+    // The share after a Teams gateway's first start, which installs `@openclaw/msteams` from npm:
+    // the install record (its database) names the plugin's npm project in the seed, kept in the
+    // cache, so the gateway loads it from there with npm offline.
+    seedTeamsState(rendered.version, path.join(home, 'state'));
+  }
   return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
 }
 
@@ -175,17 +170,6 @@ export function render(input: RenderOpenClawConfigInput): RenderedOpenClawConfig
   return renderOpenClawConfig(input);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface ProbeAnswer {
   status: number;
   body: unknown;
@@ -203,16 +187,9 @@ export async function getJson(url: string, init?: RequestInit): Promise<ProbeAns
   return { status: response.status, body };
 }
 
-export interface RealGateway {
-  readonly version: string;
-  readonly port: number;
-  readonly url: string;
-  readonly pid: number;
+export interface RealGateway extends GatewayProcess {
   /** Milliseconds from spawn to /readyz `ready: true` (or to the wait's end). */
   readonly startedInMs: number;
-  logs(): string;
-  rssKb(): number | undefined;
-  stop(): Promise<void>;
 }
 
 /**
@@ -230,72 +207,29 @@ export async function startGateway(
   } = {},
 ): Promise<RealGateway> {
   const files = containerFiles(rendered);
-  const port = await freePort();
   const env = isolatedEnv(files.home, {
     ...containerEnv(rendered, files.home, options.gatewayToken),
     ...OFFLINE_ENV,
   });
-  const started = Date.now();
-  const child: ChildProcess = spawnOpenClaw(
-    requireOpenClawInstall(rendered.version),
-    ['gateway', 'run', '--port', String(port)],
-    env,
-  );
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let exited = false;
-  const exitedPromise = new Promise<void>((resolve) =>
-    child.once('exit', () => ((exited = true), resolve())),
-  );
+  const process = runGateway(requireOpenClawInstall(rendered.version), env, await freePort());
   let readyAt: number | undefined;
   const gateway: RealGateway = {
-    version: rendered.version,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid ?? -1,
+    ...process,
     get startedInMs() {
-      return (readyAt ?? Date.now()) - started;
-    },
-    logs: () => output,
-    rssKb: () => {
-      try {
-        const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        return match ? Number(match[1]) : undefined;
-      } catch {
-        return undefined;
-      }
+      return (readyAt ?? Date.now()) - process.spawnedAt;
     },
     async stop() {
-      if (!exited && child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        const killer = setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }, 10_000);
-        await exitedPromise;
-        clearTimeout(killer);
-      }
+      await process.stop();
       files.cleanup();
     },
   };
   const until = options.until ?? isReady;
-  const deadline = started + (options.timeoutMs ?? 120_000);
+  const deadline = process.spawnedAt + (options.timeoutMs ?? 120_000);
   while (Date.now() < deadline) {
-    if (exited) {
+    if (process.exited()) {
       await gateway.stop();
       throw new Error(
-        `openclaw ${rendered.version} gateway exited before it was up:\n${output.slice(-4000)}`,
+        `openclaw ${rendered.version} gateway exited before it was up:\n${process.logs().slice(-4000)}`,
       );
     }
     try {
@@ -309,60 +243,12 @@ export async function startGateway(
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   await gateway.stop();
-  throw new Error(`openclaw ${rendered.version} gateway was not up in time:\n${output.slice(-4000)}`);
+  throw new Error(`openclaw ${rendered.version} gateway was not up in time:\n${process.logs().slice(-4000)}`);
 }
 
 export async function isReady(gateway: RealGateway): Promise<boolean> {
   const answer = await getJson(`${gateway.url}/readyz`);
   return answer.status === 200 && (answer.body as { ready?: unknown }).ready === true;
-}
-
-/**
- * A loopback stand-in for the NGINX sidecar in front of the gateway: it forwards every connection
- * (WebSocket upgrades included) and adds `X-Forwarded-For` with a public client address to the first
- * request, as the sidecar does for every browser. The gateway trusts 127.0.0.1 as its proxy
- * (`gateway.trustedProxies`), so it sees a remote client, as in the container.
- */
-export async function forwardingProxy(
-  target: number,
-  clientAddress = '203.0.113.7',
-): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const proxy = createServer((client) => {
-    sockets.add(client);
-    client.once('data', (first) => {
-      const upstream = connect(target, '127.0.0.1');
-      sockets.add(upstream);
-      const text = first.toString('latin1');
-      const end = text.indexOf('\r\n');
-      const patched =
-        end > 0
-          ? Buffer.from(
-              `${text.slice(0, end)}\r\nX-Forwarded-For: ${clientAddress}${text.slice(end)}`,
-              'latin1',
-            )
-          : first;
-      upstream.write(patched);
-      client.pipe(upstream).pipe(client);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', close);
-      upstream.on('error', close);
-      client.on('close', close);
-      upstream.on('close', close);
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (proxy.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
 }
 
 /**

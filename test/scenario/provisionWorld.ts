@@ -3,7 +3,10 @@ import { TestWorld, type RequestView } from '../support/testWorld.js';
 
 export type { RequestView } from '../support/testWorld.js';
 
-export type ProvisionWorldOptions = Pick<SandboxWorldOptions, 'simulator' | 'settings' | 'host' | 'telegram'>;
+export type ProvisionWorldOptions = Pick<
+  SandboxWorldOptions,
+  'simulator' | 'settings' | 'host' | 'telegram' | 'realOpenClaw'
+>;
 
 /**
  * The sandbox world (sandbox/world.ts: the broker on the local Functions host over Azurite, against
@@ -36,6 +39,7 @@ export class ProvisionWorld extends TestWorld {
           ...options.settings,
         },
         host: options.host,
+        ...(options.realOpenClaw ? { realOpenClaw: options.realOpenClaw } : {}),
       },
       ProvisionWorld,
     );

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import type { ManualClock } from '../../sandbox/host/index.js';
 import type { OutboxEntry, TelegramSurface } from '../../sandbox/sim/telegram.js';
 import { SANDBOX_TELEGRAM } from '../../sandbox/world.js';
-import { ProvisionWorld } from '../scenario/provisionWorld.js';
+import { ProvisionWorld, type ProvisionWorldOptions } from '../scenario/provisionWorld.js';
 import type { AuditEntryView } from './testWorld.js';
 
 export const CHAT = {
@@ -31,13 +31,14 @@ export interface ChatWorld {
  * in the broker's vault and the webhook registered through the broker's setup endpoint.
  */
 export async function startChatWorld(
-  options: { settings?: Record<string, string>; clock?: ManualClock } = {},
+  options: Pick<ProvisionWorldOptions, 'settings' | 'realOpenClaw'> & { clock?: ManualClock } = {},
 ): Promise<ChatWorld> {
   const botToken = `7000000077:${randomBytes(24).toString('base64url')}`;
   const world = await ProvisionWorld.start({
     telegram: { botToken },
     settings: { DURABLE_TASK_HUB: 'clawchat', ...options.settings },
     ...(options.clock ? { host: { clock: options.clock } } : {}),
+    ...(options.realOpenClaw ? { realOpenClaw: options.realOpenClaw } : {}),
   });
   const surface = world.telegram;
 

@@ -9,6 +9,7 @@ export interface GeneratedOpenClawRelease {
   readonly probes: { readonly startup: string | null; readonly liveness: string; readonly readiness: string };
   readonly adminRpc: { readonly path: string } | null;
   readonly telegramWebhook: { readonly path: string; readonly port: number };
+  readonly teamsPlugin: { readonly package: string; readonly version: string } | null;
   readonly configKeys: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -29,6 +30,7 @@ export const GENERATED_OPENCLAW_RELEASES: readonly GeneratedOpenClawRelease[] = 
       path: '/telegram-webhook',
       port: 8787,
     },
+    teamsPlugin: null,
     configKeys: {
       '': [
         '$schema',
@@ -344,6 +346,10 @@ export const GENERATED_OPENCLAW_RELEASES: readonly GeneratedOpenClawRelease[] = 
     telegramWebhook: {
       path: '/telegram-webhook',
       port: 8787,
+    },
+    teamsPlugin: {
+      package: '@openclaw/msteams',
+      version: '2026.9.5',
     },
     configKeys: {
       '': [

@@ -7,7 +7,7 @@ import {
   type AuditFinding,
 } from '../../../shared/openclaw/auditConfig.js';
 import { renderOpenClawConfig } from '../../../shared/openclaw/renderConfig.js';
-import { channels, FOUNDRY, foundry, FQDN, version } from './fixtures.js';
+import { FOUNDRY, foundry, FQDN, versionAndChannels } from './fixtures.js';
 
 type Json = Record<string, unknown>;
 const VERSION = '2026.9.6';
@@ -46,7 +46,7 @@ const critical = (findings: AuditFinding[]) =>
 describe('auditOpenClawConfig', () => {
   it('finds nothing in the config the broker renders, for every version, channel set and model choice', () => {
     fc.assert(
-      fc.property(version, channels, foundry, (v, wanted, model) => {
+      fc.property(versionAndChannels, foundry, ([v, wanted], model) => {
         const text = renderOpenClawConfig({
           version: v,
           appFqdn: FQDN,

@@ -11,7 +11,6 @@ import {
 import { renderNginxConfig } from '../../../shared/openclaw/nginxConfig.js';
 import { renderOpenClawConfig, type OpenClawChannel } from '../../../shared/openclaw/renderConfig.js';
 import {
-  channels,
   CLIENT_ID,
   ENVIRONMENT_ID,
   FOUNDRY,
@@ -21,7 +20,7 @@ import {
   KEY_VAULT_SECRETS,
   names,
   SECRET_VALUES,
-  version,
+  versionAndChannels,
 } from './fixtures.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -93,7 +92,7 @@ describe('buildContainerAppSpec', () => {
 
   it('holds no secret value anywhere: secrets are Key Vault references or the two rendered config files', () => {
     fc.assert(
-      fc.property(version, channels, foundry, (v, wanted, model) => {
+      fc.property(versionAndChannels, foundry, ([v, wanted], model) => {
         const spec = input(v, wanted, model);
         const app = buildContainerAppSpec(spec);
         const body = JSON.stringify(app);
@@ -129,7 +128,7 @@ describe('buildContainerAppSpec', () => {
 
   it('feeds every env var the config references, the gateway token from its secret', () => {
     fc.assert(
-      fc.property(version, channels, foundry, (v, wanted, model) => {
+      fc.property(versionAndChannels, foundry, ([v, wanted], model) => {
         const spec = input(v, wanted, model);
         const env = containerNamed(buildContainerAppSpec(spec), 'openclaw').env ?? [];
         for (const name of spec.openclawConfig.envVars)
@@ -182,7 +181,7 @@ describe('buildContainerAppSpec', () => {
 
   it('starts ready on the OpenClaw stand-in once its Key Vault references resolve', () => {
     fc.assert(
-      fc.property(version, channels, foundry, (v, wanted, model) => {
+      fc.property(versionAndChannels, foundry, ([v, wanted], model) => {
         const app = buildContainerAppSpec(input(v, wanted, model));
         const secrets = new Map((app.configuration?.secrets ?? []).map((secret) => [secret.name, secret]));
         const byUri = new Map(
@@ -240,7 +239,7 @@ describe('buildContainerAppSpec', () => {
   it('refuses configs rendered for another version than the image', () => {
     const spec = {
       ...input(),
-      openclawConfig: input('2026.8.2', ['telegram', 'teams'], FOUNDRY).openclawConfig,
+      openclawConfig: input('2026.8.2', ['telegram'], FOUNDRY).openclawConfig,
     };
     expect(() => buildContainerAppSpec(spec)).toThrow(
       /rendered for OpenClaw 2026.8.2, the image is 2026.9.6/,

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { footprintNames } from '../../../shared/domain/names.js';
-import { OPENCLAW_CHANNELS, type OpenClawChannel } from '../../../shared/openclaw/renderConfig.js';
+import {
+  channelsFor,
+  OPENCLAW_CHANNELS,
+  type OpenClawChannel,
+} from '../../../shared/openclaw/renderConfig.js';
 import { SUPPORTED_OPENCLAW_VERSIONS } from '../../../shared/openclaw/versions.js';
 
 export const FQDN = 'ca-acme.happy-river-1234.westeurope.azurecontainerapps.io';
@@ -33,4 +37,8 @@ export const names = footprintNames('acme', { salt: 'test', incarnation: 1 });
 
 export const version = fc.constantFrom(...SUPPORTED_OPENCLAW_VERSIONS);
 export const channels = fc.subarray<OpenClawChannel>([...OPENCLAW_CHANNELS]);
+/** A version and channels it can render (Teams only where a Teams plugin starts with it). */
+export const versionAndChannels = version.chain((v) =>
+  fc.tuple(fc.constant(v), fc.subarray<OpenClawChannel>([...channelsFor(v)])),
+);
 export const foundry = fc.option(fc.constant(FOUNDRY), { nil: undefined });

@@ -2,13 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createOpenClawSurface, type OpenClawAppState } from '../../../sandbox/sim/openclaw.js';
 import {
+  channelsFor,
   OPENCLAW_ENV,
   renderOpenClawConfig,
   type OpenClawChannel,
   type RenderedOpenClawConfig,
 } from '../../../shared/openclaw/renderConfig.js';
 import { openClawVersionSupport, unknownConfigKeys } from '../../../shared/openclaw/versions.js';
-import { channels, FOUNDRY, foundry, FQDN, SECRET_VALUES, version } from './fixtures.js';
+import { FOUNDRY, foundry, FQDN, SECRET_VALUES, versionAndChannels } from './fixtures.js';
 
 type Json = Record<string, unknown>;
 const parse = (rendered: RenderedOpenClawConfig) => JSON.parse(rendered.text) as Json;
@@ -78,9 +79,26 @@ describe('renderOpenClawConfig', () => {
     });
   });
 
+  it('refuses Teams on a version no published Teams plugin starts with, naming the versions that have one', () => {
+    expect(channelsFor('2026.8.2')).toEqual(['telegram']);
+    expect(channelsFor('2026.9.6')).toEqual(['telegram', 'teams']);
+    expect(() => renderOpenClawConfig({ version: '2026.8.2', appFqdn: FQDN, channels: ['teams'] })).toThrow(
+      'OpenClaw 2026.8.2 has no Microsoft Teams plugin that starts with it; Teams needs 2026.9.6',
+    );
+  });
+
+  it('trusts the external Teams plugin explicitly, so the real gateway loads the channel', () => {
+    const config = parse(renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: ['teams'] }));
+    expect(at(config, 'plugins.entries')).toEqual({ msteams: { enabled: true } });
+    const without = parse(
+      renderOpenClawConfig({ version: '2026.9.6', appFqdn: FQDN, channels: ['telegram'] }),
+    );
+    expect(at(without, 'plugins')).toBeUndefined();
+  });
+
   it('turns on only the requested channels, and Telegram explicitly off when not requested', () => {
     fc.assert(
-      fc.property(version, channels, (v, wanted) => {
+      fc.property(versionAndChannels, ([v, wanted]) => {
         const config = parse(renderOpenClawConfig({ version: v, appFqdn: FQDN, channels: wanted }));
         expect(at(config, 'channels.telegram.enabled')).toBe(wanted.includes('telegram'));
         expect(at(config, 'channels.msteams.enabled')).toBe(wanted.includes('teams') ? true : undefined);
@@ -119,7 +137,7 @@ describe('renderOpenClawConfig', () => {
 
   it('never writes a secret, only ${ENV} references, and lists exactly the references it makes', () => {
     fc.assert(
-      fc.property(version, channels, foundry, (v, wanted, model) => {
+      fc.property(versionAndChannels, foundry, ([v, wanted], model) => {
         const rendered = renderOpenClawConfig({
           version: v,
           appFqdn: FQDN,
@@ -135,7 +153,7 @@ describe('renderOpenClawConfig', () => {
 
   it('uses only keys the pinned version knows, in every object the generated data covers', () => {
     fc.assert(
-      fc.property(version, channels, foundry, fc.boolean(), (v, wanted, model, adminRpc) => {
+      fc.property(versionAndChannels, foundry, fc.boolean(), ([v, wanted], model, adminRpc) => {
         const support = openClawVersionSupport(v);
         const config = parse(
           renderOpenClawConfig({
@@ -153,7 +171,7 @@ describe('renderOpenClawConfig', () => {
 
   it('is accepted by the OpenClaw stand-in for every version, channel set and model choice', () => {
     fc.assert(
-      fc.property(version, channels, foundry, (v, wanted, model) => {
+      fc.property(versionAndChannels, foundry, ([v, wanted], model) => {
         const rendered = renderOpenClawConfig({
           version: v,
           appFqdn: FQDN,
@@ -182,7 +200,7 @@ describe('renderOpenClawConfig', () => {
 
   it('renders the same bytes for the same input', () => {
     const input = {
-      version: '2026.8.2',
+      version: '2026.9.6',
       appFqdn: FQDN,
       channels: ['teams', 'telegram'] as OpenClawChannel[],
       foundry: FOUNDRY,
