@@ -1,5 +1,5 @@
 /**
- * `npm run sandbox [-- --reset] [-- --port 7071] [-- --propagation 30]`: runs claw-broker on this machine with embedded
+ * `npm run sandbox [-- --reset] [-- --port 7071] [-- --propagation 30] [-- --real-openclaw]`: runs claw-broker on this machine with embedded
  * defaults and no subscription: Azurite, the simulated Azure / Entra / Telegram / OpenClaw, and the
  * local Functions host with the broker's real functions. State lives in .sandbox/ and survives a
  * restart unless --reset. Ctrl-C stops everything cleanly.
@@ -15,6 +15,8 @@ const USAGE = `usage: npm run sandbox [-- options]
   --port <port>        the broker's HTTP port (default 7071)
   --data-dir <dir>     where the sandbox keeps its state (default .sandbox)
   --propagation <s>    seconds before a new role assignment takes effect on the data planes (default 30)
+  --real-openclaw      run the real OpenClaw gateway for the slugs it provisions, one at a time
+                       (needs \`npm run openclaw:install\` once)
   --help               this text
 `;
 
@@ -27,6 +29,7 @@ function parseCommandLine() {
         'data-dir': { type: 'string', default: '.sandbox' },
         // Seconds before a new role assignment takes effect on the data planes (Azure: minutes).
         propagation: { type: 'string', default: '30' },
+        'real-openclaw': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -52,8 +55,22 @@ for (const [option, value] of [
 }
 
 // Loaded after the command line is checked, so --help and a typo answer at once.
-const { SANDBOX_FUNCTION_KEY, SANDBOX_OPERATOR, SANDBOX_TELEGRAM, startSandboxWorld } =
-  await import('./world.js');
+const {
+  SANDBOX_FUNCTION_KEY,
+  SANDBOX_OPENCLAW_VERSION,
+  SANDBOX_OPERATOR,
+  SANDBOX_TELEGRAM,
+  startSandboxWorld,
+} = await import('./world.js');
+if (values['real-openclaw']) {
+  const { requireOpenClawInstall } = await import('./openclaw-real/runtime.js');
+  try {
+    requireOpenClawInstall(SANDBOX_OPENCLAW_VERSION);
+  } catch (error) {
+    console.error(`claw-broker sandbox --real-openclaw: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
 
 const dataDir = resolve(values['data-dir']);
 let lock: { release(): void };
@@ -82,6 +99,7 @@ try {
     dataDir,
     hostPort: Number(values.port),
     simulator: { dataPlanePropagationSeconds: Number(values.propagation) },
+    ...(values['real-openclaw'] ? { realOpenClaw: {} } : {}),
   });
 } catch (error) {
   console.error(
@@ -123,7 +141,18 @@ The admin chat (${SANDBOX_TELEGRAM.adminChatId}) as its members see it, and thei
   curl -sk -X POST ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}/messages/<messageId>/press -d '{"button":"Approve","as":1001}'
   curl -sk -X POST ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}/say -d '{"text":"/envs","as":1001}'
 
-Ctrl-C stops the sandbox; run with --reset to start from nothing.
+${
+  values['real-openclaw']
+    ? `The real OpenClaw ${SANDBOX_OPENCLAW_VERSION} runs for the slug being provisioned (one at a time; state in ${dataDir}/openclaw/<app>/state):
+
+  curl -sk ${world.sim.url}/real-openclaw/                       # the running gateway: pid, loopback URL, state dir, ready, memory
+  curl -sk ${world.sim.url}/openclaw/ca-acme/readyz              # its /readyz, where the broker reads it
+  curl -sk -X POST ${world.sim.url}/real-openclaw/ca-acme/pair   # a device (OpenClaw's own node client) asks to pair
+  curl -sk -X POST ${world.sim.url}/admin/telegram/chats/${SANDBOX_TELEGRAM.adminChatId}/say -d '{"text":"/devices acme","as":1001}'   # then press Approve
+
+`
+    : ''
+}Ctrl-C stops the sandbox; run with --reset to start from nothing.
 `);
 
 let stopping = false;
