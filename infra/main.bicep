@@ -8,7 +8,44 @@ targetScope = 'subscription'
 @maxLength(32)
 param environmentName string
 
-@description('Azure region of the broker resources.')
+// Regions that offer Flex Consumption, as Microsoft's Flex Consumption azd template lists them
+// (Azure-Samples/functions-quickstart-typescript-azd, infra/main.bicep; its canary region left
+// out). `az functionapp list-flexconsumption-locations` gives today's list.
+@description('Azure region of the broker resources (one that offers Flex Consumption).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
 param location string
 
 @description('Entra tenant GUID.')
@@ -86,6 +123,16 @@ module brokerRoles 'modules/brokerRoles.bicep' = {
   }
 }
 
+// Its Microsoft Graph application permissions (infra/graphPermissions.json); the postprovision hook
+// (scripts/check-graph-permissions.sh) checks them and names what is missing.
+module graphPermissions 'modules/graphPermissions.bicep' = {
+  name: 'claw-broker-graph-permissions'
+  params: {
+    principalId: broker.outputs.principalId
+  }
+}
+
 output AZURE_FUNCTION_APP_NAME string = broker.outputs.functionAppName
+output BROKER_PRINCIPAL_ID string = broker.outputs.principalId
 output BROKER_KEY_VAULT_URI string = broker.outputs.keyVaultUri
 output BROKER_API_URL string = broker.outputs.apiUrl

@@ -47,6 +47,9 @@ var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+// Lets an identity send telemetry to an Application Insights component that refuses local auth
+// (learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication).
+var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 var deploymentContainer = 'deployments'
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
@@ -140,8 +143,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           authentication: { type: 'SystemAssignedIdentity' }
         }
       }
-      // One instance keeps the fleet's ARM write rate inside the subscription's throttle; the
-      // orchestrations fan out within it.
+      // Up to 40 instances. ARM's throttle is per principal, and each instance paces its own calls
+      // to it (shared/azure/armPacing.ts); several busy instances together can exceed it, and then
+      // ARM answers 429 with Retry-After, which the SDK's retry policy waits out.
       scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
       runtime: { name: 'node', version: '22' }
     }
@@ -249,6 +253,75 @@ resource stagingVaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
   }
 }
+
+// The host and the OpenTelemetry distro authenticate to Application Insights with the app's
+// identity (APPLICATIONINSIGHTS_AUTHENTICATION_STRING): local auth is off on the component, so
+// without this role every log and trace is refused.
+resource telemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(insights.id, functionApp.id, monitoringMetricsPublisher)
+  scope: insights
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
+  }
+}
+
+// Operators (shire-admins) store the Telegram bot token and webhook secret in the broker vault
+// (README, Deployment): the vault is in RBAC mode, so they need a data-plane role on it.
+resource operatorVaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, adminGroupId, keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    principalId: adminGroupId
+    principalType: 'Group'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+  }
+}
+
+// Key Vault audit events and storage data-plane logs go to the broker's workspace.
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = [
+  for target in [vault, stagingVault]: {
+    name: 'to-log-analytics'
+    scope: target
+    properties: {
+      workspaceId: logs.id
+      logs: [{ categoryGroup: 'audit', enabled: true }]
+      metrics: [{ category: 'AllMetrics', enabled: true }]
+    }
+  }
+]
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource storageDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = [
+  for service in [blobService, queueService, tableService]: {
+    name: 'to-log-analytics'
+    scope: service
+    properties: {
+      workspaceId: logs.id
+      logs: [
+        { category: 'StorageRead', enabled: true }
+        { category: 'StorageWrite', enabled: true }
+        { category: 'StorageDelete', enabled: true }
+      ]
+      metrics: [{ category: 'Transaction', enabled: true }]
+    }
+  }
+]
 
 @description('Principal id of the broker identity.')
 output principalId string = functionApp.identity.principalId
