@@ -1,5 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
+import type { HttpMethods } from '@azure/core-rest-pipeline';
 import { getOrUndefined } from './ensure.js';
+import { createRestPipeline, type RestSend } from './restPipeline.js';
 
 /** Microsoft Graph's answer to a failed call: its error code and message, and the HTTP status. */
 export class GraphError extends Error {
@@ -34,14 +36,13 @@ export type OwnedObjectKind = 'application' | 'group';
 /** Display name the broker gives the client secrets it creates, so it can find its own. */
 export const BROKER_SECRET_DISPLAY_NAME = 'claw-broker';
 
-const MAX_ATTEMPTS = 4;
-
 /**
- * A small Microsoft Graph v1.0 client over fetch, for the Entra objects of a slug (app
- * registration, service principal, group, client secret). The endpoint and the token scope come
- * from configuration (`MICROSOFT_GRAPH_ENDPOINT`), like every other Azure endpoint. It retries
- * 429/503 honouring Retry-After and other 5xx with a short back-off; other errors throw a
- * GraphError with Graph's code. It never logs bodies: addPassword answers carry a secret.
+ * A small Microsoft Graph v1.0 client for the Entra objects of a slug (app registration, service
+ * principal, group, client secret), on the Azure SDK's HTTP pipeline (restPipeline.ts): a span per
+ * call, Retry-After honoured on 429/503, other 5xx and network errors retried only for idempotent
+ * methods, a timeout per attempt. The endpoint and the token scope come from configuration
+ * (`MICROSOFT_GRAPH_ENDPOINT`), like every other Azure endpoint. Other errors throw a GraphError
+ * with Graph's code. It never logs bodies: addPassword answers carry a secret.
  *
  * Ownership: the broker finds its objects by display name, and Entra lets anyone make an object of
  * any name, so it tells its own by Entra's `owners` relationship: groups are created with the
@@ -54,10 +55,19 @@ const MAX_ATTEMPTS = 4;
  * broker needs a handful of calls.
  */
 export class EntraClient {
+  private readonly send: RestSend;
+
   constructor(
-    private readonly credential: TokenCredential,
+    credential: TokenCredential,
     private readonly graphEndpoint: string,
-  ) {}
+    options: { retryDelayMs?: number } = {},
+  ) {
+    this.send = createRestPipeline({
+      credential,
+      scope: `${graphEndpoint.replace(/\/+$/, '')}/.default`,
+      ...options,
+    });
+  }
 
   async findApplication(displayName: string): Promise<EntraApplication | undefined> {
     const found = await this.list<RawApplication>(`/applications?$filter=${eq('displayName', displayName)}`);
@@ -229,48 +239,26 @@ export class EntraClient {
     return items;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = `${this.graphEndpoint.replace(/\/+$/, '')}/v1.0${path}`;
-    for (let attempt = 1; ; attempt++) {
-      const token = await this.credential.getToken(`${this.graphEndpoint.replace(/\/+$/, '')}/.default`);
-      if (!token) throw new GraphError(401, 'TokenUnavailable', 'no token for Microsoft Graph');
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          method,
-          headers: {
-            authorization: `Bearer ${token.token}`,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-      } catch (error) {
-        if (attempt < MAX_ATTEMPTS) {
-          await delay(500 * attempt);
-          continue;
-        }
-        throw error;
-      }
-      if (response.ok) {
-        const text = await response.text();
-        return (text ? JSON.parse(text) : undefined) as T;
-      }
-      const retryable = response.status === 429 || response.status >= 500;
-      if (retryable && attempt < MAX_ATTEMPTS) {
-        const retryAfter = Number(response.headers.get('retry-after'));
-        await response.arrayBuffer();
-        await delay(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 500 * 2 ** attempt);
-        continue;
-      }
-      const error = (await response.json().catch(() => ({}))) as {
-        error?: { code?: string; message?: string };
-      };
-      throw new GraphError(
-        response.status,
-        error.error?.code ?? `Http${response.status}`,
-        `Microsoft Graph ${method} ${path.split('?')[0]}: ${error.error?.message ?? response.statusText}`,
-      );
+  private async call<T>(method: HttpMethods, path: string, body?: unknown): Promise<T> {
+    const response = await this.send({
+      method,
+      url: `${this.graphEndpoint.replace(/\/+$/, '')}/v1.0${path}`,
+      ...(body === undefined ? {} : { body }),
+    });
+    if (response.status >= 200 && response.status < 300) {
+      return (response.text ? JSON.parse(response.text) : undefined) as T;
     }
+    let error: { error?: { code?: string; message?: string } } = {};
+    try {
+      error = JSON.parse(response.text) as typeof error;
+    } catch {
+      // not JSON
+    }
+    throw new GraphError(
+      response.status,
+      error.error?.code ?? `Http${response.status}`,
+      `Microsoft Graph ${method} ${path.split('?')[0]}: ${error.error?.message ?? `HTTP ${response.status}`}`,
+    );
   }
 }
 
@@ -352,8 +340,4 @@ function isDuplicateReference(error: unknown): boolean {
 
 function eq(property: string, value: string): string {
   return encodeURIComponent(`${property} eq '${value.replace(/'/g, "''")}'`);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 /**
  * A small client for the Telegram Bot API over fetch (`<apiBase>/bot<token>/<method>`). The bot
  * token comes from a provider (Key Vault, cached) on every call and appears only in the request
@@ -34,6 +35,7 @@ export function isTelegramApiError(error: unknown): error is TelegramApiError {
 }
 
 const MAX_TEXT = 4096;
+const tracer = trace.getTracer('claw-broker');
 
 export class TelegramClient {
   private readonly fetch: typeof fetch;
@@ -105,7 +107,41 @@ export class TelegramClient {
     });
   }
 
-  private async call(method: string, params: Record<string, unknown>): Promise<unknown> {
+  /**
+   * One Bot API call as an OpenTelemetry client span, so it shows as a dependency in Application
+   * Insights (the Azure Monitor distro instruments Node's http, not fetch). The span's URL has the
+   * token replaced; the span processor's redaction would catch it anyway.
+   */
+  private call(method: string, params: Record<string, unknown>): Promise<unknown> {
+    const base = this.options.apiBase.replace(/\/+$/, '');
+    return tracer.startActiveSpan(
+      `POST /bot{token}/${method}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'http.request.method': 'POST',
+          'server.address': new URL(base).hostname,
+          'url.full': `${base}/bot[redacted]/${method}`,
+        },
+      },
+      async (span) => {
+        try {
+          const result = await this.send(method, params);
+          span.setAttribute('http.response.status_code', 200);
+          return result;
+        } catch (error) {
+          const status = isTelegramApiError(error) ? error.status : 0;
+          if (status > 0) span.setAttribute('http.response.status_code', status);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  private async send(method: string, params: Record<string, unknown>): Promise<unknown> {
     const token = await this.options.token();
     const url = `${this.options.apiBase.replace(/\/+$/, '')}/bot${token}/${method}`;
     let response: Response;

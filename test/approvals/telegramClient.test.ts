@@ -1,3 +1,9 @@
+import { trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { TelegramClient } from '../../shared/telegram/telegramClient.js';
 import { decisionProblem, type ApprovalDecision } from '../../shared/approvals/contracts.js';
@@ -19,6 +25,34 @@ function clientAnswering(answer: () => Promise<Response>): { client: TelegramCli
 }
 
 describe('the Telegram client', () => {
+  it('makes each Bot API call a client span (a dependency in Application Insights) without the token', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    trace.setGlobalTracerProvider(provider);
+    try {
+      const ok = clientAnswering(
+        async () => new Response(JSON.stringify({ ok: true, result: { message_id: 7 } })),
+      );
+      await ok.client.sendMessage({ chatId: 1, text: 'hi' });
+      const refused = clientAnswering(
+        async () => new Response(JSON.stringify({ ok: false, description: 'Forbidden' }), { status: 403 }),
+      );
+      await expect(refused.client.sendMessage({ chatId: 1, text: 'hi' })).rejects.toThrow('Forbidden');
+      const spans = exporter.getFinishedSpans();
+      expect(
+        spans.map((span) => [span.name, span.kind, span.attributes['http.response.status_code']]),
+      ).toEqual([
+        ['POST /bot{token}/sendMessage', 2, 200],
+        ['POST /bot{token}/sendMessage', 2, 403],
+      ]);
+      expect(spans[0]!.attributes['url.full']).toBe('https://telegram.test/bot[redacted]/sendMessage');
+      expect(spans[1]!.status.code).toBe(2);
+      expect(JSON.stringify(spans.map((span) => span.attributes))).not.toContain(TOKEN);
+    } finally {
+      trace.disable();
+    }
+  });
+
   it('puts the token only in the request URL, never in an error when the transport fails', async () => {
     const { client, urls } = clientAnswering(async () => {
       throw new TypeError(`fetch failed for https://telegram.test/bot${TOKEN}/sendMessage`);

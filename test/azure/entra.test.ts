@@ -128,6 +128,34 @@ describe('Microsoft Graph', () => {
     expect(await entra.findGroup('shire-graph')).toBeDefined();
     expect(t.sim.admin.faults().find((f) => f.id === fault.id)?.fired).toBe(1);
   });
+
+  it('retries a read that met a 500, but never a create: a POST that failed may have created its object', async () => {
+    const fast = new EntraClient(t.credential, t.config.azure.graphEndpoint, { retryDelayMs: 10 });
+    const read = t.sim.admin.addFault({
+      kind: 'http',
+      status: 500,
+      method: 'GET',
+      path: '^/graph/v1.0/groups$',
+      count: 1,
+    });
+    expect(await fast.findGroup('shire-graph')).toBeDefined();
+    expect(t.sim.admin.faults().find((f) => f.id === read.id)?.fired).toBe(1);
+
+    const create = t.sim.admin.addFault({
+      kind: 'http',
+      status: 500,
+      method: 'POST',
+      path: '^/graph/v1.0/groups$',
+      count: 2,
+    });
+    const owner = await brokerPrincipalId(t.config, t.credential);
+    await expect(fast.createGroup('shire-retry', 'a retry test', owner)).rejects.toMatchObject({
+      statusCode: 500,
+    });
+    // One attempt: the fault had two answers to give and gave one.
+    expect(t.sim.admin.faults().find((f) => f.id === create.id)?.fired).toBe(1);
+    t.sim.admin.clearFaults();
+  });
 });
 
 describe('the gateway probe', () => {
