@@ -1,3 +1,12 @@
+import { context, trace } from '@opentelemetry/api';
+import { logs } from '@opentelemetry/api-logs';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { createLogger, redact } from '../../shared/logger.js';
 
@@ -33,5 +42,44 @@ describe('redact', () => {
       url: `https://api.telegram.org/bot${BOT_TOKEN}/getMe`,
     });
     expect(lines.join('\n')).not.toContain(BOT_TOKEN);
+  });
+
+  it('sends each event as an OpenTelemetry log record with its fields as attributes, and tags the active span', () => {
+    const records = new InMemoryLogRecordExporter();
+    const loggers = new LoggerProvider({ processors: [new SimpleLogRecordProcessor(records)] });
+    const spans = new InMemorySpanExporter();
+    const tracers = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+    logs.setGlobalLoggerProvider(loggers);
+    trace.setGlobalTracerProvider(tracers);
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    try {
+      const lines: string[] = [];
+      const push = (line: unknown) => void lines.push(String(line));
+      const logger = createLogger({ log: push, warn: push, error: push }, { requestId: 'r-1', slug: 'acme' });
+      trace.getTracer('test').startActiveSpan('activity', (span) => {
+        logger.info('step done', { op: 'provision', step: 'vault', token: `bot${BOT_TOKEN}` });
+        span.end();
+      });
+      const [record] = records.getFinishedLogRecords();
+      expect(record!.body).toBe('step done');
+      expect(record!.attributes).toEqual({
+        requestId: 'r-1',
+        slug: 'acme',
+        op: 'provision',
+        step: 'vault',
+        token: 'bot[redacted]',
+      });
+      expect(spans.getFinishedSpans()[0]!.attributes).toEqual({
+        requestId: 'r-1',
+        slug: 'acme',
+        op: 'provision',
+        step: 'vault',
+      });
+      expect(lines).toHaveLength(1);
+    } finally {
+      logs.disable();
+      trace.disable();
+      context.disable();
+    }
   });
 });
