@@ -30,7 +30,10 @@ export function lockDataDir(dataDir: string, port: number): { release(): void } 
 }
 
 /** Refuses a port that is taken, in one line, before anything starts or is deleted. */
-export async function assertPortFree(port: number): Promise<void> {
+export async function assertPortFree(
+  port: number,
+  advice = 'stop it or pass --port <another>',
+): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const server = createServer();
@@ -38,7 +41,7 @@ export async function assertPortFree(port: number): Promise<void> {
       reject(
         error.code === 'EADDRINUSE'
           ? new SandboxStartRefused(
-              `port ${port} is already in use (another sandbox, func start, or another program); stop it or pass --port <another>. Nothing was changed.`,
+              `port ${port} is already in use (another sandbox, func start, or another program); ${advice}. Nothing was changed.`,
             )
           : error,
       ),

@@ -15,6 +15,9 @@ const USAGE = `usage: npm run sandbox [-- options]
   --port <port>        the broker's HTTP port (default 7071)
   --data-dir <dir>     where the sandbox keeps its state (default .sandbox)
   --propagation <s>    seconds before a new role assignment takes effect on the data planes (default 30)
+  --azurite-default-ports
+                       run Azurite on its usual ports (blob 10000, queue 10001, table 10002), where
+                       Storage Explorer's "Local (Emulator)" and other tools look for it
   --real-openclaw      run the real OpenClaw gateway for the slugs it provisions, one at a time
                        (needs \`npm run openclaw:install\` once)
   --help               this text
@@ -30,6 +33,7 @@ function parseCommandLine() {
         // Seconds before a new role assignment takes effect on the data planes (Azure: minutes).
         propagation: { type: 'string', default: '30' },
         'real-openclaw': { type: 'boolean', default: false },
+        'azurite-default-ports': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -38,6 +42,9 @@ function parseCommandLine() {
     process.exit(2);
   }
 }
+
+/** Azurite's own defaults (blob, queue, table), where other tools look for the emulator. */
+const AZURITE_DEFAULT_PORTS = [10000, 10001, 10002] as const;
 
 const values = parseCommandLine();
 if (values.help) {
@@ -77,10 +84,19 @@ let lock: { release(): void };
 try {
   // Before anything is deleted or started: a running sandbox keeps its data and its port.
   lock = lockDataDir(dataDir, Number(values.port));
-  await assertPortFree(Number(values.port)).catch((error: unknown) => {
-    lock.release();
-    throw error;
-  });
+  const ports: [number, string | undefined][] = [
+    [Number(values.port), undefined],
+    ...(values['azurite-default-ports'] ? AZURITE_DEFAULT_PORTS : []).map((port): [number, string] => [
+      port,
+      'stop the other Azurite, or start without --azurite-default-ports',
+    ]),
+  ];
+  for (const [port, advice] of ports) {
+    await assertPortFree(port, advice).catch((error: unknown) => {
+      lock.release();
+      throw error;
+    });
+  }
 } catch (error) {
   if (!(error instanceof SandboxStartRefused)) throw error;
   console.error(`claw-broker sandbox: ${error.message}`);
@@ -99,6 +115,15 @@ try {
     dataDir,
     hostPort: Number(values.port),
     simulator: { dataPlanePropagationSeconds: Number(values.propagation) },
+    ...(values['azurite-default-ports']
+      ? {
+          azurite: {
+            blobPort: AZURITE_DEFAULT_PORTS[0],
+            queuePort: AZURITE_DEFAULT_PORTS[1],
+            tablePort: AZURITE_DEFAULT_PORTS[2],
+          },
+        }
+      : {}),
     ...(values['real-openclaw'] ? { realOpenClaw: {} } : {}),
   });
 } catch (error) {

@@ -6,7 +6,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { startAzurite, type RunningAzurite } from './azurite.js';
+import { startAzurite, type AzuriteOptions, type RunningAzurite } from './azurite.js';
 import { createRealGatewayPool, type RealGatewayPool } from './openclaw-real/gatewayPool.js';
 import {
   startFullSimulator,
@@ -77,6 +77,8 @@ export interface SandboxWorldOptions {
    * state shares live under `dataDir` (or a temporary directory without one).
    */
   realOpenClaw?: { maxRunning?: number };
+  /** Fixed Azurite ports (default: free ones), e.g. its usual 10000-10002 for other tools. */
+  azurite?: Pick<AzuriteOptions, 'blobPort' | 'queuePort' | 'tablePort'>;
 }
 
 /** What startSandboxWorld brought up, for a SandboxWorld or a subclass (tests add their helpers). */
@@ -189,7 +191,10 @@ export async function startSandboxWorld(
         ...options.realOpenClaw,
       })
     : undefined;
-  const azurite = await startAzurite(options.dataDir ? { location: join(options.dataDir, 'azurite') } : {});
+  const azurite = await startAzurite({
+    ...(options.dataDir ? { location: join(options.dataDir, 'azurite') } : {}),
+    ...options.azurite,
+  });
   let sim: FullSimulator | undefined;
   try {
     sim = await startFullSimulator({
@@ -249,6 +254,9 @@ export async function startSandboxWorld(
       NAME_SALT: 'sandbox',
       OPERATOR_FUNCTION_KEY_IDENTITY: SANDBOX_OPERATOR,
       OPERATOR_APPROVER_IDS: SANDBOX_OPERATOR,
+      // Waits for propagation poll at a sixth of it (1-30 s), so --propagation sets how long a
+      // provision takes; at the broker's 30 s default a 5 s propagation would still cost 30 s a wait.
+      PROVISION_RETRY_INTERVAL: `${sandboxRetrySeconds(options.simulator?.dataPlanePropagationSeconds)}s`,
       // The sweeps' timer bindings read these (%SETTING%): daily rotation sweep, hourly SAS sweep.
       ROTATION_SWEEP_SCHEDULE: '0 0 3 * * *',
       SAS_SWEEP_SCHEDULE: '0 0 * * * *',
@@ -293,6 +301,11 @@ export async function startSandboxWorld(
     await azurite.stop();
     throw error;
   }
+}
+
+/** The provisioning retry interval for a simulated data-plane propagation (default 30 s). */
+export function sandboxRetrySeconds(propagationSeconds = 30): number {
+  return Math.min(30, Math.max(1, Math.round(propagationSeconds / 6)));
 }
 
 function brokerCredential(sim: FullSimulator): ClientSecretCredential {

@@ -13,7 +13,15 @@ describe('the sandbox command line', () => {
   it('prints its options for --help and exits 0', async () => {
     const { stdout } = await run('npm', ['run', '--silent', 'sandbox', '--', '--help']);
     expect(stdout).toMatch(/^usage: npm run sandbox/m);
-    for (const option of ['--reset', '--port', '--data-dir', '--propagation', '--help'])
+    for (const option of [
+      '--reset',
+      '--port',
+      '--data-dir',
+      '--propagation',
+      '--azurite-default-ports',
+      '--real-openclaw',
+      '--help',
+    ])
       expect(stdout).toContain(option);
   });
 

@@ -173,8 +173,12 @@ describe('npm run sandbox', () => {
     expect(first.output()).toContain('stopped.');
 
     const simulatorUrl = /simulated Azure\s+(\S+)/.exec(first.output())?.[1];
-    const second = await startSandbox();
+    // Again over the same state, with Azurite on its usual ports for other tools.
+    const second = await startSandbox('--azurite-default-ports');
     expect(second.output()).toContain(`simulated Azure  ${simulatorUrl}`);
+    expect(second.output()).toMatch(
+      /storage\s+.*BlobEndpoint=http:\/\/127\.0\.0\.1:10000\/devstoreaccount1;QueueEndpoint=http:\/\/127\.0\.0\.1:10001\/devstoreaccount1;TableEndpoint=http:\/\/127\.0\.0\.1:10002\/devstoreaccount1/,
+    );
     expect(second.output()).toMatch(/restored the simulated world from /);
     const again = await cli(second, '--json', 'status', 'sandbox-2');
     expect(JSON.parse(again.out)).toMatchObject({
