@@ -34,7 +34,9 @@ export async function drainUnreadableIntake(context: InvocationContext): Promise
   const { storage } = services();
   const queue = await storage.queue(StorageNames.lifecycleUnreadableQueue);
   const recorded = await drainUnreadableMessages(queue, intakeFor(context, false));
-  if (recorded > 0) context.warn(`recorded ${recorded} unreadable message(s) from ${queue.name}`);
+  if (recorded > 0) {
+    createLogger(context).warn('poison messages recorded', { queue: queue.name, count: recorded });
+  }
   return recorded;
 }
 

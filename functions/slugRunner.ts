@@ -1,4 +1,6 @@
+import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { createLogger } from '../shared/logger.js';
 import { Activities, Orchestrations } from '../shared/functionNames.js';
 import type {
   ClaimedRequest,
@@ -62,7 +64,7 @@ df.app.activity(Activities.startRequest, {
  * Safe to run twice: every write sets the same values, and the queue removal tolerates absence.
  */
 df.app.activity(Activities.finishRequest, {
-  handler: async (input: FinishRequestInput): Promise<void> => {
+  handler: async (input: FinishRequestInput, context: InvocationContext): Promise<void> => {
     const { requests, registry } = services();
     await requests.update(input.requestId, {
       status: input.outcome,
@@ -72,6 +74,11 @@ df.app.activity(Activities.finishRequest, {
     });
     const record = await requests.get(input.requestId);
     if (!record) return;
+    // The workbook's operations and the failed-operation alert read this event (infra/monitoring).
+    const log = createLogger(context, { requestId: record.requestId, slug: record.slug, op: record.op });
+    if (input.outcome === 'failed')
+      log.warn('operation finished', { outcome: input.outcome, reason: input.reason });
+    else log.info('operation finished', { outcome: input.outcome });
     await registry.update(record.slug, (current) =>
       current
         ? {

@@ -81,6 +81,9 @@ param operatorApproverGroupIds string = adminGroupId
 @description('Telegram user id = operator object id pairs of people who hold both, comma-separated.')
 param identityLinks string = ''
 
+@description('Email address the broker\'s alerts go to; empty sends them nowhere but the portal.')
+param alertEmail string = ''
+
 var tags = { 'azd-env-name': environmentName, 'managed-by': 'claw-broker' }
 var suffix = uniqueString(subscription().id, environmentName)
 
@@ -108,6 +111,7 @@ module broker 'modules/broker.bicep' = {
     operatorApproverIds: operatorApproverIds
     operatorApproverGroupIds: operatorApproverGroupIds
     identityLinks: identityLinks
+    alertEmail: alertEmail
   }
 }
 

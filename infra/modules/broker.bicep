@@ -43,6 +43,9 @@ param operatorApproverGroupIds string = ''
 @description('Telegram user id = operator object id pairs of people who hold both, comma-separated: they count as one approver.')
 param identityLinks string = ''
 
+@description('Email address the broker\'s alerts go to; empty sends them nowhere but the portal.')
+param alertEmail string = ''
+
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -322,6 +325,18 @@ resource storageDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-pr
     }
   }
 ]
+
+// The fleet workbook and the alert rules (failed operation, SAS near expiry, approval near expiry,
+// poison message) on the broker's events in Application Insights.
+module monitoring 'monitoring.bicep' = {
+  name: 'claw-broker-monitoring'
+  params: {
+    location: location
+    tags: tags
+    insightsId: insights.id
+    alertEmail: alertEmail
+  }
+}
 
 @description('Principal id of the broker identity.')
 output principalId string = functionApp.identity.principalId

@@ -108,6 +108,13 @@ export class ApprovalService {
           slug: record.slug,
           reason: `asked the admin chat to approve ${record.op} of ${record.slug} by ${deadline} (${policy.approvers} approver(s) needed)`,
         });
+        // The workbook's "approvals waiting" and the expiry alert read this event (infra/monitoring).
+        this.deps.log.info('approval waiting', {
+          requestId: record.requestId,
+          slug: record.slug,
+          op: record.op,
+          deadline,
+        });
         record = saved;
         break;
       }
@@ -212,6 +219,12 @@ export class ApprovalService {
         slug: saved.slug,
         reason: `no decision by ${saved.deadline}: rejected`,
       });
+      this.deps.log.info('approval decided', {
+        requestId: saved.requestId,
+        slug: saved.slug,
+        op: saved.op,
+        outcome: 'expired',
+      });
       await this.showInChat(saved);
       return decisionOf(saved);
     }
@@ -230,6 +243,12 @@ export class ApprovalService {
     if (!record) return { decided: false, reason: `no approval recorded for request ${input.requestId}` };
     if (record.status === 'pending')
       return { decided: false, reason: 'the approval record is still pending' };
+    this.deps.log.info('approval decided', {
+      requestId: record.requestId,
+      slug: record.slug,
+      op: record.op,
+      outcome: record.status,
+    });
     const decision = decisionOf(record);
     const problem = decisionProblem(decision, this.deps.config.operators.identityLinks);
     if (problem) {

@@ -194,8 +194,10 @@ export class IntakeService {
         at: message.receivedAt,
       });
     }
+    // `source: poison` is what the poison-message alert counts (infra/monitoring).
     this.deps.logger.warn('request rejected', {
       code,
+      source,
       messageId: message.messageId,
       requestId: hints.requestId,
     });

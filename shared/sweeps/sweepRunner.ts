@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { LIFECYCLE_REQUEST_SCHEMA_VERSION } from '../requests/lifecycleRequest.js';
 import { validateLifecycleRequest } from '../requests/parseLifecycleRequest.js';
 import { rotationPolicy } from '../rotation/rotationPolicy.js';
-import type { EnvironmentRegistry } from '../storage/environmentRegistry.js';
+import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import type { RequestStore } from '../storage/requestStore.js';
 import type { SweepControl } from './sweepControl.js';
 import {
@@ -71,6 +71,7 @@ export async function runSweep(kind: SweepKind, now: Date, deps: SweepDependenci
     return report;
   }
   const records = await deps.registry.list();
+  if (kind === 'sas') logFleet(records, now, deps.log);
   const plan =
     kind === 'rotation'
       ? planRotationSweep(records, now, rotationPolicy(config))
@@ -190,4 +191,31 @@ export async function forEachBounded<T>(
     }
   });
   await Promise.all(workers);
+}
+
+/**
+ * One event per live environment, hourly with the SAS sweep: the fleet as Application Insights
+ * sees it (infra/monitoring: the workbook's fleet table, the SAS-expiry alert). Values only, never
+ * secrets: state, version, when the SAS expires and how old the oldest secret is.
+ */
+function logFleet(records: readonly EnvironmentRecord[], now: Date, log: Logger): void {
+  for (const record of records) {
+    if (record.state === 'deleted') continue;
+    const ages = Object.values(record.secretAges)
+      .map((at) => Date.parse(at))
+      .filter(Number.isFinite);
+    log.info('environment snapshot', {
+      slug: record.slug,
+      state: record.state,
+      openclawVersion: record.openclawVersion,
+      sasExpiresAt: record.sasExpiresAt,
+      sasHoursLeft:
+        record.sasExpiresAt === undefined
+          ? undefined
+          : Math.floor((Date.parse(record.sasExpiresAt) - now.getTime()) / 3_600_000),
+      oldestSecretDays:
+        ages.length === 0 ? undefined : Math.floor((now.getTime() - Math.min(...ages)) / 86_400_000),
+      lastOutcome: record.lastOperation?.outcome,
+    });
+  }
 }

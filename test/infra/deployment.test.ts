@@ -180,3 +180,56 @@ describe('the deployment (infra/)', () => {
     expect(unread).toEqual([]);
   });
 });
+
+describe('the workbook and the alerts (infra/monitoring)', () => {
+  const workbook = read('infra/monitoring/fleetWorkbook.json');
+  const alerts = (
+    JSON.parse(read('infra/monitoring/alerts.json')) as { alerts: { name: string; query: string }[] }
+  ).alerts;
+  const queries = [
+    ...(JSON.parse(workbook) as { items: { content: { query?: string } }[] }).items.flatMap((item) =>
+      item.content.query ? [item.content.query] : [],
+    ),
+    ...alerts.map((alert) => alert.query),
+  ];
+  const code = ['shared', 'functions']
+    .flatMap((dir) =>
+      readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => read(`${dir}/${file}`)),
+    )
+    .join('\n');
+
+  it('are deployed from the broker module, and alert on each of the four conditions', () => {
+    expect(broker).toMatch(/module monitoring 'monitoring\.bicep'/);
+    const module = read('infra/modules/monitoring.bicep');
+    expect(module).toContain("loadTextContent('../monitoring/fleetWorkbook.json')");
+    expect(module).toContain("loadJsonContent('../monitoring/alerts.json')");
+    expect(alerts.map((alert) => alert.name).sort()).toEqual([
+      'approval-expiring',
+      'operation-failed',
+      'poison-message',
+      'sas-expiring',
+    ]);
+  });
+
+  it('read only events and fields the broker logs', () => {
+    const events = new Set(
+      queries.flatMap((query) => [...query.matchAll(/message == "([^"]+)"/g)].map((m) => m[1]!)),
+    );
+    expect([...events].sort()).toEqual([
+      'approval decided',
+      'approval waiting',
+      'environment snapshot',
+      'operation finished',
+      'poison messages recorded',
+      'request rejected',
+    ]);
+    for (const event of events) expect(code, event).toMatch(new RegExp(`\\.(info|warn|error)\\('${event}'`));
+    const fields = new Set(
+      queries.flatMap((query) => [...query.matchAll(/customDimensions\.(\w+)/g)].map((m) => m[1]!)),
+    );
+    for (const field of fields) expect(code, field).toMatch(new RegExp(`\\b${field}(:|,|\\s*\\})`));
+  });
+});

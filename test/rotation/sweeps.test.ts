@@ -225,6 +225,37 @@ describe('a sweep run', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('logs one environment snapshot per live slug on the SAS sweep, for the fleet workbook and the SAS alert', async () => {
+    const { deps } = fakes();
+    const lines: string[] = [];
+    deps.log = createLogger({
+      log: (line) => void lines.push(String(line)),
+      warn: () => undefined,
+      error: () => undefined,
+    });
+    deps.registry = {
+      list: () =>
+        Promise.resolve([
+          record('live', { openclawVersion: '2026.9.6', sasExpiresAt: ago(-0.5) }),
+          record('gone', { state: 'deleted' }),
+        ]),
+    } as unknown as EnvironmentRegistry;
+    await runSweep('sas', NOW, deps);
+    const snapshots = lines.filter((line) => line.startsWith('environment snapshot '));
+    expect(snapshots).toHaveLength(1);
+    expect(JSON.parse(snapshots[0]!.slice('environment snapshot '.length))).toEqual({
+      slug: 'live',
+      state: 'ready',
+      openclawVersion: '2026.9.6',
+      sasExpiresAt: ago(-0.5),
+      sasHoursLeft: 12,
+      oldestSecretDays: 1,
+    });
+    lines.length = 0;
+    await runSweep('rotation', NOW, deps);
+    expect(lines.filter((line) => line.startsWith('environment snapshot '))).toEqual([]);
+  });
+
   it('enqueues nothing while paused by configuration or by the stored switch, and says why', async () => {
     const byConfig = fakes(undefined, { SWEEPS_PAUSED: 'true' });
     expect((await runSweep('sas', NOW, byConfig.deps)).paused).toBe('SWEEPS_PAUSED is set in configuration');
