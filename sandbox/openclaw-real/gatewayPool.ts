@@ -96,6 +96,15 @@ export function createRealGatewayPool(options: RealGatewayPoolOptions): RealGate
   const starting = new Map<string, Promise<Running>>();
 
   const appDir = (app: string) => path.join(options.dataDir, 'openclaw', app);
+  // The gateways run in their own process groups: a sandbox that exits without stop() (an uncaught
+  // error) must not leave them running.
+  const killAll = () => {
+    for (const entry of running.values()) {
+      for (const device of entry.devices) device.stop();
+      entry.gateway.kill();
+    }
+  };
+  process.once('exit', killAll);
 
   async function start(app: string, state: OpenClawAppState, version: string, fingerprint: string) {
     const install = requireOpenClawInstall(version);
@@ -294,6 +303,7 @@ export function createRealGatewayPool(options: RealGatewayPoolOptions): RealGate
       snapshot: () => ({ gateways: [...running.values()].map(view) }),
     }),
     async stop() {
+      process.removeListener('exit', killAll);
       await Promise.all([...running.values()].map(release));
     },
   };

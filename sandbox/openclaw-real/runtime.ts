@@ -182,6 +182,8 @@ export interface GatewayProcess {
   rssKb(): number | undefined;
   /** SIGTERM to its process group, SIGKILL after 10 s; resolves when it has exited. */
   stop(): Promise<void>;
+  /** SIGKILL to its process group at once, for a process that is exiting. */
+  kill(): void;
 }
 
 /** Starts `openclaw gateway run --port <port>` of `install` with exactly `env`. */
@@ -219,6 +221,9 @@ export function runGateway(install: OpenClawInstall, env: NodeJS.ProcessEnv, por
       } catch {
         return undefined;
       }
+    },
+    kill: () => {
+      if (!exited) signal('SIGKILL');
     },
     async stop() {
       if (exited) return;
