@@ -24,6 +24,7 @@ import {
   render,
   standInFor,
   startGateway,
+  until,
   type RealGateway,
 } from './support.js';
 
@@ -104,16 +105,6 @@ function nodeDevice(gateway: RealGateway, proxyPort: number) {
       rmSync(home, { recursive: true, force: true });
     },
   };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 describe.each(SUPPORTED_OPENCLAW_VERSIONS)('the real OpenClaw %s gateway', (version) => {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAT, startChatWorld, type ChatWorld } from '../support/chatWorld.js';
-import { getJson } from './support.js';
+import { getJson, until } from './support.js';
 
 /**
  * `npm run sandbox -- --real-openclaw`, as a person uses it: the broker provisions a slug in the
@@ -23,16 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await chat?.stop();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 describe('the sandbox with the real OpenClaw', () => {
   it('provisions a slug whose gateway is a real OpenClaw that reaches ready through the broker', async () => {

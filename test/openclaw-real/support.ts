@@ -296,3 +296,18 @@ export async function askStandIn(
   if (!response) throw new Error('the stand-in did not answer');
   return { status: response.status, body: response.body };
 }
+
+/** Polls `probe` every 500 ms until it answers a value, or throws naming `what` after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
