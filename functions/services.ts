@@ -1,39 +1,170 @@
-import { getConfig, type BrokerConfig } from '../shared/config.js';
-import { BrokerStorage } from '../shared/storage/brokerStorage.js';
-import { RequestStore } from '../shared/storage/requestStore.js';
-import { RejectedMessageStore } from '../shared/storage/rejectedMessageStore.js';
-import { EnvironmentRegistry } from '../shared/storage/environmentRegistry.js';
+import type { TokenCredential } from '@azure/core-auth';
+import { GatewayDevicePairing, type DevicePairingPort } from '../shared/approvals/devicePairing.js';
+import { RefusalCoalescer } from '../shared/approvals/refusalCoalescer.js';
 import { AzureClients } from '../shared/azure/azureClients.js';
+import { brokerCredential, brokerPrincipalId } from '../shared/azure/credential.js';
+import { EntraClient } from '../shared/azure/entra.js';
+import { probeGateway } from '../shared/azure/gatewayProbe.js';
+import { getConfig, type BrokerConfig } from '../shared/config.js';
+import { messageOf } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import { telegramAdminChat } from '../shared/maintenance/adminChat.js';
+import type { MaintenanceDependencies } from '../shared/maintenance/target.js';
+import { createProvisionSteps, type ProvisionSteps } from '../shared/provisioning/provisionSteps.js';
+import { createRotationSteps, type RotationSteps } from '../shared/rotation/rotationSteps.js';
+import { createSasSteps, type SasSteps } from '../shared/sas/sasSteps.js';
+import { ApprovalStore } from '../shared/storage/approvalStore.js';
+import { AuditTrail } from '../shared/storage/auditTrail.js';
+import { BrokerStorage } from '../shared/storage/brokerStorage.js';
+import { EnvironmentRegistry } from '../shared/storage/environmentRegistry.js';
+import { NonceStore } from '../shared/storage/nonceStore.js';
+import { RejectedMessageStore } from '../shared/storage/rejectedMessageStore.js';
+import { RequestStore } from '../shared/storage/requestStore.js';
+import { SeenUpdateStore } from '../shared/storage/seenUpdateStore.js';
+import { SecretCache, keyVaultSecretReader } from '../shared/telegram/secretCache.js';
+import { TelegramClient } from '../shared/telegram/telegramClient.js';
+import { createTeardownSteps, type TeardownSteps } from '../shared/teardown/teardownSteps.js';
 
-/** The app's long-lived services, built once per process from the validated configuration. */
+/**
+ * The app's long-lived services: the one composition root. Everything a trigger or an activity
+ * uses is built here, once per process, from the validated configuration, and on first use (a
+ * host that only runs the intake never builds a Graph client). Triggers and activities take what
+ * they need from `services()`; nothing else constructs clients, stores or step factories.
+ */
 export interface Services {
   config: BrokerConfig;
   storage: BrokerStorage;
   requests: RequestStore;
   rejected: RejectedMessageStore;
   registry: EnvironmentRegistry;
-  /** The Azure SDK clients, built from configuration on first use. */
+  approvals: ApprovalStore;
+  nonces: NonceStore;
+  seenUpdates: SeenUpdateStore;
+  audit: AuditTrail;
+  /** The broker's own identity. */
+  credential: TokenCredential;
+  /** The Azure SDK clients for work an operator or a request is waiting on. */
   azure: AzureClients;
+  /** The same for maintenance the sweeps start by the fleet: it leaves a share of ARM's buckets to the foreground. */
+  backgroundAzure: AzureClients;
+  entra: EntraClient;
+  /** The broker's Telegram secrets (bot token, webhook secret), cached for a minute. */
+  secrets: SecretCache;
+  telegram: TelegramClient;
+  pairing: DevicePairingPort;
+  /** Refusals of chat members who may not act, coalesced per kind and minute (see ChatServiceDeps). */
+  outsiderRefusals: RefusalCoalescer;
+  provisionSteps: ProvisionSteps;
+  teardownSteps: TeardownSteps;
+  rotationSteps: RotationSteps;
+  sasSteps: SasSteps;
 }
+
+/** Within this window only the first refusal of each kind of outsider is audited in full. */
+export const OUTSIDER_AUDIT_WINDOW_MS = 60_000;
 
 let instance: Services | undefined;
 
 export function services(): Services {
-  if (!instance) {
-    const config = getConfig();
-    const storage = new BrokerStorage(config);
-    let azure: AzureClients | undefined;
-    instance = {
-      config,
-      storage,
-      requests: new RequestStore(storage),
-      rejected: new RejectedMessageStore(storage),
-      registry: new EnvironmentRegistry(storage),
-      get azure() {
-        azure ??= new AzureClients(config);
-        return azure;
-      },
-    };
-  }
+  instance ??= compose(getConfig());
   return instance;
+}
+
+/** Builds the services over `config`, each member on first use. */
+export function compose(config: BrokerConfig): Services {
+  const storage = new BrokerStorage(config);
+  const built = new Map<keyof Services, unknown>();
+  const lazy = <K extends keyof Services>(key: K, build: () => Services[K]) => ({
+    get(): Services[K] {
+      if (!built.has(key)) built.set(key, build());
+      return built.get(key) as Services[K];
+    },
+    enumerable: true,
+  });
+  const s = { config, storage } as Services;
+  const maintenance = (): MaintenanceDependencies => ({
+    config,
+    registry: s.registry,
+    azure: s.backgroundAzure,
+    entra: s.entra,
+    chat: telegramAdminChat(s.telegram, config.telegram.adminChatId),
+    probe: probeGateway,
+  });
+  Object.defineProperties(s, {
+    requests: lazy('requests', () => new RequestStore(storage)),
+    rejected: lazy('rejected', () => new RejectedMessageStore(storage)),
+    registry: lazy('registry', () => new EnvironmentRegistry(storage)),
+    approvals: lazy('approvals', () => new ApprovalStore(storage)),
+    nonces: lazy('nonces', () => new NonceStore(storage)),
+    seenUpdates: lazy('seenUpdates', () => new SeenUpdateStore(storage)),
+    audit: lazy('audit', () => new AuditTrail(storage)),
+    credential: lazy('credential', () => brokerCredential(config)),
+    azure: lazy('azure', () => new AzureClients(config, s.credential)),
+    backgroundAzure: lazy(
+      'backgroundAzure',
+      () => new AzureClients(config, s.credential, { priority: 'background' }),
+    ),
+    entra: lazy('entra', () => new EntraClient(s.credential, config.azure.graphEndpoint)),
+    secrets: lazy(
+      'secrets',
+      () => new SecretCache(keyVaultSecretReader((vaultUri) => s.azure.secrets(vaultUri))),
+    ),
+    telegram: lazy(
+      'telegram',
+      () =>
+        new TelegramClient({
+          apiBase: config.telegram.apiBase,
+          token: () => s.secrets.get(config.telegram.botTokenRef),
+        }),
+    ),
+    pairing: lazy('pairing', () => new GatewayDevicePairing({ config, azure: s.azure })),
+    outsiderRefusals: lazy(
+      'outsiderRefusals',
+      () =>
+        new RefusalCoalescer(
+          async ({ key, count, from, to }) => {
+            await s.audit.add({
+              channel: 'telegram',
+              actor: 'unknown',
+              action: 'chat',
+              outcome: 'refused',
+              reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
+            });
+          },
+          {
+            windowMs: OUTSIDER_AUDIT_WINDOW_MS,
+            // A window closes after the invocation that opened it: log to the process.
+            onError: (error) =>
+              createLogger(console, { component: 'chat' }).error('auditing coalesced chat refusals failed', {
+                error: messageOf(error),
+              }),
+          },
+        ),
+    ),
+    provisionSteps: lazy('provisionSteps', () =>
+      createProvisionSteps({
+        config,
+        registry: s.registry,
+        azure: s.azure,
+        entra: s.entra,
+        brokerPrincipalId: () => brokerPrincipalId(config, s.credential),
+        probe: probeGateway,
+      }),
+    ),
+    teardownSteps: lazy('teardownSteps', () =>
+      createTeardownSteps({
+        config,
+        azure: s.azure,
+        entra: s.entra,
+        registry: s.registry,
+        storage,
+        brokerPrincipalId: () => brokerPrincipalId(config, s.credential),
+      }),
+    ),
+    rotationSteps: lazy('rotationSteps', () => createRotationSteps(maintenance())),
+    sasSteps: lazy('sasSteps', () =>
+      createSasSteps({ ...maintenance(), brokerPrincipalId: () => brokerPrincipalId(config, s.credential) }),
+    ),
+  });
+  return s;
 }

@@ -2,6 +2,7 @@ import type { DurableClient } from 'durable-functions';
 import { OrchestrationRuntimeStatus } from 'durable-functions';
 import { Events, Orchestrations, slugRunnerInstanceId } from '../shared/functionNames.js';
 import type { SlugRunnerPort } from '../shared/intake/intakeService.js';
+import { isDurableNotFound } from './durableClient.js';
 import type { SlugRunnerInput } from '../shared/intake/runnerContracts.js';
 
 const STOPPED = new Set<string>([
@@ -38,7 +39,7 @@ async function isRunning(client: DurableClient, instanceId: string): Promise<boo
     const status = await client.getStatus(instanceId);
     return !STOPPED.has(status.runtimeStatus);
   } catch (error) {
-    if (error instanceof Error && /HTTP 404/.test(error.message)) return false;
+    if (isDurableNotFound(error)) return false;
     throw error;
   }
 }

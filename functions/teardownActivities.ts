@@ -1,69 +1,50 @@
 import * as df from 'durable-functions';
-import { AzureClients } from '../shared/azure/azureClients.js';
-import { brokerCredential, brokerPrincipalId } from '../shared/azure/credential.js';
-import { EntraClient } from '../shared/azure/entra.js';
 import { Orchestrations, TeardownActivities } from '../shared/functionNames.js';
-import type {
-  BackupFacts,
-  BackupInput,
-  EntraOutcome,
-  FinishInput,
-  InspectInput,
-  Inspection,
-  MarkInput,
-  TeardownPlan,
-  VaultOutcome,
-} from '../shared/teardown/contracts.js';
-import { createTeardownSteps, type TeardownSteps } from '../shared/teardown/teardownSteps.js';
+import { done } from '../shared/operations/outcome.js';
+import type { TeardownPlan } from '../shared/teardown/contracts.js';
 import { teardownOrchestration } from '../orchestrations/teardown.js';
+import { registerStep } from './registerStep.js';
 import { services } from './services.js';
 
 df.app.orchestration(Orchestrations.teardown, teardownOrchestration);
 
-let steps: TeardownSteps | undefined;
+const steps = () => services().teardownSteps;
+const planScope = (plan: TeardownPlan) => ({ slug: plan.slug, requestId: plan.requestId });
 
-/** The teardown steps over the app's Azure clients, Graph, registry and storage, built on first use. */
-function teardownSteps(): TeardownSteps {
-  if (!steps) {
-    const { config, registry, storage } = services();
-    const credential = brokerCredential(config);
-    steps = createTeardownSteps({
-      config,
-      azure: new AzureClients(config, credential),
-      entra: new EntraClient(credential, config.azure.graphEndpoint),
-      registry,
-      storage,
-      brokerPrincipalId: () => brokerPrincipalId(config, credential),
-    });
-  }
-  return steps;
-}
-
-/** Each activity is safe to run twice; see the step's JSDoc in shared/teardown/teardownSteps.ts. */
-df.app.activity(TeardownActivities.inspect, {
-  handler: (input: InspectInput): Promise<Inspection> => teardownSteps().inspect(input),
+// Each step is safe to run twice; see the step's JSDoc in shared/teardown/teardownSteps.ts. The
+// steps answer values or throw; registerStep makes that a StepOutcome like every other step's.
+registerStep(TeardownActivities.inspect, {
+  kind: 'teardown',
+  scope: (input) => ({ slug: input.slug, requestId: input.requestId }),
+  run: async (input) => done(await steps().inspect(input)),
 });
-
-df.app.activity(TeardownActivities.markDeleting, {
-  handler: (input: MarkInput): Promise<void> => teardownSteps().markDeleting(input),
+registerStep(TeardownActivities.markDeleting, {
+  kind: 'teardown',
+  scope: (input) => ({ slug: input.slug, requestId: input.requestId }),
+  run: async (input) => done(await steps().markDeleting(input)),
 });
-
-df.app.activity(TeardownActivities.backup, {
-  handler: (input: BackupInput): Promise<BackupFacts> => teardownSteps().backup(input),
+registerStep(TeardownActivities.backup, {
+  kind: 'teardown',
+  scope: (input) => planScope(input.plan),
+  run: async (input) => done(await steps().backup(input)),
 });
-
-df.app.activity(TeardownActivities.deleteResourceGroup, {
-  handler: (plan: TeardownPlan): Promise<void> => teardownSteps().deleteResourceGroup(plan),
+registerStep(TeardownActivities.deleteResourceGroup, {
+  kind: 'teardown',
+  scope: planScope,
+  run: async (plan) => done(await steps().deleteResourceGroup(plan)),
 });
-
-df.app.activity(TeardownActivities.keyVault, {
-  handler: (plan: TeardownPlan): Promise<VaultOutcome> => teardownSteps().handleKeyVault(plan),
+registerStep(TeardownActivities.keyVault, {
+  kind: 'teardown',
+  scope: planScope,
+  run: async (plan) => done(await steps().handleKeyVault(plan)),
 });
-
-df.app.activity(TeardownActivities.entra, {
-  handler: (plan: TeardownPlan): Promise<EntraOutcome> => teardownSteps().removeEntra(plan),
+registerStep(TeardownActivities.entra, {
+  kind: 'teardown',
+  scope: planScope,
+  run: async (plan) => done(await steps().removeEntra(plan)),
 });
-
-df.app.activity(TeardownActivities.finish, {
-  handler: (input: FinishInput): Promise<void> => teardownSteps().finish(input),
+registerStep(TeardownActivities.finish, {
+  kind: 'teardown',
+  scope: (input) => planScope(input.plan),
+  run: async (input) => done(await steps().finish(input)),
 });

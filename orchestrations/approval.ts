@@ -5,13 +5,11 @@ import {
   type ApprovalInput,
   type ApprovalRequest,
   type ConfirmDecisionInput,
-  type ConfirmedDecision,
   type ExpireApprovalInput,
   type OpenApprovalInput,
-  type OpenedApproval,
 } from '../shared/approvals/contracts.js';
 import type { OperationProgress } from '../shared/intake/runnerContracts.js';
-import { later } from '../shared/provisioning/orchestrationTime.js';
+import { call, later } from './kit.js';
 
 /**
  * The reusable approval (instance `approval:<requestId>`). An activity opens it: records it with
@@ -36,7 +34,7 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
     instanceId: context.df.instanceId,
     openedAt: context.df.currentUtcDateTime.toISOString(),
   };
-  const opened = (yield context.df.callActivity(ApprovalActivities.open, open)) as OpenedApproval;
+  const opened = yield* call(context, ApprovalActivities.open, open, null);
   const waiting: OperationProgress & { deadline: string } = {
     step: 'awaiting approval',
     done: 0,
@@ -60,7 +58,7 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
         requestId: input.requestId,
         at: context.df.currentUtcDateTime.toISOString(),
       };
-      const decision = (yield context.df.callActivity(ApprovalActivities.expire, expire)) as ApprovalDecision;
+      const decision = yield* call(context, ApprovalActivities.expire, expire, null);
       context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });
       return decision;
     }
@@ -70,10 +68,7 @@ export const approvalOrchestration: OrchestrationHandler = function* (context: O
     if (!deadline.isCompleted) deadline.cancel();
     // The event's payload is not trusted: the approval record is the authority.
     const confirm: ConfirmDecisionInput = { requestId: input.requestId };
-    const confirmed = (yield context.df.callActivity(
-      ApprovalActivities.confirm,
-      confirm,
-    )) as ConfirmedDecision;
+    const confirmed = yield* call(context, ApprovalActivities.confirm, confirm, null);
     if (confirmed.decided) {
       const decision = confirmed.decision;
       context.df.setCustomStatus({ step: `approval ${decision.outcome}`, done: 1, total: 1 });

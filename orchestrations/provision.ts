@@ -1,37 +1,31 @@
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task, TimerTask } from 'durable-functions';
 import { ProvisionActivities } from '../shared/functionNames.js';
-import type { OperationProgress, OperationResult } from '../shared/intake/runnerContracts.js';
 import {
   PROVISION_STEPS,
   STEP_DEPENDENCIES,
   type FinishInput,
   type GraphStep,
   type PrepareInput,
-  type PrepareOutput,
   type ProvisionPlan,
   type ProvisionRequest,
   type ProvisionTiming,
   type RecordFailureInput,
-  type RecordFailureOutput,
   type ReportProgressInput,
   type StepFacts,
   type StepInput,
-  type StepOutcome,
 } from '../shared/provisioning/contracts.js';
-import { elapsedMs, later } from '../shared/provisioning/orchestrationTime.js';
-
-/**
- * Retries of an activity that threw: only infrastructure failures throw (throttling that outlasted
- * the SDK's own Retry-After handling, 5xx, dropped connections, a host that died mid-call); Azure's
- * definitive answers come back as typed outcomes and are not retried.
- */
-const TRANSIENT_RETRY = (() => {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 60_000;
-  return options;
-})();
+import { ErrorCodes, messageOf } from '../shared/errors.js';
+import {
+  Patience,
+  TRANSIENT_RETRY,
+  call,
+  later,
+  publish as publishStatus,
+  rejected,
+  resultOf,
+  start,
+  succeeded,
+} from './kit.js';
 
 const GRAPH_STEPS = Object.keys(STEP_DEPENDENCIES) as GraphStep[];
 const TOTAL = PROVISION_STEPS.length;
@@ -67,25 +61,16 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
   const request = context.df.getInput<ProvisionRequest>();
   publish(context, 'prepare', 0);
   const prepareInput: PrepareInput = { request, startedAt: context.df.currentUtcDateTime.toISOString() };
-  const prepared = (yield context.df.callActivityWithRetry(
-    ProvisionActivities.prepare,
-    TRANSIENT_RETRY,
-    prepareInput,
-  )) as PrepareOutput;
-  if (prepared.status === 'refused') {
-    const refused: OperationResult = { outcome: 'rejected', reason: prepared.reason };
-    return refused;
-  }
+  const prepared = yield* call(context, ProvisionActivities.prepare, prepareInput);
+  if (prepared.status === 'refused') return rejected(prepared.reason);
   const { plan, timing } = prepared;
 
   const facts: Partial<StepFacts> = {};
   const changes: Change[] = [];
   const done = new Set<GraphStep>();
   const started = new Set<GraphStep>();
-  const firstNotYet = new Map<GraphStep, string>();
-  const notYetCount = new Map<GraphStep, number>();
+  const patience = new Map<GraphStep, Patience>();
   const failedAttempts = new Map<GraphStep, number>();
-  const lastReason = new Map<GraphStep, string>();
   const pending: Pending[] = [];
   let failure: Failure | undefined;
 
@@ -97,7 +82,7 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
       kind: 'step',
       step,
       // No callActivityWithRetry here: see transientRetryDelay.
-      task: context.df.callActivity(ProvisionActivities[step], input),
+      task: start(context, ProvisionActivities[step], input),
       sent: false,
     });
   };
@@ -114,7 +99,7 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
     };
     pending.push({
       kind: 'progress',
-      task: context.df.callActivity(ProvisionActivities.reportProgress, progress),
+      task: start(context, ProvisionActivities.reportProgress, progress),
       sent: false,
     });
   };
@@ -141,7 +126,7 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
       const failures = (failedAttempts.get(step) ?? 0) + 1;
       failedAttempts.set(step, failures);
       if (failures >= TRANSIENT_RETRY.maxNumberOfAttempts) {
-        failure = { step, code: 'ActivityFailed', message: errorMessage(task.result) };
+        failure = { step, code: ErrorCodes.ActivityFailed, message: errorMessage(task.result) };
         break;
       }
       const retryAt = later(context.df.currentUtcDateTime, transientRetryDelay(failures));
@@ -149,32 +134,35 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
       continue;
     }
     failedAttempts.delete(step);
-    const outcome = task.result as StepOutcome<unknown>;
+    const outcome = resultOf(ProvisionActivities[step], task);
     if (outcome.status === 'failed') {
       failure = { step, code: outcome.error.code, message: outcome.error.message };
       break;
     }
+    if (outcome.status === 'refused' || outcome.status === 'skipped') {
+      failure = { step, code: ErrorCodes.PreconditionFailed, message: outcome.reason };
+      break;
+    }
     if (outcome.status === 'not-yet') {
-      const now = context.df.currentUtcDateTime;
-      const since = firstNotYet.get(step) ?? now.toISOString();
-      firstNotYet.set(step, since);
-      lastReason.set(step, outcome.reason);
-      const waits = (notYetCount.get(step) ?? 0) + 1;
-      notYetCount.set(step, waits);
-      const { interval, bound } = waitPolicy(step, timing, waits);
-      if (elapsedMs(since, now) >= bound) {
+      let wait = patience.get(step);
+      if (!wait) {
+        wait = waitPolicy(step, timing);
+        patience.set(step, wait);
+      }
+      const next = wait.notYet(context.df.currentUtcDateTime, outcome.reason);
+      if ('gaveUp' in next) {
         failure = {
           step,
-          code: step === 'readiness' ? 'GatewayNotReady' : 'PropagationTimeout',
-          message: `still not done after ${Math.round(bound / 1000)}s: ${outcome.reason}`,
+          code: step === 'readiness' ? ErrorCodes.GatewayNotReady : ErrorCodes.PropagationTimeout,
+          message: next.gaveUp,
         };
         break;
       }
-      pending.push({ kind: 'retry', step, task: context.df.createTimer(later(now, interval)), sent: false });
+      pending.push({ kind: 'retry', step, task: context.df.createTimer(next.retryAt), sent: false });
       continue;
     }
     (facts as Record<string, unknown>)[step] = outcome.value;
-    changes.push(...outcome.changes);
+    changes.push(...(outcome.changes ?? []));
     done.add(step);
     startReady();
     report();
@@ -203,20 +191,15 @@ export const provisionOrchestration: OrchestrationHandler = function* (context: 
       error: { code: failure.code, message: failure.message },
       failedAt: context.df.currentUtcDateTime.toISOString(),
     };
-    const report = (yield context.df.callActivityWithRetry(
-      ProvisionActivities.recordFailure,
-      TRANSIENT_RETRY,
-      record,
-    )) as RecordFailureOutput;
+    const report = yield* call(context, ProvisionActivities.recordFailure, record);
     throw new Error(failureMessage(plan, failure, report.existing));
   }
 
   for (const entry of pending) yield entry.task; // progress reports still in flight
   const finish: FinishInput = { plan, facts, finishedAt: context.df.currentUtcDateTime.toISOString() };
-  yield context.df.callActivityWithRetry(ProvisionActivities.finish, TRANSIENT_RETRY, finish);
+  yield* call(context, ProvisionActivities.finish, finish);
   publish(context, 'finish', TOTAL);
-  const result: OperationResult = { outcome: 'succeeded', summary: summarize(plan, facts, changes) };
-  return result;
+  return succeeded(summarize(plan, facts, changes));
 };
 
 /**
@@ -270,32 +253,27 @@ function transientRetryDelay(failures: number): number {
 }
 
 /**
- * How long a step waits after its `waits`-th "not yet", and for how long in all. Entra replication
+ * How long a step may answer "not yet", and the wait after each. Entra replication
  * usually takes seconds ("typically completing in seconds"; Microsoft's advice for a 404 after a
  * write is to retry after 1, 2, 4, 8, 16 s), so the entra step backs off from 1 s up to the retry
  * interval; role and Key Vault propagation take minutes, so the other steps wait the interval.
  */
-function waitPolicy(
-  step: GraphStep,
-  timing: ProvisionTiming,
-  waits: number,
-): { interval: number; bound: number } {
-  if (step === 'readiness') return { interval: timing.readyPollIntervalMs, bound: timing.readyTimeoutMs };
-  const interval =
-    step === 'entra'
-      ? Math.min(timing.retryIntervalMs, 1000 * 2 ** Math.min(waits - 1, 10))
-      : timing.retryIntervalMs;
-  return { interval, bound: timing.propagationTimeoutMs };
+function waitPolicy(step: GraphStep, timing: ProvisionTiming): Patience {
+  if (step === 'readiness') return new Patience(timing.readyTimeoutMs, () => timing.readyPollIntervalMs);
+  if (step === 'entra') {
+    return new Patience(timing.propagationTimeoutMs, (waits) =>
+      Math.min(timing.retryIntervalMs, 1000 * 2 ** Math.min(waits - 1, 10)),
+    );
+  }
+  return new Patience(timing.propagationTimeoutMs, () => timing.retryIntervalMs);
 }
 
 function publish(context: OrchestrationContext, step: string, done: number): void {
-  const progress: OperationProgress = { step, done, total: TOTAL };
-  context.df.setCustomStatus(progress);
+  publishStatus(context, step, done, TOTAL);
 }
 
 function errorMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s+/g, ' ').slice(0, 600);
+  return messageOf(error).replace(/\s+/g, ' ').slice(0, 600);
 }
 
 function failureMessage(plan: ProvisionPlan, failure: Failure, existing: string[]): string {

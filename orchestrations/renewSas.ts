@@ -1,35 +1,27 @@
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { RotationActivities, SasActivities } from '../shared/functionNames.js';
-import type { OperationProgress, OperationResult } from '../shared/intake/runnerContracts.js';
-import { later } from '../shared/provisioning/orchestrationTime.js';
+import type { ActivityInput, StepActivity, StepValue } from '../shared/activities.js';
 import {
-  MAINTENANCE_APP_SECRETS,
-  MAINTENANCE_SECRET_NAMES,
-  type DeliverInput,
-  type DeliverOutput,
-  type MaintenanceOutcome,
-  type MaintenanceTiming,
-  type RenewSasRequest,
-} from '../shared/rotation/contracts.js';
+  Patience,
+  call,
+  describeEnded,
+  firstLine,
+  now,
+  publish as publishStatus,
+  rejected,
+  succeeded,
+  untilSettled,
+} from './kit.js';
+import { type RenewSasRequest } from '../shared/rotation/contracts.js';
 import type {
   SasFailureInput,
-  SasFailureOutput,
   SasGrantInput,
-  SasIssued,
   SasIssueInput,
-  SasPlan,
   SasPlanInput,
   SasRecordInput,
-  SasRecordOutput,
 } from '../shared/sas/contracts.js';
-
-const TRANSIENT_RETRY = (() => {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 60_000;
-  return options;
-})();
+import { MAINTENANCE_APP_SECRETS, MAINTENANCE_SECRET_NAMES } from '../shared/domain/footprint.js';
+import type { DeliverInput, MaintenanceTiming } from '../shared/maintenance/contracts.js';
 
 const TOTAL = 5;
 
@@ -59,25 +51,20 @@ export const renewSasOrchestration: OrchestrationHandler = function* (context: O
   const request = context.df.getInput<RenewSasRequest>();
   publish(context, 'plan', 0);
   const planInput: SasPlanInput = { request, now: now(context) };
-  const plan = (yield context.df.callActivityWithRetry(
-    SasActivities.plan,
-    TRANSIENT_RETRY,
-    planInput,
-  )) as SasPlan;
-  if (plan.status === 'refused') {
-    const result: OperationResult = { outcome: 'rejected', reason: plan.reason };
-    return result;
-  }
+  const plan = yield* call(context, SasActivities.plan, planInput);
+  if (plan.status === 'refused') return rejected(plan.reason);
   const { target, timing } = plan;
+  const settle = <N extends StepActivity>(label: string, activity: N, input: ActivityInput<N>) =>
+    settled(context, timing, label, activity, input);
 
   try {
     publish(context, 'grant the broker blob delegation', 1);
     const grant: SasGrantInput = { target, now: now(context) };
-    yield* settle(context, timing, 'grant', SasActivities.grant, grant);
+    yield* settle('grant', SasActivities.grant, grant);
 
     publish(context, 'issue', 2);
     const issueInput: SasIssueInput = { target, now: now(context), lifetimeMs: plan.lifetimeMs };
-    const issued = yield* settle<SasIssued>(context, timing, 'issue', SasActivities.issue, issueInput);
+    const issued = yield* settle('issue', SasActivities.issue, issueInput);
 
     publish(context, 'deliver to the app', 3);
     const deliver: DeliverInput = {
@@ -94,33 +81,20 @@ export const renewSasOrchestration: OrchestrationHandler = function* (context: O
         vaultSecretName: MAINTENANCE_SECRET_NAMES.logShippingSas,
       },
     };
-    yield* settle<DeliverOutput>(context, timing, 'deliver', RotationActivities.deliver, deliver);
+    yield* settle('deliver', RotationActivities.deliver, deliver);
 
     publish(context, 'record', 4);
     const recordInput: SasRecordInput = { target, now: now(context), ...issued };
-    const recorded = (yield context.df.callActivityWithRetry(
-      SasActivities.record,
-      TRANSIENT_RETRY,
-      recordInput,
-    )) as SasRecordOutput;
+    const recorded = yield* call(context, SasActivities.record, recordInput);
     publish(context, 'finish', TOTAL);
-    const result: OperationResult = {
-      outcome: 'succeeded',
-      summary: `${target.slug}: log-shipping SAS (write, create) issued at ${issued.issuedAt}, expires ${issued.expiresAt}, renewal due ${recorded.renewAt}; delivered to ${target.containerApp}`,
-    };
-    return result;
+    return succeeded(
+      `${target.slug}: log-shipping SAS (write, create) issued at ${issued.issuedAt}, expires ${issued.expiresAt}, renewal due ${recorded.renewAt}; delivered to ${target.containerApp}`,
+    );
   } catch (error) {
-    if (error instanceof StepEnded && error.refused) {
-      const result: OperationResult = { outcome: 'rejected', reason: `${target.slug}: ${error.message}` };
-      return result;
-    }
+    if (error instanceof StepEnded && error.refused) return rejected(`${target.slug}: ${error.message}`);
     const reason = firstLine(error);
     const failure: SasFailureInput = { target, now: now(context), error: reason };
-    const counted = (yield context.df.callActivityWithRetry(
-      SasActivities.recordFailure,
-      TRANSIENT_RETRY,
-      failure,
-    )) as SasFailureOutput;
+    const counted = yield* call(context, SasActivities.recordFailure, failure);
     throw new Error(
       `renewing the log-shipping SAS of ${target.slug} failed (attempt ${counted.failures}): ${reason}; next attempt after ${counted.retryAt}`,
       { cause: error },
@@ -129,55 +103,30 @@ export const renewSasOrchestration: OrchestrationHandler = function* (context: O
 };
 
 /**
- * Runs one activity until it is done: "not yet" (a grant propagating) waits on a durable timer,
- * bounded by the timing's timeout; refused or failed end the renewal (thrown as StepEnded).
+ * Runs one step until it is done: "not yet" (a grant propagating) waits on a durable timer, bounded
+ * by the timing's timeout; refused or failed end the renewal (thrown as StepEnded).
  */
-function* settle<T>(
+function* settled<N extends StepActivity>(
   context: OrchestrationContext,
   timing: MaintenanceTiming,
   label: string,
-  activity: string,
-  input: { now: string },
-): Generator<Task, T, unknown> {
-  const startedAt = context.df.currentUtcDateTime.getTime();
-  for (;;) {
-    const outcome = (yield context.df.callActivityWithRetry(activity, TRANSIENT_RETRY, {
-      ...input,
-      now: now(context),
-    })) as MaintenanceOutcome<T>;
-    switch (outcome.status) {
-      case 'done':
-        return outcome.value;
-      case 'refused':
-        throw new StepEnded(true, `${label}: precondition failed: ${outcome.reason}`);
-      case 'skipped':
-        throw new StepEnded(true, `${label}: ${outcome.reason}`);
-      case 'failed':
-        throw new StepEnded(false, `${label}: ${outcome.error.code}: ${outcome.error.message}`);
-      case 'not-yet': {
-        const elapsed = context.df.currentUtcDateTime.getTime() - startedAt;
-        if (elapsed >= timing.verifyTimeoutMs) {
-          throw new StepEnded(
-            false,
-            `${label}: still not done after ${Math.round(elapsed / 1000)}s: ${outcome.reason}`,
-          );
-        }
-        yield context.df.createTimer(later(context.df.currentUtcDateTime, timing.verifyIntervalMs));
-      }
-    }
+  activity: N,
+  input: ActivityInput<N>,
+): Generator<Task, StepValue<N>, unknown> {
+  const patience = new Patience(timing.verifyTimeoutMs, () => timing.verifyIntervalMs);
+  const outcome = yield* untilSettled(context, activity, input, patience);
+  switch (outcome.status) {
+    case 'done':
+      return outcome.value;
+    case 'refused':
+      throw new StepEnded(true, `${label}: precondition failed: ${outcome.reason}`);
+    case 'skipped':
+      throw new StepEnded(true, `${label}: ${outcome.reason}`);
+    default:
+      throw new StepEnded(false, `${label}: ${describeEnded(outcome)}`);
   }
 }
 
-function now(context: OrchestrationContext): string {
-  return context.df.currentUtcDateTime.toISOString();
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]?.trim() || message;
-}
-
 function publish(context: OrchestrationContext, step: string, done: number): void {
-  const progress: OperationProgress = { step, done, total: TOTAL };
-  context.df.setCustomStatus(progress);
+  publishStatus(context, step, done, TOTAL);
 }

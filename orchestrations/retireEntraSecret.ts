@@ -1,15 +1,10 @@
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { RotationActivities } from '../shared/functionNames.js';
-import { later } from '../shared/provisioning/orchestrationTime.js';
-import type { EntraRetireInput, MaintenanceOutcome } from '../shared/rotation/contracts.js';
+import { call, describeEnded, later, retryOptions } from './kit.js';
+import type { EntraRetireInput } from '../shared/rotation/contracts.js';
 
-const TRANSIENT_RETRY = (() => {
-  const options = new df.RetryOptions(60_000, 6);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 30 * 60_000;
-  return options;
-})();
+/** The removal waits no slug's queue, so it retries longer than the operations do. */
+const REMOVAL_RETRY = retryOptions(60_000, 6, 30 * 60_000);
 
 /**
  * Removes a replaced Entra client secret once its grace period is over. Started (detached, with
@@ -27,18 +22,14 @@ export const retireEntraSecretOrchestration: OrchestrationHandler = function* (
     yield context.df.createTimer(later(context.df.currentUtcDateTime, wait));
   }
   context.df.setCustomStatus({ step: 'remove the old client secret', done: 0, total: 1 });
-  const outcome = (yield context.df.callActivityWithRetry(
-    RotationActivities.entraRemove,
-    TRANSIENT_RETRY,
-    input,
-  )) as MaintenanceOutcome<{ removed: boolean }>;
+  const outcome = yield* call(context, RotationActivities.entraRemove, input, REMOVAL_RETRY);
   context.df.setCustomStatus({ step: 'finish', done: 1, total: 1 });
   switch (outcome.status) {
     case 'done':
       return outcome.value.removed ? 'removed' : 'already gone';
     case 'failed':
       throw new Error(
-        `removing the old client secret of ${input.target.slug} failed: ${outcome.error.code}: ${outcome.error.message}`,
+        `removing the old client secret of ${input.target.slug} failed: ${describeEnded(outcome)}`,
       );
     default:
       return `kept: ${outcome.reason}`;

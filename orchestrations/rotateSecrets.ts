@@ -1,43 +1,28 @@
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { RotationActivities } from '../shared/functionNames.js';
-import type { OperationProgress, OperationResult } from '../shared/intake/runnerContracts.js';
-import { SLUG_SECRET_NAMES } from '../shared/provisioning/contracts.js';
-import { later } from '../shared/provisioning/orchestrationTime.js';
+import type { ActivityInput, StepActivity, StepValue } from '../shared/activities.js';
+import { ErrorCodes } from '../shared/errors.js';
+import { Patience, call, firstLine, later, now, publish, rejected, succeeded, untilSettled } from './kit.js';
 import type {
-  DeliverInput,
-  DeliverOutput,
   EntraAddInput,
   EntraRetireInput,
   EntraVerifyInput,
   FlagSecretInput,
   GatewayVerifyInput,
   GatewayWriteInput,
-  MaintenanceOutcome,
-  MaintenanceTarget,
-  MaintenanceTiming,
   RecordRotationInput,
   RecordSkipInput,
   RetireVersionsInput,
   RotateSecretsRequest,
   RotationItem,
-  RotationPlan,
   RotationPlanInput,
   StorageMoveInput,
   StorageRegenerateInput,
   StorageVerifyInput,
 } from '../shared/rotation/contracts.js';
-
-/**
- * Retries of an activity that threw: only infrastructure failures throw (throttling that outlasted
- * the SDK's Retry-After handling, 5xx, dropped connections, a host that died mid-call).
- */
-const TRANSIENT_RETRY = (() => {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 60_000;
-  return options;
-})();
+import { SLUG_SECRET_NAMES } from '../shared/domain/footprint.js';
+import type { StepEnded, StepOutcome } from '../shared/operations/outcome.js';
+import type { DeliverInput, MaintenanceTarget, MaintenanceTiming } from '../shared/maintenance/contracts.js';
 
 /** Steps each kind of item takes (for the progress total). */
 const STEPS: Record<RotationItem['kind'], number> = {
@@ -89,15 +74,8 @@ export const rotateSecretsOrchestration: OrchestrationHandler = function* (conte
   const request = context.df.getInput<RotateSecretsRequest>();
   publish(context, 'plan', 0, 1);
   const planInput: RotationPlanInput = { request, now: now(context) };
-  const plan = (yield context.df.callActivityWithRetry(
-    RotationActivities.plan,
-    TRANSIENT_RETRY,
-    planInput,
-  )) as RotationPlan;
-  if (plan.status === 'refused') {
-    const result: OperationResult = { outcome: 'rejected', reason: plan.reason };
-    return result;
-  }
+  const plan = yield* call(context, RotationActivities.plan, planInput);
+  if (plan.status === 'refused') return rejected(plan.reason);
 
   const run: Run = {
     context,
@@ -128,11 +106,9 @@ export const rotateSecretsOrchestration: OrchestrationHandler = function* (conte
     throw new Error(`rotate-secrets ${plan.target.slug}: ${summary}`);
   }
   if (!results.some((item) => item.result === 'rotated' || item.result === 'flagged')) {
-    const result: OperationResult = { outcome: 'rejected', reason: `${plan.target.slug}: ${summary}` };
-    return result;
+    return rejected(`${plan.target.slug}: ${summary}`);
   }
-  const result: OperationResult = { outcome: 'succeeded', summary: `${plan.target.slug}: ${summary}` };
-  return result;
+  return succeeded(`${plan.target.slug}: ${summary}`);
 };
 
 function* rotateItem(run: Run, item: RotationItem): Generator<Task, ItemResult, unknown> {
@@ -145,12 +121,7 @@ function* rotateItem(run: Run, item: RotationItem): Generator<Task, ItemResult, 
       return yield* rotateEntraSecret(run, item);
     case 'telegram-bot-token': {
       const input: FlagSecretInput = { ...base(run), kind: item.kind, setAt: item.setAt };
-      const flagged = yield* step<{ told: boolean }>(
-        run,
-        `${item.kind}: flag`,
-        RotationActivities.flagSecret,
-        input,
-      );
+      const flagged = yield* step(run, `${item.kind}: flag`, RotationActivities.flagSecret, input);
       if (flagged.status !== 'done') return ended(item.kind, flagged);
       return {
         kind: item.kind,
@@ -164,12 +135,7 @@ function* rotateItem(run: Run, item: RotationItem): Generator<Task, ItemResult, 
 function* rotateGatewayToken(run: Run, fromVersion: string): Generator<Task, ItemResult, unknown> {
   const kind = 'gateway-token';
   const write: GatewayWriteInput = { ...base(run), fromVersion };
-  const written = yield* step<{ toVersion: string }>(
-    run,
-    `${kind}: new version`,
-    RotationActivities.gatewayWrite,
-    write,
-  );
+  const written = yield* step(run, `${kind}: new version`, RotationActivities.gatewayWrite, write);
   if (written.status !== 'done') return ended(kind, written);
   const { toVersion } = written.value;
 
@@ -178,22 +144,11 @@ function* rotateGatewayToken(run: Run, fromVersion: string): Generator<Task, Ite
     expect: { kind: 'secret-version', secretName: SLUG_SECRET_NAMES.gatewayToken, version: toVersion },
     restart: true,
   };
-  const delivered = yield* step<DeliverOutput>(
-    run,
-    `${kind}: deliver`,
-    RotationActivities.deliver,
-    deliverInput,
-  );
+  const delivered = yield* step(run, `${kind}: deliver`, RotationActivities.deliver, deliverInput);
   if (delivered.status !== 'done') return ended(kind, delivered);
 
   const verify: GatewayVerifyInput = { ...base(run), fromVersion, toVersion };
-  const verified = yield* step<object>(
-    run,
-    `${kind}: verify`,
-    RotationActivities.gatewayVerify,
-    verify,
-    true,
-  );
+  const verified = yield* step(run, `${kind}: verify`, RotationActivities.gatewayVerify, verify, true);
   if (verified.status !== 'done') return ended(kind, verified);
 
   const retire: RetireVersionsInput = {
@@ -201,12 +156,7 @@ function* rotateGatewayToken(run: Run, fromVersion: string): Generator<Task, Ite
     secretName: SLUG_SECRET_NAMES.gatewayToken,
     keepVersion: toVersion,
   };
-  const retired = yield* step<{ disabled: number }>(
-    run,
-    `${kind}: retire old`,
-    RotationActivities.retireVersions,
-    retire,
-  );
+  const retired = yield* step(run, `${kind}: retire old`, RotationActivities.retireVersions, retire);
   if (retired.status === 'failed') return ended(kind, retired);
 
   yield* record(run, kind);
@@ -227,7 +177,7 @@ function* rotateStorageKey(
 ): Generator<Task, ItemResult, unknown> {
   const kind = item.kind;
   const move: StorageMoveInput = { ...base(run), fromKey: item.fromKey, toKey: item.toKey };
-  const moved = yield* step<{ moved: boolean }>(
+  const moved = yield* step(
     run,
     `${kind}: move consumers to ${item.toKey}`,
     RotationActivities.storageMove,
@@ -240,22 +190,11 @@ function* rotateStorageKey(
     expect: { kind: 'storage-key', keyName: item.toKey },
     restart: true,
   };
-  const delivered = yield* step<DeliverOutput>(
-    run,
-    `${kind}: remount`,
-    RotationActivities.deliver,
-    deliverInput,
-  );
+  const delivered = yield* step(run, `${kind}: remount`, RotationActivities.deliver, deliverInput);
   if (delivered.status !== 'done') return ended(kind, delivered);
 
   const verify: StorageVerifyInput = { ...base(run), toKey: item.toKey };
-  const verified = yield* step<object>(
-    run,
-    `${kind}: verify`,
-    RotationActivities.storageVerify,
-    verify,
-    true,
-  );
+  const verified = yield* step(run, `${kind}: verify`, RotationActivities.storageVerify, verify, true);
   if (verified.status !== 'done') return ended(kind, verified);
 
   const regenerate: StorageRegenerateInput = {
@@ -264,7 +203,7 @@ function* rotateStorageKey(
     toKey: item.toKey,
     fromKeyCreatedAt: item.fromKeyCreatedAt,
   };
-  const regenerated = yield* step<{ regenerated: boolean }>(
+  const regenerated = yield* step(
     run,
     `${kind}: regenerate ${item.fromKey}`,
     RotationActivities.storageRegenerate,
@@ -286,15 +225,10 @@ function* rotateEntraSecret(
 ): Generator<Task, ItemResult, unknown> {
   const kind = item.kind;
   const add: EntraAddInput = { ...base(run), applicationId: item.applicationId, fromKeyId: item.fromKeyId };
-  const added = yield* step<{ toKeyId: string }>(
-    run,
-    `${kind}: add and store`,
-    RotationActivities.entraAdd,
-    add,
-  );
+  const added = yield* step(run, `${kind}: add and store`, RotationActivities.entraAdd, add);
   if (added.status === 'skipped') {
     const skip: RecordSkipInput = { ...base(run), kind, reason: added.reason };
-    yield run.context.df.callActivityWithRetry(RotationActivities.recordSkip, TRANSIENT_RETRY, skip);
+    yield* call(run.context, RotationActivities.recordSkip, skip);
     return ended(kind, added);
   }
   if (added.status !== 'done') return ended(kind, added);
@@ -305,16 +239,11 @@ function* rotateEntraSecret(
     expect: { kind: 'entra-key', keyId: toKeyId },
     restart: true,
   };
-  const delivered = yield* step<DeliverOutput>(
-    run,
-    `${kind}: switch auth`,
-    RotationActivities.deliver,
-    deliverInput,
-  );
+  const delivered = yield* step(run, `${kind}: switch auth`, RotationActivities.deliver, deliverInput);
   if (delivered.status !== 'done') return ended(kind, delivered);
 
   const verify: EntraVerifyInput = { ...base(run), applicationId: item.applicationId, toKeyId };
-  const verified = yield* step<object>(run, `${kind}: verify`, RotationActivities.entraVerify, verify, true);
+  const verified = yield* step(run, `${kind}: verify`, RotationActivities.entraVerify, verify, true);
   if (verified.status !== 'done') return ended(kind, verified);
 
   const notBefore = later(run.context.df.currentUtcDateTime, run.entraGraceMs).toISOString();
@@ -325,7 +254,7 @@ function* rotateEntraSecret(
     notBefore,
   };
   publish(run.context, `${kind}: schedule removal of the old secret`, run.done++, run.total);
-  yield run.context.df.callActivityWithRetry(RotationActivities.entraScheduleRetire, TRANSIENT_RETRY, retire);
+  yield* call(run.context, RotationActivities.entraScheduleRetire, retire);
 
   yield* record(run, kind);
   return {
@@ -336,43 +265,30 @@ function* rotateEntraSecret(
 }
 
 /**
- * One activity, answered "not yet" again and again (when `waits`) until it is done or the verify
- * timeout passes, with a durable timer between attempts. Publishes progress before it runs.
+ * One step activity. With `waits` (the verify steps), "not yet" waits on a durable timer and runs
+ * the step again until the verify timeout; without, "not yet" ends the sequence at once (NotReady).
+ * Publishes progress before it runs.
  */
-function* step<T>(
+function* step<N extends StepActivity>(
   run: Run,
   label: string,
-  activity: string,
-  input: { now: string },
+  activity: N,
+  input: ActivityInput<N>,
   waits = false,
-): Generator<Task, MaintenanceOutcome<T>, unknown> {
+): Generator<Task, StepOutcome<StepValue<N>>, unknown> {
   const { context } = run;
   publish(context, label, run.done, run.total);
-  const startedAt = context.df.currentUtcDateTime.getTime();
-  for (;;) {
-    const attempt = { ...input, now: now(context) };
-    const outcome = (yield context.df.callActivityWithRetry(
-      activity,
-      TRANSIENT_RETRY,
-      attempt,
-    )) as MaintenanceOutcome<T>;
-    if (outcome.status !== 'not-yet') {
-      run.done++;
-      return outcome;
-    }
-    const elapsed = context.df.currentUtcDateTime.getTime() - startedAt;
-    if (!waits || elapsed >= run.timing.verifyTimeoutMs) {
-      run.done++;
-      return {
-        status: 'failed',
-        error: {
-          code: waits ? 'VerificationFailed' : 'NotReady',
-          message: `${label}: still not done after ${Math.round(elapsed / 1000)}s: ${outcome.reason}`,
-        },
-      };
-    }
-    yield context.df.createTimer(later(context.df.currentUtcDateTime, run.timing.verifyIntervalMs));
-  }
+  const patience = new Patience(waits ? run.timing.verifyTimeoutMs : 0, () => run.timing.verifyIntervalMs);
+  const outcome = yield* untilSettled(context, activity, input, patience);
+  run.done++;
+  if (outcome.status !== 'not-yet') return outcome;
+  return {
+    status: 'failed',
+    error: {
+      code: waits ? ErrorCodes.VerificationFailed : ErrorCodes.NotReady,
+      message: `${label}: ${outcome.reason}`,
+    },
+  };
 }
 
 function* record(
@@ -382,12 +298,12 @@ function* record(
 ): Generator<Task, void, unknown> {
   publish(run.context, `${kind}: record`, run.done, run.total);
   const input: RecordRotationInput = { ...base(run), kind, storageKeyInUse };
-  yield run.context.df.callActivityWithRetry(RotationActivities.recordRotation, TRANSIENT_RETRY, input);
+  yield* call(run.context, RotationActivities.recordRotation, input);
   run.done++;
 }
 
 /** A sequence that ended before its end: refused, skipped or failed, with the reason. */
-function ended(kind: string, outcome: Exclude<MaintenanceOutcome<unknown>, { status: 'done' }>): ItemResult {
+function ended(kind: string, outcome: StepEnded): ItemResult {
   switch (outcome.status) {
     case 'failed':
       return { kind, result: 'failed', detail: `${outcome.error.code}: ${outcome.error.message}` };
@@ -408,20 +324,6 @@ function base(run: Run): { target: MaintenanceTarget; now: string } {
   return { target: run.target, now: now(run.context) };
 }
 
-function now(context: OrchestrationContext): string {
-  return context.df.currentUtcDateTime.toISOString();
-}
-
 function shortId(version: string): string {
   return version.slice(0, 8);
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]?.trim() || message;
-}
-
-function publish(context: OrchestrationContext, step: string, done: number, total: number): void {
-  const progress: OperationProgress = { step, done, total };
-  context.df.setCustomStatus(progress);
 }

@@ -1,13 +1,13 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { Activities, Events, OPERATION_ORCHESTRATIONS } from '../shared/functionNames.js';
 import type {
-  ClaimedRequest,
   ClaimNextRequestInput,
   FinishRequestInput,
   OperationResult,
   SlugRunnerInput,
   StartRequestInput,
 } from '../shared/intake/runnerContracts.js';
+import { call, firstLine, now } from './kit.js';
 
 /**
  * One eternal runner per slug (instance `runner:<slug>`) runs that slug's lifecycle requests one at
@@ -20,7 +20,7 @@ import type {
 export const slugRunnerOrchestration: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<SlugRunnerInput>();
   const claim: ClaimNextRequestInput = { slug: input.slug };
-  const next = (yield context.df.callActivity(Activities.claimNextRequest, claim)) as ClaimedRequest | null;
+  const next = yield* call(context, Activities.claimNextRequest, claim, null);
 
   if (!next) {
     context.df.setCustomStatus({ slug: input.slug, idle: true });
@@ -33,9 +33,9 @@ export const slugRunnerOrchestration: OrchestrationHandler = function* (context:
   const start: StartRequestInput = {
     requestId: next.requestId,
     instanceId: next.instanceId,
-    startedAt: context.df.currentUtcDateTime.toISOString(),
+    startedAt: now(context),
   };
-  yield context.df.callActivity(Activities.startRequest, start);
+  yield* call(context, Activities.startRequest, start, null);
 
   let finish: FinishRequestInput;
   try {
@@ -46,7 +46,7 @@ export const slugRunnerOrchestration: OrchestrationHandler = function* (context:
     )) as OperationResult | undefined;
     finish = {
       requestId: next.requestId,
-      finishedAt: context.df.currentUtcDateTime.toISOString(),
+      finishedAt: now(context),
       outcome: result?.outcome ?? 'succeeded',
       summary: result?.summary,
       reason: result?.reason,
@@ -54,21 +54,11 @@ export const slugRunnerOrchestration: OrchestrationHandler = function* (context:
   } catch (error) {
     finish = {
       requestId: next.requestId,
-      finishedAt: context.df.currentUtcDateTime.toISOString(),
+      finishedAt: now(context),
       outcome: 'failed',
-      reason: failureReason(error),
+      reason: firstLine(error),
     };
   }
-  yield context.df.callActivity(Activities.finishRequest, finish);
+  yield* call(context, Activities.finishRequest, finish, null);
   context.df.continueAsNew(input);
 };
-
-/**
- * The reason a failed operation reports: the failure's first line. Durable Functions appends the
- * failure details (a JSON payload or a stack trace) after a newline; those stay in the instance's
- * history for diagnosis and out of the request status.
- */
-function failureReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]?.trim() || message;
-}

@@ -1,30 +1,18 @@
-import * as df from 'durable-functions';
-import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { TeardownActivities } from '../shared/functionNames.js';
-import type { OperationResult } from '../shared/intake/runnerContracts.js';
+import type { ActivityInput, StepActivity, StepValue } from '../shared/activities.js';
 import {
   TEARDOWN_STEPS,
-  type BackupFacts,
   type BackupInput,
-  type EntraOutcome,
   type FinishInput,
   type InspectInput,
-  type Inspection,
   type MarkInput,
   type TeardownRequest,
   type TeardownStep,
-  type VaultOutcome,
 } from '../shared/teardown/contracts.js';
 import { describeTeardown } from '../shared/teardown/describe.js';
 import { approvalRefusalReason, requireApproval } from './approval.js';
-
-/** Activities throw only for infrastructure failures (throttling past the SDK's retries, 5xx). */
-const TRANSIENT_RETRY = (() => {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 60_000;
-  return options;
-})();
+import { callStep, now, rejected, succeeded, valueOf } from './kit.js';
 
 const TOTAL = TEARDOWN_STEPS.length;
 
@@ -46,9 +34,14 @@ export const teardownOrchestration: OrchestrationHandler = function* (context: O
   const request = context.df.getInput<TeardownRequest>();
   const status = (step: TeardownStep) =>
     context.df.setCustomStatus({ step, done: TEARDOWN_STEPS.indexOf(step), total: TOTAL });
-  const call = (name: string, input: unknown) =>
-    context.df.callActivityWithRetry(name, TRANSIENT_RETRY, input);
-  const now = () => context.df.currentUtcDateTime.toISOString();
+  /** Runs a teardown step; anything but done fails the teardown with the step and Azure's answer. */
+  function* step<N extends StepActivity>(
+    label: string,
+    name: N,
+    input: ActivityInput<N>,
+  ): Generator<Task, StepValue<N>, unknown> {
+    return valueOf(`teardown ${request.slug}: ${label}`, yield* callStep(context, name, input));
+  }
   const inspectInput: InspectInput = {
     slug: request.slug,
     requestId: request.requestId,
@@ -56,7 +49,7 @@ export const teardownOrchestration: OrchestrationHandler = function* (context: O
   };
 
   status('inspect');
-  const first = (yield call(TeardownActivities.inspect, inspectInput)) as Inspection;
+  const first = yield* step('inspect', TeardownActivities.inspect, inspectInput);
   if (first.kind === 'refused') return rejected(first.reason);
   if (first.kind === 'gone') return succeeded(`nothing to do: ${first.reason}`);
 
@@ -74,25 +67,25 @@ export const teardownOrchestration: OrchestrationHandler = function* (context: O
   if (decision.outcome !== 'approved') return rejected(approvalRefusalReason(decision));
 
   status('inspect');
-  const again = (yield call(TeardownActivities.inspect, inspectInput)) as Inspection;
+  const again = yield* step('inspect', TeardownActivities.inspect, inspectInput);
   if (again.kind === 'refused') return rejected(again.reason);
   if (again.kind === 'gone') return succeeded(`nothing to do: ${again.reason}`);
   const plan = again.plan;
 
-  const mark: MarkInput = { slug: plan.slug, requestId: plan.requestId, at: now() };
-  yield call(TeardownActivities.markDeleting, mark);
+  const mark: MarkInput = { slug: plan.slug, requestId: plan.requestId, at: now(context) };
+  yield* step('mark deleting', TeardownActivities.markDeleting, mark);
   status('backup');
-  const backupInput: BackupInput = { plan, at: now() };
-  const backup = (yield call(TeardownActivities.backup, backupInput)) as BackupFacts;
+  const backupInput: BackupInput = { plan, at: now(context) };
+  const backup = yield* step('backup', TeardownActivities.backup, backupInput);
   status('resourceGroup');
-  yield call(TeardownActivities.deleteResourceGroup, plan);
+  yield* step('resource group', TeardownActivities.deleteResourceGroup, plan);
   status('keyVault');
-  const vault = (yield call(TeardownActivities.keyVault, plan)) as VaultOutcome;
+  const vault = yield* step('Key Vault', TeardownActivities.keyVault, plan);
   status('entra');
-  const entra = (yield call(TeardownActivities.entra, plan)) as EntraOutcome;
+  const entra = yield* step('Entra', TeardownActivities.entra, plan);
   status('finish');
-  const finish: FinishInput = { plan, backup, vault, at: now() };
-  yield call(TeardownActivities.finish, finish);
+  const finish: FinishInput = { plan, backup, vault, at: now(context) };
+  yield* step('finish', TeardownActivities.finish, finish);
   context.df.setCustomStatus({ step: 'finish', done: TOTAL, total: TOTAL });
 
   const approvers = decision.approvals.map((vote) => vote.by.id).join(', ');
@@ -107,11 +100,3 @@ export const teardownOrchestration: OrchestrationHandler = function* (context: O
   ].filter(Boolean);
   return succeeded(parts.join('; '));
 };
-
-function rejected(reason: string): OperationResult {
-  return { outcome: 'rejected', reason };
-}
-
-function succeeded(summary: string): OperationResult {
-  return { outcome: 'succeeded', summary };
-}

@@ -42,6 +42,14 @@ export const ErrorCodes = {
   PreconditionFailed: 'PreconditionFailed',
   /** A rotated credential was not confirmed working (the app still refused it) within the bound. */
   VerificationFailed: 'VerificationFailed',
+  /** A step's activity kept failing (it threw) after its transient retries. */
+  ActivityFailed: 'ActivityFailed',
+  /** A role or Key Vault grant (or Entra replication) had not propagated within the bound. */
+  PropagationTimeout: 'PropagationTimeout',
+  /** The gateway did not report ready within the bound. */
+  GatewayNotReady: 'GatewayNotReady',
+  /** A maintenance step answered "not yet" where it may not wait (a restart still in progress). */
+  NotReady: 'NotReady',
   Internal: 'Internal',
 } as const;
 
@@ -71,6 +79,11 @@ export function isBrokerError(error: unknown): error is BrokerError {
   return (
     error instanceof Error && error.name === 'BrokerError' && typeof (error as BrokerError).code === 'string'
   );
+}
+
+/** The message of whatever a catch block received. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Turns whatever a catch block received into an Error, so callers can rely on `message`. */

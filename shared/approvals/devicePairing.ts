@@ -4,8 +4,7 @@ import { isNotFound } from '../azure/azureErrors.js';
 import { gatewayProbeUrl } from '../azure/gatewayProbe.js';
 import { readSecret } from '../azure/keyVaultSecrets.js';
 import type { BrokerConfig } from '../config.js';
-import { footprintNames } from '../domain/names.js';
-import { SLUG_SECRET_NAMES } from '../provisioning/contracts.js';
+import { SLUG_SECRET_NAMES, footprintNames } from '../domain/footprint.js';
 import { isSupportedOpenClawVersion, openClawVersionSupport } from '../openclaw/versions.js';
 import type { EnvironmentRecord } from '../storage/environmentRegistry.js';
 

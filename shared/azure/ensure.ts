@@ -1,5 +1,5 @@
-import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../openclaw/containerAppSpec.js';
 import { isNotFound } from './azureErrors.js';
+import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../domain/footprint.js';
 
 /** What an `ensure...` call did to bring one resource to its desired state. */
 export interface Change {

@@ -1,7 +1,7 @@
 import { BrokerError, ErrorCodes } from '../errors.js';
-import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../openclaw/containerAppSpec.js';
 import type { AzureClients } from './azureClients.js';
 import { driftOf, getOrUndefined, ownershipTags, type Ensured } from './ensure.js';
+import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../domain/footprint.js';
 
 export interface ResourceGroupFacts {
   id: string;

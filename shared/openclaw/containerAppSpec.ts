@@ -1,5 +1,6 @@
+import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../domain/footprint.js';
 import type { ContainerApp, EnvironmentVar, Secret } from '@azure/arm-appcontainers';
-import type { FootprintNames } from '../domain/names.js';
+import type { FootprintNames } from '../domain/footprint.js';
 import { BrokerError, ErrorCodes } from '../errors.js';
 import type { RenderedNginxConfig } from './nginxConfig.js';
 import { OPENCLAW_ENV, type OpenClawEnvName, type RenderedOpenClawConfig } from './renderConfig.js';
@@ -13,10 +14,6 @@ import { openClawVersionSupport } from './versions.js';
  * Docker Hub's anonymous pull limits.
  */
 export const DEFAULT_NGINX_IMAGE = 'docker.io/library/nginx:1.27-alpine';
-
-/** Tags on every resource the broker owns; teardown and sweeps only touch what carries them. */
-export const OWNERSHIP_TAGS = Object.freeze({ managedBy: 'managed-by', slug: 'claw-broker-slug' });
-export const OWNERSHIP_TAG_VALUE = 'claw-broker';
 
 /** Where the rendered openclaw.json is mounted (a read-only secret volume), outside the state share. */
 export const OPENCLAW_CONFIG_DIR = '/etc/openclaw';

@@ -1,4 +1,4 @@
-import type { FootprintNames } from '../domain/names.js';
+import type { FootprintNames } from '../domain/footprint.js';
 import type { AzureFailure } from '../azure/azureErrors.js';
 import type { Change } from '../azure/ensure.js';
 import type { OpenClawChannel } from '../openclaw/renderConfig.js';
@@ -103,14 +103,6 @@ export type PrepareOutput =
   | { status: 'planned'; plan: ProvisionPlan; timing: ProvisionTiming; changes: Change[] }
   | { status: 'refused'; reason: string };
 
-/** What a step activity answers. Only infrastructure failures (worth retrying) throw. */
-export type StepOutcome<T> =
-  | { status: 'done'; value: T; changes: Change[] }
-  /** Azure is not there yet (propagation, the app starting): wait and run the step again. */
-  | { status: 'not-yet'; reason: string }
-  /** Azure's definitive answer; running the step again would not change it. */
-  | { status: 'failed'; error: AzureFailure };
-
 export interface StepInput {
   plan: ProvisionPlan;
   /** The facts earlier steps produced, by step. */
@@ -170,13 +162,3 @@ export interface RecordFailureOutput {
   /** `<type>/<name>` of every resource in the group when the failure was recorded. */
   existing: string[];
 }
-
-/** Secret names in the slug's vault (values never leave activities). */
-export const SLUG_SECRET_NAMES = {
-  gatewayToken: 'gateway-token',
-  storageKey: 'storage-account-key',
-  telegramBotToken: 'telegram-bot-token',
-  telegramWebhookSecret: 'telegram-webhook-secret',
-  foundryApiKey: 'foundry-api-key',
-  entraClientSecret: 'entra-client-secret',
-} as const;

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthConfig, ContainerApp } from '@azure/arm-appcontainers';
 import type { AzureClients } from '../azure/azureClients.js';
-import { azureFailureOf, isTransient } from '../azure/azureErrors.js';
 import {
   configHash,
   ensureAuthConfig,
@@ -14,7 +13,6 @@ import {
 import type { Change } from '../azure/ensure.js';
 import {
   BROKER_SECRET_DISPLAY_NAME,
-  isReplicationLag,
   readRecorded,
   type EntraApplication,
   type EntraClient,
@@ -25,7 +23,6 @@ import { ensureKeyVault, keyVaultNameUsable } from '../azure/keyVault.js';
 import {
   deleteAndPurgeSecret,
   ensureSecret,
-  isVaultAccessPending,
   parseSecretUri,
   readSecret,
   secretTags,
@@ -43,7 +40,14 @@ import { ensureResourceGroup, listResourcesInGroup } from '../azure/resourceGrou
 import { BuiltInRoles, ensureRoleAssignment, type RoleGrant } from '../azure/roleAssignments.js';
 import { ensureStorage, storageAccountKey, storageAccountNameUsable } from '../azure/storage.js';
 import type { BrokerConfig } from '../config.js';
-import { footprintNames, MAX_INCARNATION } from '../domain/names.js';
+import {
+  AUTH_SECRET_NAME,
+  MAINTENANCE_APP_SECRETS,
+  MAINTENANCE_SECRET_NAMES,
+  MAX_INCARNATION,
+  SLUG_SECRET_NAMES,
+  footprintNames,
+} from '../domain/footprint.js';
 import { BrokerError, ErrorCodes, isBrokerError } from '../errors.js';
 import { assertConfigPassesAudit } from '../openclaw/auditConfig.js';
 import { buildContainerAppSpec } from '../openclaw/containerAppSpec.js';
@@ -55,7 +59,6 @@ import {
 } from '../openclaw/renderConfig.js';
 import { openClawVersionSupport } from '../openclaw/versions.js';
 import { isOwnStagedSecret, stagedSecretName, type StageableSecret } from '../intake/stagedSecrets.js';
-import { MAINTENANCE_APP_SECRETS, MAINTENANCE_SECRET_NAMES } from '../rotation/contracts.js';
 import {
   entraObjectsOf,
   type EntraObjects,
@@ -64,7 +67,6 @@ import {
 } from '../storage/environmentRegistry.js';
 import {
   PROVISION_STEPS,
-  SLUG_SECRET_NAMES,
   type FinishInput,
   type PrepareInput,
   type PrepareOutput,
@@ -75,8 +77,9 @@ import {
   type SecretUris,
   type StepFacts,
   type StepInput,
-  type StepOutcome,
 } from './contracts.js';
+import { asStepOutcome, done as stepDone, type StepOutcome } from '../operations/outcome.js';
+import { azureFailureOf } from '../azure/azureErrors.js';
 
 /** What the provisioning steps need from the outside world; tests pass their own. */
 export interface ProvisionDependencies {
@@ -90,42 +93,17 @@ export interface ProvisionDependencies {
   renderConfig?: (input: RenderOpenClawConfigInput) => RenderedOpenClawConfig;
 }
 
-/** Secret name the Container Apps built-in auth reads the Entra client secret from. */
-export const AUTH_SECRET_NAME = 'microsoft-provider-authentication-secret';
-
 /** 32 random bytes, hex: the gateway token's form (OpenClaw's audit wants at least 24 characters). */
 function randomHexToken(): string {
   return randomBytes(32).toString('hex');
 }
 
-const done = <T>(value: T, changes: (Change | undefined)[] = []): StepOutcome<T> => ({
-  status: 'done',
-  value,
-  changes: changes.filter((change): change is Change => change !== undefined),
-});
+/** Provisioning's `done` always lists its changes (none is an empty list). */
+const done = <T>(value: T, changes: (Change | undefined)[] = []): StepOutcome<T> => stepDone(value, changes);
 
-/**
- * Runs one step body and turns what it threw into the step's typed outcome: Key Vault's 403 while a
- * grant propagates is "not yet"; throttling that outlasted the SDK retries, 5xx and dropped
- * connections are rethrown for the orchestration's activity retry; every other Azure answer is
- * "failed" with Azure's code and message (never the raw error, which may carry a request body).
- */
-export async function asStepOutcome<T>(body: () => Promise<StepOutcome<T>>): Promise<StepOutcome<T>> {
-  try {
-    return await body();
-  } catch (error) {
-    if (isVaultAccessPending(error) || isReplicationLag(error))
-      return { status: 'not-yet', reason: error.message };
-    if (isBrokerError(error))
-      return { status: 'failed', error: { code: error.code, message: error.message } };
-    if (isTransient(error)) {
-      const failure = azureFailureOf(error);
-      // eslint-disable-next-line preserve-caught-error -- the SDK error holds the request (maybe a key); only Azure's code and message leave the activity
-      throw new Error(`${failure.code}: ${failure.message}`);
-    }
-    return { status: 'failed', error: azureFailureOf(error) };
-  }
-}
+/** Every provisioning step may read Entra objects this run just created (isReplicationLag). */
+export const asProvisionOutcome = <T>(body: () => Promise<StepOutcome<T>>): Promise<StepOutcome<T>> =>
+  asStepOutcome(body, { freshEntraObjects: true });
 
 /**
  * The provisioning steps, each safe to run twice (it says how). Activities in
@@ -226,7 +204,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
 
     /** Idempotent: ensureResourceGroup reads first and refuses a group it does not own. */
     resourceGroup: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const ensured = await ensureResourceGroup(azure, {
           name: plan.names.resourceGroup,
@@ -237,7 +215,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
       }),
 
     identity: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const ensured = await ensureManagedIdentity(
           azure,
@@ -253,7 +231,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
       }),
 
     keyVault: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const ensured = await ensureKeyVault(azure, {
           resourceGroup: plan.names.resourceGroup,
@@ -266,7 +244,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
       }),
 
     storage: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const ensured = await ensureStorage(
           azure,
@@ -284,7 +262,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
       }),
 
     logAnalytics: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const ensured = await ensureLogAnalyticsWorkspace(
           azure,
@@ -306,7 +284,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * does not know yet makes the step "not yet" after the other grants are made.
      */
     roleAssignments: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const identity = need(input, 'identity');
         const vault = need(input, 'keyVault');
         const broker = await deps.brokerPrincipalId();
@@ -347,7 +325,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
       }),
 
     appInsights: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const ensured = await ensureAppInsights(
           azure,
@@ -365,7 +343,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
 
     /** The environment, shipping its logs to the workspace. Idempotent: read first. */
     managedEnvironment: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const { names } = plan;
         const ensured = await ensureManagedEnvironment(
@@ -388,7 +366,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
 
     /** The state share registered on the environment, for the app to mount. Idempotent: read first. */
     environmentStorage: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { names } = input.plan;
         need(input, 'managedEnvironment');
         const change = await ensureEnvironmentStorage(
@@ -415,7 +393,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * vault.
      */
     secrets: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const vault = slugVault(input);
         const vaultUri = need(input, 'keyVault').vaultUri;
@@ -502,7 +480,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * creation, and any replication answer on a call, make the step "not yet".
      */
     entra: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const { names } = plan;
         const vault = slugVault(input);
@@ -676,7 +654,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * revision. Idempotent: ensureContainerApp compares before it writes.
      */
     containerApp: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const identity = need(input, 'identity');
         const environment = need(input, 'managedEnvironment');
@@ -786,7 +764,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
      * explicit identities. Idempotent: read first.
      */
     authConfig: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const entra = need(input, 'entra');
         const support = openClawVersionSupport(plan.openclawVersion);
@@ -838,7 +816,7 @@ export function createProvisionSteps(deps: ProvisionDependencies) {
 
     /** One look at the gateway's readiness path; "not yet" until it answers 2xx. Reads only. */
     readiness: (input: StepInput) =>
-      asStepOutcome(async () => {
+      asProvisionOutcome(async () => {
         const { plan } = input;
         const app = need(input, 'containerApp');
         const path = openClawVersionSupport(plan.openclawVersion).probes.readiness;

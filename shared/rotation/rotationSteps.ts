@@ -1,58 +1,54 @@
 import { randomBytes } from 'node:crypto';
 import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
-import type { AzureClients } from '../azure/azureClients.js';
 import { statusOf } from '../azure/azureErrors.js';
-import { BROKER_SECRET_DISPLAY_NAME, type EntraClient } from '../azure/entra.js';
-import { gatewayProbeUrl, type GatewayReadiness } from '../azure/gatewayProbe.js';
-import type { BrokerConfig } from '../config.js';
-import { footprintNames } from '../domain/names.js';
+import { BROKER_SECRET_DISPLAY_NAME } from '../azure/entra.js';
+import { gatewayProbeUrl } from '../azure/gatewayProbe.js';
+import { AUTH_SECRET_NAME, SLUG_SECRET_NAMES } from '../domain/footprint.js';
 import { openClawVersionSupport } from '../openclaw/versions.js';
-import { SLUG_SECRET_NAMES } from '../provisioning/contracts.js';
-import { AUTH_SECRET_NAME } from '../provisioning/provisionSteps.js';
-import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
-import type { AdminChat } from './adminChat.js';
-import { appSecretValue, reapplySecretReferences } from './appDelivery.js';
+import { maintenanceTarget, notMaintainable, type MaintenanceDependencies } from '../maintenance/target.js';
+import { appSecretValue, reapplySecretReferences } from '../maintenance/appDelivery.js';
 import {
-  MAINTENANCE_TAGS,
-  type DeliverInput,
-  type DeliverOutput,
   type EntraAddInput,
   type EntraRetireInput,
   type EntraVerifyInput,
   type FlagSecretInput,
   type GatewayVerifyInput,
   type GatewayWriteInput,
-  type MaintenanceOutcome,
-  type MaintenanceTarget,
   type RecordRotationInput,
   type RecordSkipInput,
   type RetireVersionsInput,
-  type RotatableSecret,
   type RotationItem,
   type RotationPlan,
   type RotationPlanInput,
   type RotationSkip,
-  type StorageKeyName,
   type StorageMoveInput,
   type StorageRegenerateInput,
   type StorageVerifyInput,
 } from './contracts.js';
 import { askGatewayWithToken } from './gatewayAuth.js';
-import { disableOlderVersions, latestVersion, readVersion, writeVersion } from './keyVaultVersions.js';
-import { asOutcome, done, notYet, preconditionFailed, skipped } from './outcomes.js';
-import { dueSecrets, rotationPolicy, ROTATABLE_SECRETS } from './rotationPolicy.js';
-
-/** What the maintenance steps need from the outside world; tests pass their own. */
-export interface MaintenanceDependencies {
-  config: BrokerConfig;
-  azure: AzureClients;
-  entra: EntraClient;
-  registry: EnvironmentRegistry;
-  chat: AdminChat;
-  probe(url: string): Promise<GatewayReadiness>;
-  /** For the gateway's admin RPC; the global fetch by default. */
-  fetch?: typeof fetch;
-}
+import {
+  disableOlderVersions,
+  latestVersion,
+  readVersion,
+  writeVersion,
+} from '../maintenance/keyVaultVersions.js';
+import { dueSecrets, rotationPolicy, ROTATABLE_SECRETS } from '../maintenance/rotationPolicy.js';
+import {
+  type StepOutcome,
+  asStepOutcome,
+  done,
+  notYet,
+  preconditionFailed,
+  skipped,
+} from '../operations/outcome.js';
+import {
+  MAINTENANCE_TAGS,
+  type DeliverInput,
+  type DeliverOutput,
+  type MaintenanceTarget,
+  type RotatableSecret,
+  type StorageKeyName,
+} from '../maintenance/contracts.js';
 
 /** Starts a detached orchestration; 'exists' when an instance of that id already runs. */
 export type OrchestrationStarter = (
@@ -70,50 +66,6 @@ function newGatewayToken(): string {
 }
 
 const short = (version: string | undefined) => (version ? version.slice(0, 8) : 'none');
-
-/**
- * Locates a slug's footprint for maintenance: names from the registry's incarnation, the vault's
- * URI from ARM (one read), the gateway's host from the registry.
- */
-export async function maintenanceTarget(
-  azure: AzureClients,
-  config: BrokerConfig,
-  record: EnvironmentRecord,
-  requestId: string,
-): Promise<MaintenanceTarget> {
-  const names = footprintNames(record.slug, { salt: config.nameSalt, incarnation: record.incarnation });
-  const vault = await azure.keyVaults.vaults.get(names.resourceGroup, names.keyVault);
-  const vaultUri = vault.properties.vaultUri;
-  if (!vaultUri) throw new Error(`Key Vault ${names.keyVault} has no URI`);
-  return {
-    slug: record.slug,
-    requestId,
-    incarnation: record.incarnation,
-    resourceGroup: names.resourceGroup,
-    keyVault: names.keyVault,
-    vaultUri,
-    storageAccount: names.storageAccount,
-    stateFileShare: names.stateFileShare,
-    logContainer: names.logContainer,
-    managedEnvironment: names.managedEnvironment,
-    environmentStorage: names.environmentStorage,
-    containerApp: names.containerApp,
-    entraApplication: names.entraApplication,
-    fqdn: record.url ? new URL(record.url).host : '',
-    openclawVersion: record.openclawVersion ?? '',
-  };
-}
-
-/**
- * Why maintenance cannot run on this environment now, or undefined when it can: only a ready
- * environment with a gateway is maintained (a provisioning, failed or deleted one is left alone).
- */
-export function notMaintainable(record: EnvironmentRecord | undefined, slug: string): string | undefined {
-  if (!record) return `no environment ${slug} in the registry`;
-  if (record.state !== 'ready') return `environment ${slug} is ${record.state}; maintenance needs it ready`;
-  if (!record.url || !record.openclawVersion) return `environment ${slug} has no gateway recorded yet`;
-  return undefined;
-}
 
 /**
  * The secret rotation steps, each safe to run twice and guarded by what its plan found (a Key
@@ -253,7 +205,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * request is its own earlier write, returned as it is.
      */
     gatewayWrite: (input: GatewayWriteInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const vault = vaultOf(target);
         const current = await latestVersion(vault, SLUG_SECRET_NAMES.gatewayToken);
@@ -280,7 +232,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * second pass sets the same references again.
      */
     deliver: (input: DeliverInput) =>
-      asOutcome<DeliverOutput>(async () => {
+      asStepOutcome<DeliverOutput>(async () => {
         const { target, expect } = input;
         const vault = vaultOf(target);
         if (expect.kind === 'secret-version') {
@@ -320,7 +272,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * admin RPC. "Not yet" while it restarts or still holds the old value. Reads only.
      */
     gatewayVerify: (input: GatewayVerifyInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const vault = vaultOf(target);
         const fresh = await readVersion(vault, SLUG_SECRET_NAMES.gatewayToken, input.toVersion);
@@ -348,7 +300,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * still the latest. Safe to run twice: disabled versions stay disabled.
      */
     retireVersions: (input: RetireVersionsInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const vault = vaultOf(input.target);
         const current = await latestVersion(vault, input.secretName);
         if (current?.version !== input.keepVersion) {
@@ -367,7 +319,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * run). The key in use is not touched.
      */
     storageMove: (input: StorageMoveInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const vault = vaultOf(target);
         const [keys, stored] = await Promise.all([
@@ -413,7 +365,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * the key now in use opens the state share (one Azure Files call signed with it). Reads only.
      */
     storageVerify: (input: StorageVerifyInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const stored = await latestVersion(vaultOf(target), SLUG_SECRET_NAMES.storageKey);
         if (stored?.tags[MAINTENANCE_TAGS.keyName] !== input.toKey) {
@@ -447,7 +399,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * whose creation time moved since the plan was regenerated already and is left alone.
      */
     storageRegenerate: (input: StorageRegenerateInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const [keys, stored] = await Promise.all([
           accountKeys(target),
@@ -483,7 +435,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * twice: a stored secret written by this request is returned as it is.
      */
     entraAdd: (input: EntraAddInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const vault = vaultOf(target);
         const stored = await latestVersion(vault, SLUG_SECRET_NAMES.entraClientSecret);
@@ -539,7 +491,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * stored value (compared in this process; only the outcome leaves) and the gateway is ready.
      */
     entraVerify: (input: EntraVerifyInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const stored = await latestVersion(vaultOf(target), SLUG_SECRET_NAMES.entraClientSecret);
         if (stored?.tags[MAINTENANCE_TAGS.keyId] !== input.toKeyId) {
@@ -569,7 +521,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * (in use). Safe to run twice: a secret already gone is fine.
      */
     entraRemove: (input: EntraRetireInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const stored = await latestVersion(vaultOf(input.target), SLUG_SECRET_NAMES.entraClientSecret);
         if (stored?.tags[MAINTENANCE_TAGS.keyId] === input.keyId) {
           throw preconditionFailed('the client secret to retire is the one in use; it was kept');
@@ -589,7 +541,7 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
      * At least once: a crash between the message and the flag sends the message again.
      */
     flagSecret: (input: FlagSecretInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const record = await registry.get(target.slug);
         const flaggedAt = record?.maintenance?.flags?.[input.kind]?.flaggedAt;
@@ -663,4 +615,4 @@ export function entraRetireInstanceId(slug: string, keyId: string): string {
   return `entra-retire:${slug}:${keyId}`;
 }
 
-export type { MaintenanceOutcome };
+export type { StepOutcome };

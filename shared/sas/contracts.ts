@@ -1,4 +1,5 @@
-import type { MaintenanceTarget, MaintenanceTiming, RenewSasRequest } from '../rotation/contracts.js';
+import type { RenewSasRequest } from '../rotation/contracts.js';
+import type { MaintenanceTarget, MaintenanceTiming } from '../maintenance/contracts.js';
 
 /** renew-sas's activity inputs and outputs: times, versions and reasons, never the SAS itself. */
 

@@ -6,18 +6,7 @@ import {
 } from '@azure/storage-blob';
 import { statusOf } from '../azure/azureErrors.js';
 import { BuiltInRoles, ensureRoleAssignment, type RoleGrant } from '../azure/roleAssignments.js';
-import {
-  MAINTENANCE_SECRET_NAMES,
-  MAINTENANCE_TAGS,
-  type MaintenanceOutcome,
-} from '../rotation/contracts.js';
-import { latestVersion, writeVersion } from '../rotation/keyVaultVersions.js';
-import { asOutcome, done, notYet, preconditionFailed } from '../rotation/outcomes.js';
-import {
-  maintenanceTarget,
-  notMaintainable,
-  type MaintenanceDependencies,
-} from '../rotation/rotationSteps.js';
+import { latestVersion, writeVersion } from '../maintenance/keyVaultVersions.js';
 import type {
   SasFailureInput,
   SasFailureOutput,
@@ -30,6 +19,10 @@ import type {
   SasRecordOutput,
 } from './contracts.js';
 import { sasRenewalDue, sasRetryAt } from './sasSchedule.js';
+import { MAINTENANCE_SECRET_NAMES } from '../domain/footprint.js';
+import { type StepOutcome, asStepOutcome, done, notYet, preconditionFailed } from '../operations/outcome.js';
+import { MAINTENANCE_TAGS } from '../maintenance/contracts.js';
+import { maintenanceTarget, notMaintainable, type MaintenanceDependencies } from '../maintenance/target.js';
 
 export interface SasDependencies extends MaintenanceDependencies {
   /** The broker's own object id: the SAS signer that needs the blob roles. */
@@ -86,7 +79,7 @@ export function createSasSteps(deps: SasDependencies) {
      * ARM does not know the principal.
      */
     grant: (input: SasGrantInput) =>
-      asOutcome(async () => {
+      asStepOutcome(async () => {
         const { target } = input;
         const principalId = await deps.brokerPrincipalId();
         const scope = `/subscriptions/${azure.subscriptionId}/resourceGroups/${target.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${target.storageAccount}`;
@@ -122,7 +115,7 @@ export function createSasSteps(deps: SasDependencies) {
      * late step never replaces a newer SAS.
      */
     issue: (input: SasIssueInput) =>
-      asOutcome<SasIssued>(async () => {
+      asStepOutcome<SasIssued>(async () => {
         const { target } = input;
         const vault = azure.secrets(target.vaultUri);
         const current = await latestVersion(vault, MAINTENANCE_SECRET_NAMES.logShippingSas);
@@ -271,4 +264,4 @@ function hoursUntil(iso: string, now: string): number {
   return Math.round(((Date.parse(iso) - Date.parse(now)) / 3_600_000) * 10) / 10;
 }
 
-export type { MaintenanceOutcome };
+export type { StepOutcome };

@@ -1,6 +1,6 @@
 import type { LifecycleOp } from '../requests/lifecycleRequest.js';
-import type { RotationPolicy } from '../rotation/rotationPolicy.js';
-import { dueSecrets } from '../rotation/rotationPolicy.js';
+import type { RotationPolicy } from '../maintenance/rotationPolicy.js';
+import { dueSecrets } from '../maintenance/rotationPolicy.js';
 import type { EnvironmentRecord } from '../storage/environmentRegistry.js';
 import { BrokerRequestIdPrefix } from '../requests/brokerRequestIds.js';
 

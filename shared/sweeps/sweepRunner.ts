@@ -2,7 +2,7 @@ import type { BrokerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { LIFECYCLE_REQUEST_SCHEMA_VERSION } from '../requests/lifecycleRequest.js';
 import { validateLifecycleRequest } from '../requests/parseLifecycleRequest.js';
-import { rotationPolicy } from '../rotation/rotationPolicy.js';
+import { rotationPolicy } from '../maintenance/rotationPolicy.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import type { RequestStore } from '../storage/requestStore.js';
 import type { SweepControl } from './sweepControl.js';

@@ -12,9 +12,8 @@ import { BuiltInRoles, removeRoleAssignments } from '../azure/roleAssignments.js
 import { readRecorded, type EntraClient, type OwnedObjectKind } from '../azure/entra.js';
 import { storageAccountKey } from '../azure/storage.js';
 import type { BrokerConfig } from '../config.js';
-import { footprintNames } from '../domain/names.js';
+import { OWNERSHIP_TAGS, OWNERSHIP_TAG_VALUE, footprintNames } from '../domain/footprint.js';
 import { describeLeftAlone } from './describe.js';
-import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../openclaw/containerAppSpec.js';
 import type { BrokerStorage } from '../storage/brokerStorage.js';
 import { entraObjectsOf, type EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import type {

@@ -3,12 +3,15 @@ import { ensureKeyVault } from '../../shared/azure/keyVault.js';
 import { ensureResourceGroup } from '../../shared/azure/resourceGroups.js';
 import { BuiltInRoles, ensureRoleAssignment } from '../../shared/azure/roleAssignments.js';
 import { EntraClient } from '../../shared/azure/entra.js';
-import { footprintNames } from '../../shared/domain/names.js';
+import { footprintNames } from '../../shared/domain/footprint.js';
 import { BrokerError, ErrorCodes } from '../../shared/errors.js';
 import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';
 import type { PrepareInput, ProvisionRequest, StepInput } from '../../shared/provisioning/contracts.js';
 import type { GraphSurface } from '../../sandbox/sim/graph.js';
-import { asStepOutcome, createProvisionSteps } from '../../shared/provisioning/provisionSteps.js';
+import {
+  asProvisionOutcome as asStepOutcome,
+  createProvisionSteps,
+} from '../../shared/provisioning/provisionSteps.js';
 import type {
   EnvironmentMutation,
   EnvironmentRecord,
@@ -321,7 +324,7 @@ describe('the entra step while Entra replicates (a fresh object is not found for
     const third = await run.entra(input);
     expect(third).toMatchObject({ status: 'done' });
     const done = third as Extract<typeof third, { status: 'done' }>;
-    expect(done.changes.map((change) => `${change.action} ${change.resource}`)).toEqual([
+    expect((done.changes ?? []).map((change) => `${change.action} ${change.resource}`)).toEqual([
       `created Entra application claw-${slug}`,
       `created service principal of claw-${slug}`,
       `created Entra group shire-${slug}`,

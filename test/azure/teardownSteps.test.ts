@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphSurface } from '../../sandbox/sim/graph.js';
 import { EntraClient } from '../../shared/azure/entra.js';
-import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../../shared/openclaw/containerAppSpec.js';
 import type { BrokerStorage } from '../../shared/storage/brokerStorage.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../../shared/storage/environmentRegistry.js';
 import { describeTeardown } from '../../shared/teardown/describe.js';
 import { createTeardownSteps } from '../../shared/teardown/teardownSteps.js';
 import { mountGraph, startAzureFixture, type AzureFixture } from './azureFixture.js';
+import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../../shared/domain/footprint.js';
 
 /**
  * Teardown's plan and Entra removal against the simulator: Entra objects are found by name, which

@@ -27,7 +27,6 @@ import { AzureClients } from '../../shared/azure/azureClients.js';
 import { EntraClient } from '../../shared/azure/entra.js';
 import { probeGateway } from '../../shared/azure/gatewayProbe.js';
 import { loadConfig } from '../../shared/config.js';
-import { SLUG_SECRET_NAMES } from '../../shared/provisioning/contracts.js';
 import type { RotateSecretsRequest } from '../../shared/rotation/contracts.js';
 import { createRotationSteps } from '../../shared/rotation/rotationSteps.js';
 import { BrokerStorage } from '../../shared/storage/brokerStorage.js';
@@ -37,6 +36,7 @@ import { ProvisionWorld } from '../scenario/provisionWorld.js';
 import type { BenchOptions, BenchResult } from './runner.js';
 import { setArmPacingTimeScale } from '../../shared/azure/armPacing.js';
 import { azureLatencyProfile } from '../../sandbox/sim/latencyProfile.js';
+import { SLUG_SECRET_NAMES } from '../../shared/domain/footprint.js';
 
 const VERSION = '2026.9.6';
 const DAY = 86_400_000;

@@ -6,7 +6,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { Simulator } from '../../sandbox/sim/simulator.js';
-import { footprintNames } from '../../shared/domain/names.js';
+import { footprintNames } from '../../shared/domain/footprint.js';
 import { buildContainerAppSpec } from '../../shared/openclaw/containerAppSpec.js';
 import { renderNginxConfig } from '../../shared/openclaw/nginxConfig.js';
 import { renderOpenClawConfig } from '../../shared/openclaw/renderConfig.js';

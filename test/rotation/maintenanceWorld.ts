@@ -11,7 +11,7 @@ import type { Simulator, SimulatorContext } from '../../sandbox/sim/simulator.js
 import type { SimSurface } from '../../sandbox/sim/surface.js';
 import type { TelegramSurface } from '../../sandbox/sim/telegram.js';
 import { SANDBOX_TELEGRAM } from '../../sandbox/world.js';
-import { footprintNames } from '../../shared/domain/names.js';
+import { footprintNames } from '../../shared/domain/footprint.js';
 import type { EnvironmentRecord } from '../../shared/storage/environmentRegistry.js';
 import { ProvisionWorld, type RequestView } from '../scenario/provisionWorld.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
-import { rotationPolicy } from '../../shared/rotation/rotationPolicy.js';
+import { rotationPolicy } from '../../shared/maintenance/rotationPolicy.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../../shared/storage/environmentRegistry.js';
 import type { RequestStore } from '../../shared/storage/requestStore.js';
 import type { SweepControl, SweepPause } from '../../shared/sweeps/sweepControl.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultSpec } from '../../sandbox/sim/faults.js';
-import { footprintNames } from '../../shared/domain/names.js';
+import { footprintNames } from '../../shared/domain/footprint.js';
 import { ProvisionWorld } from './provisionWorld.js';
 
 /**

@@ -5,7 +5,7 @@ import {
   footprintNames,
   MAX_INCARNATION,
   type FootprintNames,
-} from '../../shared/domain/names.js';
+} from '../../shared/domain/footprint.js';
 import { validSlug } from '../support/arbitraries.js';
 
 const incarnation = fc.integer({ min: 1, max: MAX_INCARNATION });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { footprintNames } from '../../../shared/domain/names.js';
+import { footprintNames } from '../../../shared/domain/footprint.js';
 import {
   channelsFor,
   OPENCLAW_CHANNELS,

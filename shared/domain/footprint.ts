@@ -1,6 +1,38 @@
 import { createHash } from 'node:crypto';
 import { parseSlug, type Slug } from './slug.js';
 
+/**
+ * The footprint's vocabulary: the names and tags every operation agrees on (the derived resource
+ * names are below). Values never leave activities; these are only names.
+ */
+
+/** Secret names in the slug's vault. */
+export const SLUG_SECRET_NAMES = {
+  gatewayToken: 'gateway-token',
+  storageKey: 'storage-account-key',
+  telegramBotToken: 'telegram-bot-token',
+  telegramWebhookSecret: 'telegram-webhook-secret',
+  foundryApiKey: 'foundry-api-key',
+  entraClientSecret: 'entra-client-secret',
+} as const;
+
+/** Secret names in the slug's vault that maintenance adds to provisioning's (SLUG_SECRET_NAMES). */
+export const MAINTENANCE_SECRET_NAMES = {
+  logShippingSas: 'log-shipping-sas',
+} as const;
+
+/** Container Apps secret names that maintenance adds to the app. */
+export const MAINTENANCE_APP_SECRETS = {
+  logShippingSas: 'log-shipping-sas',
+} as const;
+
+/** Secret name the Container Apps built-in auth reads the Entra client secret from. */
+export const AUTH_SECRET_NAME = 'microsoft-provider-authentication-secret';
+
+/** Tags on every resource the broker owns; teardown and sweeps only touch what carries them. */
+export const OWNERSHIP_TAGS = Object.freeze({ managedBy: 'managed-by', slug: 'claw-broker-slug' });
+export const OWNERSHIP_TAG_VALUE = 'claw-broker';
+
 export const MAX_INCARNATION = 1295; // two base-36 digits
 
 /** Every Azure and Entra name in one slug's footprint. */
