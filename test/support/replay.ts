@@ -10,7 +10,8 @@
  * would append, repeat. What the extension appends comes from the local host's model of it
  * (sandbox/host/durable/extensionReplay.ts, the DTFx replay that numbers tasks, runs
  * callActivityWithRetry as retry timer + re-schedule, splits long timers, cancels timers and checks
- * determinism), so the histories here are the ones the local host (and Azure) writes:
+ * determinism) and the tests' host's refusal of a task yielded twice (durable-js#574), so the
+ * histories here are the ones the local host (and Azure) writes:
  * OrchestratorStarted at the episode's time, TaskScheduled / TaskCompleted / TaskFailed,
  * TimerCreated / TimerFired, SubOrchestrationInstanceCreated / Completed / Failed, EventRaised.
  *
@@ -29,6 +30,7 @@ import {
   flattenActions,
   type ActionLike,
 } from '../../sandbox/host/durable/internals.js';
+import { repeatedTaskProblem } from '../../sandbox/host/durable/engine.js';
 import { EventType, type HistoryEvent } from '../../sandbox/host/durable/types.js';
 
 const require = createRequire(import.meta.url);
@@ -232,6 +234,10 @@ export async function replay(
     }
     run.customStatus = episode.customStatus;
 
+    // As the tests' host does (durable.rejectRepeatedTasks): a task yielded again inside a new
+    // Task.any / Task.all is scheduled twice by the extension (durable-js#574).
+    const repeated = repeatedTaskProblem(instanceId, episode.actions);
+    if (repeated) throw new Error(`replay: ${repeated}`);
     const extension = replayLikeExtension(full, episode.actions, {
       maximumShortTimerMs: 6 * DAY,
       longRunningTimerIntervalMs: 3 * DAY,
