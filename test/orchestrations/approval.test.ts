@@ -69,6 +69,21 @@ describe('approval orchestration (replayed)', () => {
     expect(secretLikeValues(run)).toEqual([]);
   });
 
+  it('expires as of the firing when the deadline timer fires late', async () => {
+    const late = 5 * 60_000;
+    const run = await replay(
+      approvalOrchestration,
+      input,
+      { activities: { [ApprovalActivities.open]: open, [ApprovalActivities.expire]: expire } },
+      { instanceId: 'approval:req-td-1', timerLateMs: late },
+    );
+    expect(run.timers[0]).toMatchObject({
+      fireAt: DEADLINE,
+      firedAt: new Date(Date.parse(DEADLINE) + late).toISOString(),
+    });
+    expect(run.inputsOf<ExpireApprovalInput>(ApprovalActivities.expire)[0]!.at).toBe(run.timers[0]!.firedAt);
+  });
+
   it('keeps waiting when the record says the event decided nothing, until the same deadline', async () => {
     const run = await replay(
       approvalOrchestration,

@@ -98,6 +98,8 @@ export interface ReplayOptions {
   startAt?: string | Date;
   /** How long every activity takes (default 0). */
   activityMs?: number;
+  /** How late every durable timer fires after its fireAt (default 0: on time). */
+  timerLateMs?: number;
   /** Guard against an orchestration that never stops (default 5000 episodes). */
   maxEpisodes?: number;
 }
@@ -176,6 +178,7 @@ export async function replay(
   const instanceId = options.instanceId ?? 'replay-instance';
   const startedAt = new Date(options.startAt ?? '2026-11-22T08:00:00Z').getTime();
   const activityMs = options.activityMs ?? 0;
+  const timerLateMs = options.timerLateMs ?? 0;
   const maxEpisodes = options.maxEpisodes ?? 5000;
   const orchestrator = createOrchestrator(handler);
 
@@ -364,12 +367,12 @@ export async function replay(
       if (task.kind === 'timer') {
         const fireAt = (task.fireAt ?? new Date(now)).getTime();
         candidates.push({
-          time: fireAt,
+          time: fireAt + timerLateMs,
           order: 2,
           id: task.id,
           event: () => {
             const timer = timerById.get(task.id);
-            if (timer) timer.firedAt = iso(Math.max(now, fireAt));
+            if (timer) timer.firedAt = iso(now);
             return { ...stamp(EventType.TimerFired, now), TimerId: task.id, FireAt: iso(fireAt) };
           },
         });
