@@ -1,10 +1,7 @@
 import { lifecycleRequestSchema, type LifecycleRequest } from '../../shared/requests/lifecycleRequest.js';
-import type {
-  MaintenanceOutcome,
-  MaintenanceTarget,
-  MaintenanceTiming,
-} from '../../shared/rotation/contracts.js';
 import { aRequest } from '../support/requests.js';
+import type { MaintenanceTarget, MaintenanceTiming } from '../../shared/maintenance/contracts.js';
+import type { StepOutcome } from '../../shared/operations/outcome.js';
 
 /** Shared inputs of the replayed orchestration tests (no secrets anywhere: names, versions, times). */
 
@@ -40,7 +37,7 @@ export const target: MaintenanceTarget = {
 
 export const maintenanceTiming: MaintenanceTiming = { verifyIntervalMs: 10_000, verifyTimeoutMs: 60_000 };
 
-export function done<T>(value: T): MaintenanceOutcome<T> {
+export function done<T>(value: T): StepOutcome<T> {
   return { status: 'done', value };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { provisionOrchestration } from '../../orchestrations/provision.js';
 import { ProvisionActivities } from '../../shared/functionNames.js';
-import { footprintNames } from '../../shared/domain/names.js';
+import { footprintNames } from '../../shared/domain/footprint.js';
 import { lifecycleRequestSchema } from '../../shared/requests/lifecycleRequest.js';
 import {
   STEP_DEPENDENCIES,
@@ -15,11 +15,11 @@ import {
   type RecordFailureInput,
   type ReportProgressInput,
   type StepInput,
-  type StepOutcome,
 } from '../../shared/provisioning/contracts.js';
 import type { OperationResult } from '../../shared/intake/runnerContracts.js';
 import { aRequest } from '../support/requests.js';
 import { replay, secretLikeValues, type ActivityScript, type Script } from '../support/replay.js';
+import type { StepOutcome } from '../../shared/operations/outcome.js';
 
 const request = lifecycleRequestSchema.parse(
   aRequest({ op: 'provision', requestId: 'req-prov-1' }),

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renewSasOrchestration } from '../../orchestrations/renewSas.js';
 import { RotationActivities, SasActivities } from '../../shared/functionNames.js';
-import type { DeliverInput } from '../../shared/rotation/contracts.js';
 import type {
   SasFailureInput,
   SasFailureOutput,
@@ -12,6 +11,7 @@ import type {
 import type { OperationResult } from '../../shared/intake/runnerContracts.js';
 import { replay, secretLikeValues, type ActivityScript, type Script } from '../support/replay.js';
 import { done, maintenanceTiming, ms, requestOf, target } from './fixtures.js';
+import type { DeliverInput } from '../../shared/maintenance/contracts.js';
 
 const request = requestOf('renew-sas');
 const issued: SasIssued = {

@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { rotateSecretsOrchestration } from '../../orchestrations/rotateSecrets.js';
 import { RotationActivities } from '../../shared/functionNames.js';
 import type {
-  DeliverInput,
   EntraRetireInput,
   GatewayVerifyInput,
-  MaintenanceOutcome,
   RecordRotationInput,
   RecordSkipInput,
   RotationItem,
@@ -15,6 +13,8 @@ import type {
 import type { OperationResult } from '../../shared/intake/runnerContracts.js';
 import { replay, secretLikeValues, type ActivityScript, type Script } from '../support/replay.js';
 import { done, maintenanceTiming, ms, requestOf, target } from './fixtures.js';
+import type { DeliverInput } from '../../shared/maintenance/contracts.js';
+import type { StepOutcome } from '../../shared/operations/outcome.js';
 
 const request = requestOf('rotate-secrets');
 const GRACE_MS = 24 * 3600_000;
@@ -66,7 +66,7 @@ function script(items: RotationItem[], overrides: Record<string, ActivityScript>
 
 describe('rotate-secrets orchestration (replayed)', () => {
   it('fails only the item whose verification stays not-yet past the verify timeout; the others continue', async () => {
-    const notYet = (): MaintenanceOutcome<object> => ({
+    const notYet = (): StepOutcome<object> => ({
       status: 'not-yet',
       reason: 'revision still starting',
     });

@@ -24,6 +24,7 @@ import {
   type ReplayRun,
   type Script,
 } from '../support/replay.js';
+import { done } from '../../shared/operations/outcome.js';
 import { requestOf } from './fixtures.js';
 
 const request = requestOf('teardown', { requestId: 'req-td-1', params: { purgeKeyVault: true } });
@@ -75,16 +76,26 @@ const DESTRUCTIVE = [
   TeardownActivities.finish,
 ];
 
+/** Teardown's steps answer a StepOutcome (registerStep wraps what the step returns in `done`). */
+const answers =
+  (step: ActivityScript): ActivityScript =>
+  (...args) =>
+    done(step(...args));
+
 function script(approval: ActivityScript, inspect?: ActivityScript): Script {
   return {
     activities: {
-      [TeardownActivities.inspect]: inspect ?? ((_: InspectInput): Inspection => ({ kind: 'plan', plan })),
-      [TeardownActivities.markDeleting]: (_: MarkInput) => null,
-      [TeardownActivities.backup]: () => backup,
-      [TeardownActivities.deleteResourceGroup]: () => null,
-      [TeardownActivities.keyVault]: () => ({ name: 'kv-acme-x1', outcome: 'purged' }),
-      [TeardownActivities.entra]: () => ({ removed: ['app registration claw-acme', 'group shire-acme'] }),
-      [TeardownActivities.finish]: (_: FinishInput) => null,
+      [TeardownActivities.inspect]: answers(
+        inspect ?? ((_: InspectInput): Inspection => ({ kind: 'plan', plan })),
+      ),
+      [TeardownActivities.markDeleting]: answers((_: MarkInput) => null),
+      [TeardownActivities.backup]: answers(() => backup),
+      [TeardownActivities.deleteResourceGroup]: answers(() => null),
+      [TeardownActivities.keyVault]: answers(() => ({ name: 'kv-acme-x1', outcome: 'purged' })),
+      [TeardownActivities.entra]: answers(() => ({
+        removed: ['app registration claw-acme', 'group shire-acme'],
+      })),
+      [TeardownActivities.finish]: answers((_: FinishInput) => null),
     },
     subOrchestrations: { [Orchestrations.approval]: approval },
   };
