@@ -2,9 +2,9 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { Functions } from '../shared/functionNames.js';
 import { runHousekeeping } from '../shared/housekeeping/housekeeping.js';
 import { createLogger } from '../shared/logger.js';
-import { NONCES_TABLE } from '../shared/storage/nonceStore.js';
-import { SEEN_UPDATES_TABLE } from '../shared/storage/seenUpdateStore.js';
-import { TEARDOWN_BACKUP_CONTAINER } from '../shared/teardown/teardownSteps.js';
+import { NonceStore } from '../shared/storage/nonceStore.js';
+import { SeenUpdateStore } from '../shared/storage/seenUpdateStore.js';
+import { TeardownBackupStore } from '../shared/storage/teardownBackupStore.js';
 import { services } from './services.js';
 import { drainUnreadableIntake } from './intake.js';
 import { occurrenceTime } from './timerOccurrence.js';
@@ -21,9 +21,9 @@ app.timer(Functions.housekeeping, {
     const { storage } = services();
     await runHousekeeping(
       {
-        nonces: () => storage.table(NONCES_TABLE),
-        seenUpdates: () => storage.table(SEEN_UPDATES_TABLE),
-        teardownBackups: () => storage.container(TEARDOWN_BACKUP_CONTAINER),
+        nonces: new NonceStore(storage),
+        seenUpdates: new SeenUpdateStore(storage),
+        teardownBackups: new TeardownBackupStore(storage),
       },
       occurrenceTime(timer),
       createLogger(context, { function: Functions.housekeeping }),

@@ -1,7 +1,7 @@
-import type { ContainerClient } from '@azure/storage-blob';
-import { odata, type TableClient } from '@azure/data-tables';
 import type { Logger } from '../logger.js';
-import { hasStatus } from '../storage/brokerStorage.js';
+import type { NonceStore } from '../storage/nonceStore.js';
+import type { SeenUpdateStore } from '../storage/seenUpdateStore.js';
+import type { TeardownBackupStore } from '../storage/teardownBackupStore.js';
 
 /**
  * How long what the broker keeps only for a while is kept. Nonces: a button of an approval or a
@@ -16,13 +16,14 @@ export const HOUSEKEEPING_KEEP = {
 /** At most this many of each kind per run, so one run stays short; the next run takes the rest. */
 export const HOUSEKEEPING_BATCH = 5_000;
 
+/** The stores whose retention deletes housekeeping runs. */
 export interface HousekeepingTargets {
-  /** Table `chatnonces` (NonceStore): rows with `expiresAt`. */
-  nonces(): Promise<TableClient>;
-  /** Table `telegramupdates` (SeenUpdateStore): rows with `receivedAt`. */
-  seenUpdates(): Promise<TableClient>;
-  /** Container `teardown-backups`: blobs with `retainuntil` metadata. */
-  teardownBackups(): Promise<ContainerClient>;
+  /** Table `chatnonces`: expired button nonces. */
+  nonces: Pick<NonceStore, 'deleteExpired'>;
+  /** Table `telegramupdates`: seen Telegram update ids. */
+  seenUpdates: Pick<SeenUpdateStore, 'deleteSeenBefore'>;
+  /** Container `teardown-backups`: backups past their `retainuntil`. */
+  teardownBackups: Pick<TeardownBackupStore, 'deleteExpired'>;
 }
 
 export interface HousekeepingReport {
@@ -40,24 +41,25 @@ export interface HousekeepingReport {
 /**
  * Deletes what has outlived its purpose in the broker's own storage: expired chat button nonces,
  * old seen Telegram update ids, and teardown backups past their retention (`retainuntil`, set by
- * the teardown from TEARDOWN_BACKUP_RETENTION). Idempotent; safe to run concurrently with itself
- * (a row or blob already gone is skipped).
+ * the teardown from TEARDOWN_BACKUP_RETENTION). Each store deletes its own; this decides how long
+ * things are kept and how many go per run. Idempotent; safe to run concurrently with itself (a row
+ * or blob already gone is skipped).
  */
 export async function runHousekeeping(
   targets: HousekeepingTargets,
   now: Date,
   log: Logger,
 ): Promise<HousekeepingReport> {
-  const before = (ms: number) => new Date(now.getTime() - ms).toISOString();
-  const nonces = await deleteRows(
-    await targets.nonces(),
-    odata`expiresAt lt ${before(HOUSEKEEPING_KEEP.expiredNonceMs)}`,
+  const before = (ms: number) => new Date(now.getTime() - ms);
+  const nonces = await targets.nonces.deleteExpired(
+    before(HOUSEKEEPING_KEEP.expiredNonceMs),
+    HOUSEKEEPING_BATCH,
   );
-  const seen = await deleteRows(
-    await targets.seenUpdates(),
-    odata`receivedAt lt ${before(HOUSEKEEPING_KEEP.seenUpdateMs)}`,
+  const seen = await targets.seenUpdates.deleteSeenBefore(
+    before(HOUSEKEEPING_KEEP.seenUpdateMs),
+    HOUSEKEEPING_BATCH,
   );
-  const backups = await deleteExpiredBackups(await targets.teardownBackups(), now);
+  const backups = await targets.teardownBackups.deleteExpired(now, HOUSEKEEPING_BATCH);
   const report: HousekeepingReport = {
     noncesDeleted: nonces.deleted,
     seenUpdatesDeleted: seen.deleted,
@@ -73,51 +75,4 @@ export async function runHousekeeping(
       examples: backups.withoutRetentionExamples.join(', '),
     });
   return report;
-}
-
-async function deleteRows(table: TableClient, filter: string): Promise<{ deleted: number; more: boolean }> {
-  let deleted = 0;
-  const rows = table.listEntities<{ partitionKey: string; rowKey: string }>({
-    queryOptions: { filter, select: ['PartitionKey', 'RowKey'] },
-  });
-  for await (const row of rows) {
-    if (deleted >= HOUSEKEEPING_BATCH) return { deleted, more: true };
-    try {
-      await table.deleteEntity(row.partitionKey, row.rowKey);
-      deleted += 1;
-    } catch (error) {
-      if (!hasStatus(error, 404)) throw error;
-    }
-  }
-  return { deleted, more: false };
-}
-
-async function deleteExpiredBackups(container: ContainerClient, now: Date) {
-  let deleted = 0;
-  let withoutRetention = 0;
-  const withoutRetentionExamples: string[] = [];
-  /** Per backup prefix: blobs seen, blobs deleted. */
-  const backups = new Map<string, { seen: number; deleted: number }>();
-  for await (const blob of container.listBlobsFlat({ includeMetadata: true })) {
-    const backup = blob.name.split('/').slice(0, 3).join('/');
-    const counts = backups.get(backup) ?? { seen: 0, deleted: 0 };
-    backups.set(backup, counts);
-    counts.seen += 1;
-    const retainUntil = Date.parse(blob.metadata?.['retainuntil'] ?? '');
-    if (Number.isNaN(retainUntil)) {
-      withoutRetention += 1;
-      if (withoutRetentionExamples.length < 5) withoutRetentionExamples.push(blob.name);
-      continue;
-    }
-    if (retainUntil > now.getTime()) continue;
-    if (deleted >= HOUSEKEEPING_BATCH)
-      return { deleted, emptied: [], withoutRetention, withoutRetentionExamples, more: true };
-    await container.deleteBlob(blob.name, { deleteSnapshots: 'include' }).catch((error: unknown) => {
-      if (!hasStatus(error, 404)) throw error;
-    });
-    deleted += 1;
-    counts.deleted += 1;
-  }
-  const emptied = [...backups].filter(([, c]) => c.deleted > 0 && c.deleted === c.seen).map(([name]) => name);
-  return { deleted, emptied, withoutRetention, withoutRetentionExamples, more: false };
 }

@@ -97,3 +97,35 @@ export function hasStatus(error: unknown, status: number): boolean {
     typeof error === 'object' && error !== null && (error as { statusCode?: unknown }).statusCode === status
   );
 }
+
+/** What one call of a retention delete did: how many went, and whether some were left for a next call. */
+export interface RetentionDeletion {
+  deleted: number;
+  /** True when the limit was reached with more left to delete. */
+  more: boolean;
+}
+
+/**
+ * Deletes the rows of `table` that match `filter`, at most `limit` of them (a row already gone is
+ * skipped, not counted). For the stores' own retention deletes.
+ */
+export async function deleteRows(
+  table: TableClient,
+  filter: string,
+  limit: number,
+): Promise<RetentionDeletion> {
+  let deleted = 0;
+  const rows = table.listEntities<{ partitionKey: string; rowKey: string }>({
+    queryOptions: { filter, select: ['PartitionKey', 'RowKey'] },
+  });
+  for await (const row of rows) {
+    if (deleted >= limit) return { deleted, more: true };
+    try {
+      await table.deleteEntity(row.partitionKey, row.rowKey);
+      deleted += 1;
+    } catch (error) {
+      if (!hasStatus(error, 404)) throw error;
+    }
+  }
+  return { deleted, more: false };
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { TableClient } from '@azure/data-tables';
-import { hasStatus, type BrokerStorage } from './brokerStorage.js';
+import { odata, type TableClient } from '@azure/data-tables';
+import { deleteRows, hasStatus, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
 
 export const NONCES_TABLE = 'chatnonces';
 
@@ -179,6 +179,14 @@ export class NonceStore {
       if (hasStatus(error, 412) || hasStatus(error, 404)) return false;
       throw error;
     }
+  }
+
+  /**
+   * Deletes nonces that expired before `before`, at most `limit` of them (housekeeping). A deleted
+   * nonce looks up as unknown, which refuses it as an expired one would.
+   */
+  async deleteExpired(before: Date, limit: number): Promise<RetentionDeletion> {
+    return deleteRows(await this.table(), odata`expiresAt lt ${before.toISOString()}`, limit);
   }
 
   private table(): Promise<TableClient> {

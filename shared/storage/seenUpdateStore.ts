@@ -1,5 +1,5 @@
-import type { TableClient } from '@azure/data-tables';
-import { hasStatus, type BrokerStorage } from './brokerStorage.js';
+import { odata, type TableClient } from '@azure/data-tables';
+import { deleteRows, hasStatus, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
 
 export const SEEN_UPDATES_TABLE = 'telegramupdates';
 
@@ -41,6 +41,11 @@ export class SeenUpdateStore {
     } catch (error) {
       if (!hasStatus(error, 404)) throw error;
     }
+  }
+
+  /** Forgets update ids received before `before`, at most `limit` of them (housekeeping). */
+  async deleteSeenBefore(before: Date, limit: number): Promise<RetentionDeletion> {
+    return deleteRows(await this.table(), odata`receivedAt lt ${before.toISOString()}`, limit);
   }
 
   private table(): Promise<TableClient> {

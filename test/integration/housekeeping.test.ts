@@ -7,8 +7,9 @@ import {
 } from '../../shared/housekeeping/housekeeping.js';
 import { createLogger, type LogSink } from '../../shared/logger.js';
 import type { BrokerStorage } from '../../shared/storage/brokerStorage.js';
-import { NONCES_TABLE, NonceStore } from '../../shared/storage/nonceStore.js';
-import { SEEN_UPDATES_TABLE, SeenUpdateStore } from '../../shared/storage/seenUpdateStore.js';
+import { NonceStore } from '../../shared/storage/nonceStore.js';
+import { SeenUpdateStore } from '../../shared/storage/seenUpdateStore.js';
+import { TeardownBackupStore } from '../../shared/storage/teardownBackupStore.js';
 import { TEARDOWN_BACKUP_CONTAINER } from '../../shared/teardown/teardownSteps.js';
 import { storageOn } from '../support/brokerStorage.js';
 
@@ -35,9 +36,9 @@ beforeAll(async () => {
   azurite = await startAzurite();
   storage = storageOn(azurite.connectionString).storage;
   targets = {
-    nonces: () => storage.table(NONCES_TABLE),
-    seenUpdates: () => storage.table(SEEN_UPDATES_TABLE),
-    teardownBackups: () => storage.container(TEARDOWN_BACKUP_CONTAINER),
+    nonces: new NonceStore(storage),
+    seenUpdates: new SeenUpdateStore(storage),
+    teardownBackups: new TeardownBackupStore(storage),
   };
 });
 
@@ -56,7 +57,7 @@ describe('housekeeping', () => {
     await new SeenUpdateStore(storage, () => at(-HOUSEKEEPING_KEEP.seenUpdateMs - 1)).claim(1001);
     await new SeenUpdateStore(storage, () => at(-DAY)).claim(1002);
 
-    const container = await targets.teardownBackups();
+    const container = await storage.container(TEARDOWN_BACKUP_CONTAINER);
     const backup = async (prefix: string, retainUntil: string | undefined, files: string[]) => {
       for (const name of [...files.map((file) => `files/${file}`), 'manifest.json'])
         await container
