@@ -20,7 +20,13 @@ const deterministicRules = {
           message: 'Orchestrations never call Azure SDKs; call an activity.',
         },
         {
-          group: ['../functions/*', '../shared/azure/*', '../shared/adapters/*', '../sandbox/*'],
+          group: [
+            '../functions/*',
+            '../shared/azure/*',
+            '../shared/storage/*',
+            '../shared/telegram/*',
+            '../sandbox/*',
+          ],
           message: 'Orchestrations import activity names and types only.',
         },
       ],
@@ -83,6 +89,60 @@ const deterministicRules = {
   ],
 };
 
+/**
+ * shared/ by layer. The lifecycle operations (provisioning, rotation, sas, teardown) build on the
+ * footprint's vocabulary (shared/domain), the operation kit (shared/operations), what maintenance
+ * shares (shared/maintenance) and the adapters; they never import one another, so each can change
+ * (or a new one be added) without the others. The adapters (azure, storage, telegram, openclaw)
+ * talk to one outside system each and know nothing of the operations that use them.
+ */
+const LIFECYCLE = ['provisioning', 'rotation', 'sas', 'teardown'];
+const ADAPTERS = ['azure', 'storage', 'telegram', 'openclaw'];
+const ABOVE_ADAPTERS = [
+  ...LIFECYCLE,
+  'maintenance',
+  'operations',
+  'approvals',
+  'intake',
+  'sweeps',
+  'housekeeping',
+];
+
+const lifecycleLayers = LIFECYCLE.map((folder) => ({
+  files: [`shared/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            group: LIFECYCLE.filter((other) => other !== folder).map((other) => `../${other}/*`),
+            message: `shared/${folder} is a lifecycle operation: lifecycle folders do not import one another. Move what they share to shared/domain, shared/operations or shared/maintenance.`,
+          },
+        ],
+      },
+    ],
+  },
+}));
+
+const adapterLayers = {
+  files: ADAPTERS.map((folder) => `shared/${folder}/**/*.ts`),
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            group: ABOVE_ADAPTERS.map((folder) => `../${folder}/*`),
+            message:
+              'Adapters do not import lifecycle code: pass what they need in, or move it to shared/domain.',
+          },
+        ],
+      },
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', '.sandbox/', '.cache/', 'schemas/', 'bin/'] },
   js.configs.recommended,
@@ -101,6 +161,8 @@ export default tseslint.config(
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
   { files: ['orchestrations/**/*.ts'], rules: deterministicRules },
+  ...lifecycleLayers,
+  adapterLayers,
   {
     files: ['test/**/*.ts', 'sandbox/**/*.ts'],
     rules: {

@@ -12,13 +12,13 @@ import {
   succeeded,
   untilSettled,
 } from './kit.js';
-import { type RenewSasRequest } from '../shared/rotation/contracts.js';
-import type {
-  SasFailureInput,
-  SasGrantInput,
-  SasIssueInput,
-  SasPlanInput,
-  SasRecordInput,
+import {
+  type RenewSasRequest,
+  type SasFailureInput,
+  type SasGrantInput,
+  type SasIssueInput,
+  type SasPlanInput,
+  type SasRecordInput,
 } from '../shared/sas/contracts.js';
 import { MAINTENANCE_APP_SECRETS, MAINTENANCE_SECRET_NAMES } from '../shared/domain/footprint.js';
 import type { DeliverInput, MaintenanceTiming } from '../shared/maintenance/contracts.js';

@@ -8,7 +8,6 @@ import {
   decisionProblem,
   describeActor,
   sameIdentity,
-  type Actor,
   type ApprovalDecision,
   type ConfirmDecisionInput,
   type ConfirmedDecision,
@@ -17,6 +16,7 @@ import {
   type OpenedApproval,
 } from './contracts.js';
 import { approvalMessageText } from './messages.js';
+import type { Actor } from '../domain/actor.js';
 
 export interface ApprovalServiceDeps {
   config: Pick<BrokerConfig, 'approvals' | 'telegram' | 'operators'>;

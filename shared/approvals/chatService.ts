@@ -14,9 +14,9 @@ import {
   type TelegramUser,
 } from '../telegram/updates.js';
 import type { ApprovalService } from './approvalService.js';
-import type { Actor } from './contracts.js';
 import type { DevicePairingPort, PendingDevice } from './devicePairing.js';
 import type { RefusalCoalescer } from './refusalCoalescer.js';
+import type { Actor } from '../domain/actor.js';
 
 export interface ChatServiceDeps {
   config: Pick<BrokerConfig, 'telegram'>;

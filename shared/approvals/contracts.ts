@@ -1,3 +1,4 @@
+import type { Actor, ApprovalVote } from '../domain/actor.js';
 import type { ApprovalPolicy } from '../config.js';
 import type { LifecycleOp, RequestedBy } from '../requests/lifecycleRequest.js';
 
@@ -6,19 +7,6 @@ import type { LifecycleOp, RequestedBy } from '../requests/lifecycleRequest.js';
  * decision event and its result. All of it is JSON and none of it is secret: no bot token, webhook
  * secret or nonce-to-instance mapping beyond ids travels through orchestration history.
  */
-
-/** Who made a decision: a Telegram approver (by user id), an operator (by principal) or the broker. */
-export type Actor =
-  | { kind: 'telegram'; id: string; name?: string | undefined }
-  | { kind: 'operator'; id: string; name?: string | undefined }
-  | { kind: 'system'; id: string };
-
-/** One approval given towards the policy's count. */
-export interface ApprovalVote {
-  by: Actor;
-  at: string;
-  via: 'telegram' | 'api';
-}
 
 /** What the parent operation asks approval for, shown to the approvers. */
 export interface ApprovalRequest {

@@ -1,7 +1,7 @@
 import type { HttpRequestUser } from '@azure/functions';
 import type { BrokerConfig } from '../config.js';
 import type { RequestedBy } from '../requests/lifecycleRequest.js';
-import type { Actor } from './contracts.js';
+import type { Actor } from '../domain/actor.js';
 
 /**
  * Who an operator calling the HTTP API is. The one place that reads it, for every route.

@@ -16,7 +16,6 @@ import type { LifecycleRequest } from '../requests/lifecycleRequest.js';
  */
 
 export type RotateSecretsRequest = Extract<LifecycleRequest, { op: 'rotate-secrets' }>;
-export type RenewSasRequest = Extract<LifecycleRequest, { op: 'renew-sas' }>;
 
 /** One secret a rotation plan covers, with what each step expects to find. */
 export type RotationItem =

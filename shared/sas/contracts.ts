@@ -1,4 +1,6 @@
-import type { RenewSasRequest } from '../rotation/contracts.js';
+import type { LifecycleRequest } from '../requests/lifecycleRequest.js';
+
+export type RenewSasRequest = Extract<LifecycleRequest, { op: 'renew-sas' }>;
 import type { MaintenanceTarget, MaintenanceTiming } from '../maintenance/contracts.js';
 
 /** renew-sas's activity inputs and outputs: times, versions and reasons, never the SAS itself. */

@@ -1,8 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
 import { hasStatus, type BrokerStorage } from './brokerStorage.js';
 import type { ApprovalPolicy } from '../config.js';
-import type { Actor, ApprovalVote } from '../approvals/contracts.js';
 import type { LifecycleOp, RequestedBy } from '../requests/lifecycleRequest.js';
+import type { Actor, ApprovalVote } from '../domain/actor.js';
 
 export const APPROVALS_TABLE = 'approvals';
 

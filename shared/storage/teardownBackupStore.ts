@@ -1,4 +1,5 @@
-import { TEARDOWN_BACKUP_CONTAINER } from '../teardown/teardownSteps.js';
+/** The broker container that keeps final backups of state shares. */
+export const TEARDOWN_BACKUP_CONTAINER = 'teardown-backups';
 import { hasStatus, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
 
 /** What one call of `TeardownBackupStore.deleteExpired` did. */

@@ -16,6 +16,7 @@ import { OWNERSHIP_TAGS, OWNERSHIP_TAG_VALUE, footprintNames } from '../domain/f
 import { describeLeftAlone } from './describe.js';
 import type { BrokerStorage } from '../storage/brokerStorage.js';
 import { entraObjectsOf, type EnvironmentRegistry } from '../storage/environmentRegistry.js';
+import { TEARDOWN_BACKUP_CONTAINER } from '../storage/teardownBackupStore.js';
 import type {
   BackupFacts,
   BackupInput,
@@ -28,9 +29,6 @@ import type {
   TeardownPlan,
   VaultOutcome,
 } from './contracts.js';
-
-/** The broker container that keeps final backups of state shares. */
-export const TEARDOWN_BACKUP_CONTAINER = 'teardown-backups';
 
 const VAULT_TYPE = 'microsoft.keyvault/vaults';
 const STORAGE_TYPE = 'microsoft.storage/storageaccounts';

@@ -9,8 +9,7 @@ import { createLogger, type LogSink } from '../../shared/logger.js';
 import type { BrokerStorage } from '../../shared/storage/brokerStorage.js';
 import { NonceStore } from '../../shared/storage/nonceStore.js';
 import { SeenUpdateStore } from '../../shared/storage/seenUpdateStore.js';
-import { TeardownBackupStore } from '../../shared/storage/teardownBackupStore.js';
-import { TEARDOWN_BACKUP_CONTAINER } from '../../shared/teardown/teardownSteps.js';
+import { TEARDOWN_BACKUP_CONTAINER, TeardownBackupStore } from '../../shared/storage/teardownBackupStore.js';
 import { storageOn } from '../support/brokerStorage.js';
 
 /**
