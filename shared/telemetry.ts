@@ -3,6 +3,7 @@ import type { Context } from '@opentelemetry/api';
 import type { LogRecordProcessor, SdkLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { redact } from './logger.js';
+import { messageOf } from './errors.js';
 
 type Attributes = Record<string, unknown>;
 
@@ -104,7 +105,7 @@ export async function startTelemetry(
     });
   } catch (error) {
     // Telemetry must never keep the broker from starting; the host's own logging still works.
-    console.error(`telemetry not started: ${redact(error instanceof Error ? error.message : String(error))}`);
+    console.error(`telemetry not started: ${redact(messageOf(error))}`);
     return false;
   }
   started = true;

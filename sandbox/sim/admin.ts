@@ -3,6 +3,7 @@ import type { ControllableSimClock } from './clock.js';
 import type { FaultRegistry, FaultSpec } from './faults.js';
 import type { RequestLog } from './requestLog.js';
 import { SimHttpError, type SimSurface } from './surface.js';
+import { messageOf } from '../../shared/errors.js';
 
 export interface AdminOptions {
   clock: ControllableSimClock;
@@ -60,7 +61,7 @@ export function createAdminSurface(options: AdminOptions): SimSurface {
             throw new SimHttpError(400, {
               error: {
                 code: 'InvalidFault',
-                message: error instanceof Error ? error.message : String(error),
+                message: messageOf(error),
                 issues,
               },
             });
@@ -84,7 +85,7 @@ export function createAdminSurface(options: AdminOptions): SimSurface {
           throw new SimHttpError(400, {
             error: {
               code: 'InvalidAdvance',
-              message: error instanceof Error ? error.message : String(error),
+              message: messageOf(error),
             },
           });
         }

@@ -10,6 +10,7 @@ import type { ArmState, StoredResource } from './arm/armState.js';
 import type { FaultRegistry } from './faults.js';
 import type { IdentityDirectory, Principal } from './identity.js';
 import { SimHttpError, type SimRequest, type SimResponse, type SimSurface } from './surface.js';
+import { messageOf } from '../../shared/errors.js';
 
 export const storageAudience = 'https://storage.azure.com';
 const maxDelegationKeyLifetimeMs = 7 * 24 * 3600 * 1000;
@@ -288,7 +289,7 @@ export function createBlobDataPlane(options: BlobDataPlaneOptions): SimSurface {
         accountName,
       ).signature;
     } catch (error) {
-      throw fail(`The SAS could not be checked: ${error instanceof Error ? error.message : String(error)}`);
+      throw fail(`The SAS could not be checked: ${messageOf(error)}`);
     }
     const given = Buffer.from(q.get('sig') ?? '');
     if (given.length !== Buffer.from(expected).length || !timingSafeEqual(given, Buffer.from(expected))) {

@@ -3,6 +3,7 @@ import { parseJson5 } from './openclaw-json5.js';
 import { OPENCLAW_CONFIG_SCHEMAS, schemaFor, type OpenClawConfigSchema } from './openclaw-schema.js';
 import { unknownConfigKeys } from '../../shared/openclaw/versions.js';
 import type { SimClock, SimRequest, SimResponse, SimSurface } from './surface.js';
+import { messageOf } from '../../shared/errors.js';
 
 export {
   OPENCLAW_CONFIG_SCHEMAS,
@@ -245,7 +246,7 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
         if (isObject(parsed)) config = parsed;
         else reasons.push('openclaw.json: the top level must be an object');
       } catch (err) {
-        reasons.push(`openclaw.json: ${err instanceof Error ? err.message : String(err)}`);
+        reasons.push(`openclaw.json: ${messageOf(err)}`);
       }
     }
 

@@ -38,6 +38,7 @@ import { ArmThrottle, type ThrottleClass, type ThrottleOptions } from './throttl
 import { BlobStore, createBlobDataPlane } from './blobDataPlane.js';
 import { createFileDataPlane } from './fileDataPlane.js';
 import { FileShareStore, type FileShareStoreData } from './fileShareStore.js';
+import { messageOf } from '../../shared/errors.js';
 
 /** What surface factories receive: the simulator's shared state, before the server listens. */
 export interface SimulatorContext {
@@ -552,7 +553,7 @@ async function launch(
           body: {
             error: {
               code: 'InternalServerError',
-              message: error instanceof Error ? error.message : String(error),
+              message: messageOf(error),
             },
           },
         };

@@ -13,6 +13,7 @@ import type {
   TelegramWebhookInfo,
 } from './telegram-types.js';
 import { postToWebhook, type WebhookTransportOptions } from './telegram-webhook.js';
+import { messageOf } from '../../shared/errors.js';
 
 export type * from './telegram-types.js';
 export type { WebhookFetch, WebhookTransportOptions } from './telegram-webhook.js';
@@ -628,7 +629,7 @@ export function createTelegramSurface(options: TelegramSurfaceOptions): Telegram
       }
       return remember({ ...base, delivered: true, status: answer.status, responseBody: answer.body });
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = messageOf(err);
       target.lastErrorDate = nowSeconds();
       target.lastErrorMessage = error;
       return remember({ ...base, delivered: false, error });

@@ -17,6 +17,7 @@ import {
 } from './contracts.js';
 import { approvalMessageText } from './messages.js';
 import type { Actor } from '../domain/actor.js';
+import { messageOf } from '../errors.js';
 
 export interface ApprovalServiceDeps {
   config: Pick<BrokerConfig, 'approvals' | 'telegram' | 'operators'>;
@@ -340,7 +341,7 @@ export class ApprovalService {
     } catch (error) {
       this.deps.log.warn('approval message edit failed', {
         requestId: record.requestId,
-        error: error instanceof Error ? error.message : String(error),
+        error: messageOf(error),
       });
     }
   }

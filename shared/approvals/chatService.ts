@@ -17,6 +17,7 @@ import type { ApprovalService } from './approvalService.js';
 import type { DevicePairingPort, PendingDevice } from './devicePairing.js';
 import type { RefusalCoalescer } from './refusalCoalescer.js';
 import type { Actor } from '../domain/actor.js';
+import { messageOf } from '../errors.js';
 
 export interface ChatServiceDeps {
   config: Pick<BrokerConfig, 'telegram'>;
@@ -436,5 +437,5 @@ function capitalise(text: string): string {
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return messageOf(error);
 }

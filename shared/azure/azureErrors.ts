@@ -75,6 +75,12 @@ export function isTransient(error: unknown): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/** True when an Azure SDK error (ARM, Key Vault, Storage, Graph) is the given HTTP status. */
+export function hasStatus(error: unknown, status: number): boolean {
+  return statusOf(error) === status;
+}
+
+/** The HTTP status of an Azure SDK error (RestError and GraphError carry `statusCode`). */
 export function statusOf(error: unknown): number | undefined {
   const status = (error as ErrorLike | undefined)?.statusCode;
   return typeof status === 'number' ? status : undefined;

@@ -1,3 +1,4 @@
+import { isNotFound } from './azureErrors.js';
 import { BrokerError, ErrorCodes } from '../errors.js';
 import type { AzureClients } from './azureClients.js';
 import { driftOf, getOrUndefined, ownershipTags, type Ensured } from './ensure.js';
@@ -60,7 +61,7 @@ export async function listResourcesInGroup(
       resources.push({ type: resource.type ?? 'unknown', name: resource.name ?? 'unknown' });
     }
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return [];
+    if (isNotFound(error)) return [];
     throw error;
   }
   return resources.sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`));

@@ -1,6 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { IntakeMessage, IntakeOutcome } from './intakeService.js';
-import { hasStatus } from '../storage/brokerStorage.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 /** How long a drained message stays invisible while it is recorded; on a failure it comes back. */
 const DRAIN_VISIBILITY_SECONDS = 300;

@@ -1,4 +1,4 @@
-import { BrokerError, ErrorCodes } from '../errors.js';
+import { BrokerError, ErrorCodes, messageOf } from '../errors.js';
 import { openClawVersionSupport, unknownConfigKeys, type OpenClawVersionSupport } from './versions.js';
 
 /**
@@ -77,13 +77,7 @@ export function auditOpenClawConfig(text: string, version: string): AuditFinding
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    return [
-      broker(
-        'broker.config_unparseable',
-        '',
-        `openclaw.json is not JSON: ${err instanceof Error ? err.message : String(err)}`,
-      ),
-    ];
+    return [broker('broker.config_unparseable', '', `openclaw.json is not JSON: ${messageOf(err)}`)];
   }
   if (!isObject(parsed)) {
     return [broker('broker.config_unparseable', '', 'openclaw.json must be a JSON object')];

@@ -1,8 +1,9 @@
 import type { TableClient } from '@azure/data-tables';
-import { hasStatus, type BrokerStorage } from './brokerStorage.js';
+import { type BrokerStorage } from './brokerStorage.js';
 import type { ApprovalPolicy } from '../config.js';
 import type { LifecycleOp, RequestedBy } from '../requests/lifecycleRequest.js';
 import type { Actor, ApprovalVote } from '../domain/actor.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 export const APPROVALS_TABLE = 'approvals';
 

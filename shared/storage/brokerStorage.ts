@@ -1,3 +1,4 @@
+import { hasStatus } from '../azure/azureErrors.js';
 import { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
@@ -88,13 +89,6 @@ function isLoopbackHttp(connectionString: string): boolean {
   return (
     /(Table)Endpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(connectionString) ||
     /UseDevelopmentStorage=true/i.test(connectionString)
-  );
-}
-
-/** True when a storage SDK error is the given HTTP status (the SDKs throw RestError). */
-export function hasStatus(error: unknown, status: number): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as { statusCode?: unknown }).statusCode === status
   );
 }
 

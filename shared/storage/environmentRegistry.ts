@@ -1,7 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
-import { StorageNames, hasStatus, type BrokerStorage } from './brokerStorage.js';
+import { StorageNames, type BrokerStorage } from './brokerStorage.js';
 import { BrokerError, ErrorCodes } from '../errors.js';
 import type { LifecycleOp } from '../requests/lifecycleRequest.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 export const ENVIRONMENT_STATES = [
   'provisioning',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
-import { deleteRows, hasStatus, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
+import { deleteRows, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 export const NONCES_TABLE = 'chatnonces';
 

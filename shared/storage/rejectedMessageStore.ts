@@ -1,9 +1,10 @@
 import type { TableClient } from '@azure/data-tables';
-import { StorageNames, hasStatus, type BrokerStorage } from './brokerStorage.js';
+import { StorageNames, type BrokerStorage } from './brokerStorage.js';
 import type { RequestIssue } from '../requests/parseLifecycleRequest.js';
 import { inspectJson } from '../requests/jsonInspection.js';
 import { REDACTED, redacted, redactRawSecrets } from '../requests/rawSecrets.js';
 import { redact as redactCredentials } from '../logger.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 export interface RejectedMessage {
   id: string;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { StorageNames, hasStatus, type BrokerStorage } from './brokerStorage.js';
+import { StorageNames, type BrokerStorage } from './brokerStorage.js';
 import type { LifecycleOp, LifecycleRequest } from '../requests/lifecycleRequest.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 export const REQUEST_STATUSES = [
   'queued',

@@ -1,5 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
-import { deleteRows, hasStatus, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
+import { deleteRows, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 export const SEEN_UPDATES_TABLE = 'telegramupdates';
 

@@ -1,6 +1,7 @@
 /** The broker container that keeps final backups of state shares. */
 export const TEARDOWN_BACKUP_CONTAINER = 'teardown-backups';
-import { hasStatus, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
+import { type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 /** What one call of `TeardownBackupStore.deleteExpired` did. */
 export interface ExpiredBackupsDeletion extends RetentionDeletion {

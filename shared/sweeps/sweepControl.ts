@@ -1,5 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
-import { hasStatus, type BrokerStorage } from '../storage/brokerStorage.js';
+import { type BrokerStorage } from '../storage/brokerStorage.js';
+import { hasStatus } from '../azure/azureErrors.js';
 
 /** The global pause as stored by `POST /api/sweeps/pause|resume`. */
 export interface SweepPause {

@@ -6,6 +6,7 @@ import { rotationPolicy } from '../maintenance/rotationPolicy.js';
 import type { EnvironmentRecord, EnvironmentRegistry } from '../storage/environmentRegistry.js';
 import type { RequestStore } from '../storage/requestStore.js';
 import type { SweepControl } from './sweepControl.js';
+import { statusOf } from '../azure/azureErrors.js';
 import {
   paceRequests,
   planRotationSweep,
@@ -155,7 +156,7 @@ export async function withRetryAfter<T>(
     try {
       return await send();
     } catch (error) {
-      const status = (error as { statusCode?: unknown }).statusCode;
+      const status = statusOf(error);
       if ((status !== 429 && status !== 503) || attempt >= ENQUEUE_ATTEMPTS) throw error;
       await sleep(retryAfterMs(error) ?? 500 * 2 ** attempt);
     }

@@ -6,6 +6,7 @@ import {
   type SimResponse,
   type SimSurface,
 } from '../../sandbox/sim/surface.js';
+import { messageOf } from '../../shared/errors.js';
 
 /**
  * A minimal stand-in for the simulator's HTTPS server, for surface tests: plain HTTP on 127.0.0.1,
@@ -53,7 +54,7 @@ async function answer(
     }
     send(res, response ?? { status: 404, body: { error: 'no surface answered' } });
   } catch (err) {
-    send(res, { status: 500, body: { error: err instanceof Error ? err.message : String(err) } });
+    send(res, { status: 500, body: { error: messageOf(err) } });
   }
 }
 

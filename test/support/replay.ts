@@ -32,6 +32,7 @@ import {
 } from '../../sandbox/host/durable/internals.js';
 import { repeatedTaskProblem } from '../../sandbox/host/durable/engine.js';
 import { EventType, type HistoryEvent } from '../../sandbox/host/durable/types.js';
+import { messageOf } from '../../shared/errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -515,7 +516,7 @@ async function runEpisode(
     const state = await orchestrator(binding, context);
     return { kind: 'ok', state, actions: state.actions, customStatus: state.customStatus };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     const at = message.indexOf(OUT_OF_PROC_DATA_LABEL);
     if (at < 0) throw error; // the orchestrator function itself broke (not a failed orchestration)
     const state = JSON.parse(message.slice(at + OUT_OF_PROC_DATA_LABEL.length)) as {
@@ -546,7 +547,7 @@ async function invoke(
       result: result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown),
     };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return {
       ok: false,
       error: message,

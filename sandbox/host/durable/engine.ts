@@ -35,6 +35,7 @@ import {
   type TimelineEntry,
   type WorkItem,
 } from './types.js';
+import { messageOf } from '../../../shared/errors.js';
 
 export interface DurableEngineOptions {
   store: DurableStore;
@@ -879,7 +880,7 @@ export class DurableEngine {
         actions: flattenActions(state.actions),
       };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       const stack = error instanceof Error ? error.stack : undefined;
       const at = message.indexOf(OUT_OF_PROC_DATA_LABEL);
       if (at < 0) return { kind: 'failed', bare: true, message, stack };
@@ -1326,7 +1327,7 @@ function activityFailure(
   name: string,
   error: unknown,
 ): Pick<HistoryEvent, 'Reason' | 'Details' | 'FailureDetails'> {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const details = parseJson(message) as
     | {
         errorType?: string;

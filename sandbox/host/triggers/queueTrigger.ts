@@ -2,6 +2,7 @@ import { QueueClient, type DequeuedMessageItem } from '@azure/storage-queue';
 import type { HostClock } from '../clock.js';
 import type { HostJsonSettings } from '../hostConfig.js';
 import type { HostLogLevel, HostLogger } from '../logger.js';
+import { messageOf } from '../../../shared/errors.js';
 
 export interface QueueListenerOptions {
   functionName: string;
@@ -136,7 +137,7 @@ export class QueueTriggerListener {
       this.#log(
         'error',
         `${this.#options.functionName} failed on message ${message.messageId} ` +
-          `(dequeue ${message.dequeueCount}): ${error instanceof Error ? error.message : String(error)}`,
+          `(dequeue ${message.dequeueCount}): ${messageOf(error)}`,
       );
       await this.#handleFailure(message);
     }

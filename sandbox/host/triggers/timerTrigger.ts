@@ -2,6 +2,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type { HostClock } from '../clock.js';
 import { parseTimeSpan } from '../hostConfig.js';
 import type { HostLogger } from '../logger.js';
+import { messageOf } from '../../../shared/errors.js';
 
 export interface TimerSchedulerOptions {
   functionName: string;
@@ -80,7 +81,7 @@ export class TimerTriggerScheduler {
         time: new Date(this.#options.clock.now()).toISOString(),
         level: 'error',
         category: 'timer',
-        message: `${this.#options.functionName} failed: ${error instanceof Error ? error.message : String(error)}`,
+        message: `${this.#options.functionName} failed: ${messageOf(error)}`,
       });
     } finally {
       this.#last = due;
