@@ -56,7 +56,22 @@ export interface OutcomeOptions {
  *   Graph alike: isTransient) are rethrown, only Azure's code and message, for the activity retry;
  * - every other answer is "failed" with Azure's (or Graph's) code and message, never the raw error,
  *   which may carry a request body with a key or a token.
+ * Wrapping twice (a step that maps its own body, registered with registerStep) changes nothing.
  */
+const RETHROWN = Symbol('claw-broker.transientStepFailure');
+
+/** An infrastructure failure, reduced to Azure's code and message, marked so a second wrap rethrows it as it is. */
+function transientFailure(error: unknown): Error {
+  const failure = azureFailureOf(error);
+  const reduced = new Error(`${failure.code}: ${failure.message}`);
+  Object.defineProperty(reduced, RETHROWN, { value: true });
+  return reduced;
+}
+
+function isTransientFailure(error: unknown): boolean {
+  return error instanceof Error && (error as unknown as Record<symbol, unknown>)[RETHROWN] === true;
+}
+
 export async function asStepOutcome<T>(
   body: () => Promise<StepOutcome<T>>,
   options: OutcomeOptions = {},
@@ -64,17 +79,16 @@ export async function asStepOutcome<T>(
   try {
     return await body();
   } catch (error) {
+    // Already mapped by an inner asStepOutcome (a step body that wraps itself, inside registerStep).
+    if (isTransientFailure(error)) throw error;
     if (isVaultAccessPending(error) || (options.freshEntraObjects === true && isReplicationLag(error)))
       return notYet(error.message);
     if (isBrokerError(error)) {
       if (error.code === ErrorCodes.PreconditionFailed) return refused(error.message);
       return { status: 'failed', error: { code: error.code, message: error.message } };
     }
-    if (isTransient(error)) {
-      const failure = azureFailureOf(error);
-      // eslint-disable-next-line preserve-caught-error -- the SDK error may hold the request (a key or a token); only Azure's code and message leave the activity
-      throw new Error(`${failure.code}: ${failure.message}`);
-    }
+    // The SDK error may hold the request (a key or a token): only Azure's code and message leave the activity.
+    if (isTransient(error)) throw transientFailure(error);
     return { status: 'failed', error: azureFailureOf(error) };
   }
 }
