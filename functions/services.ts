@@ -4,6 +4,7 @@ import { RequestStore } from '../shared/storage/requestStore.js';
 import { RejectedMessageStore } from '../shared/storage/rejectedMessageStore.js';
 import { EnvironmentRegistry } from '../shared/storage/environmentRegistry.js';
 import { AzureClients } from '../shared/azure/azureClients.js';
+import { SweepControl } from '../shared/sweeps/sweepControl.js';
 
 /** The app's long-lived services, built once per process from the validated configuration. */
 export interface Services {
@@ -36,4 +37,11 @@ export function services(): Services {
     };
   }
   return instance;
+}
+
+let control: SweepControl | undefined;
+
+/** The sweeps' stored switch, read by the timer sweeps and set through the sweep endpoints. */
+export function sweepControl(): SweepControl {
+  return (control ??= new SweepControl(services().storage));
 }

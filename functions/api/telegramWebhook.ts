@@ -2,17 +2,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { z } from 'zod';
-import { ErrorCodes } from '../shared/errors.js';
-import { Functions } from '../shared/functionNames.js';
-import { createLogger, type Logger } from '../shared/logger.js';
-import { RefusalCoalescer } from '../shared/approvals/refusalCoalescer.js';
-import type { AuditTrail, NewAuditEntry } from '../shared/storage/auditTrail.js';
-import { telegramUpdateSchema } from '../shared/telegram/updates.js';
-import { inspectJson } from '../shared/requests/jsonInspection.js';
-import { redacted } from '../shared/requests/rawSecrets.js';
-import { webhookUrlProblem } from '../shared/telegram/webhookUrl.js';
-import { json, problem, problemFromError } from './api/problem.js';
-import { approvalServices, chatService } from './approvalServices.js';
+import { ErrorCodes } from '../../shared/errors.js';
+import { Functions } from '../../shared/functionNames.js';
+import { createLogger, type Logger } from '../../shared/logger.js';
+import { RefusalCoalescer } from '../../shared/approvals/refusalCoalescer.js';
+import type { AuditTrail, NewAuditEntry } from '../../shared/storage/auditTrail.js';
+import { telegramUpdateSchema } from '../../shared/telegram/updates.js';
+import { inspectJson } from '../../shared/requests/jsonInspection.js';
+import { redacted } from '../../shared/requests/rawSecrets.js';
+import { webhookUrlProblem } from '../../shared/telegram/webhookUrl.js';
+import { json, problem, problemFromError } from './problem.js';
+import { approvalServices, chatService } from '../approvalServices.js';
 
 /** Larger than any update the broker handles (a 4096-character message and its metadata). */
 export const TELEGRAM_MAX_UPDATE_BYTES = 64 * 1024;
