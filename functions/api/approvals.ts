@@ -5,8 +5,9 @@ import { Functions } from '../../shared/functionNames.js';
 import { createLogger } from '../../shared/logger.js';
 import { REQUEST_ID_PATTERN } from '../../shared/requests/lifecycleRequest.js';
 import type { ButtonAction } from '../../shared/storage/nonceStore.js';
-import { approverRefusal, operatorActor, operatorOf } from '../../shared/approvals/operatorIdentity.js';
+import { approverRefusal, operatorActor } from '../../shared/approvals/operatorIdentity.js';
 import { approvalService, approvalServices } from '../approvalServices.js';
+import { callerOf } from './caller.js';
 import { json, problem, problemFromError } from './problem.js';
 
 /**
@@ -31,10 +32,9 @@ export function decisionHandler(action: ButtonAction) {
         return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
       }
       const s = approvalServices();
-      const operator = operatorOf(request, s.config.operators);
-      if (!operator) {
-        return problem(ErrorCodes.Unauthenticated, 'no authenticated operator on this call', {}, 401);
-      }
+      const caller = callerOf(request, s.config.operators);
+      if (!caller.ok) return caller.response;
+      const operator = caller.operator;
       const notApprover = approverRefusal(operator, s.config.operators);
       if (notApprover) {
         await s.audit.add({

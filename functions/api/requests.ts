@@ -9,7 +9,6 @@ import {
   REQUEST_ID_PATTERN,
 } from '../../shared/requests/lifecycleRequest.js';
 import { validateLifecycleRequest } from '../../shared/requests/parseLifecycleRequest.js';
-import { inspectJson } from '../../shared/requests/jsonInspection.js';
 import { StorageNames } from '../../shared/storage/brokerStorage.js';
 import { requestView } from '../../shared/intake/requestView.js';
 import { checkSecretReferences, planStagedSecrets } from '../../shared/intake/stagedSecrets.js';
@@ -17,7 +16,9 @@ import { isBrokerRequestId } from '../../shared/requests/brokerRequestIds.js';
 import { isVaultAccessPending, writeSecret } from '../../shared/azure/keyVaultSecrets.js';
 import { createLogger } from '../../shared/logger.js';
 import { services } from '../services.js';
-import { operatorOf, operatorRequester } from '../../shared/approvals/operatorIdentity.js';
+import { operatorRequester } from '../../shared/approvals/operatorIdentity.js';
+import { readBody, type BodyFailure } from './body.js';
+import { callerOf } from './caller.js';
 import { json, problem, problemFromError } from './problem.js';
 
 /** The body of POST /api/requests: the request without the fields the broker fills in. */
@@ -46,46 +47,15 @@ export async function submitRequest(
     const { config, requests, storage } = services();
     // Who asks comes from the platform (Easy Auth) or the function key's configured identity,
     // never from the body or a header the caller wrote.
-    const operator = operatorOf(request, config.operators);
-    if (!operator) {
-      return problem(ErrorCodes.Unauthenticated, 'no authenticated operator on this call', {}, 401);
-    }
-    const text = await request.text();
-    if (Buffer.byteLength(text) > config.intake.maxMessageBytes) {
-      return problem(
-        ErrorCodes.RequestOversized,
-        `body is ${Buffer.byteLength(text)} bytes; the limit is ${config.intake.maxMessageBytes}`,
-      );
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (error) {
-      return problem(ErrorCodes.RequestInvalidJson, `body is not valid JSON: ${(error as Error).message}`);
-    }
-    // Before the schema reads it: too deep, or a `__proto__` field (which the schema would drop
-    // silently, while the queue refuses it), is refused as the intake refuses it.
-    const structural = inspectJson(body);
-    if (structural.length > 0) {
-      return problem(
-        ErrorCodes.RequestSchemaViolation,
-        structural.map((finding) => `${finding.path}: ${finding.message}`).join('; '),
-        { errors: structural.map(({ path, message }) => ({ path, message })) },
-      );
-    }
-    const shape = submitBodySchema.safeParse(body);
-    if (!shape.success) {
-      return problem(
-        ErrorCodes.RequestSchemaViolation,
-        'body must be { op, slug, params?, secrets?, requestId? }',
-        {
-          errors: shape.error.issues.map((issue) => ({
-            path: issue.path.join('.') || '(root)',
-            message: issue.message,
-          })),
-        },
-      );
-    }
+    const caller = callerOf(request, config.operators);
+    if (!caller.ok) return caller.response;
+    const operator = caller.operator;
+    const body = await readBody(request, {
+      schema: submitBodySchema,
+      maxBytes: config.intake.maxMessageBytes,
+    });
+    if (!body.ok) return bodyProblem(body.failure);
+    const shape = { data: body.value };
     const now = new Date().toISOString();
     const requestId = shape.data.requestId ?? randomUUID();
     const staging = planStagedSecrets({
@@ -174,6 +144,35 @@ export async function submitRequest(
   } catch (error) {
     createLogger(context).error('submit failed', { error: (error as Error).message });
     return problemFromError(error);
+  }
+}
+
+/** The problem for a body the reader refused, worded as the API always has. */
+function bodyProblem(failure: BodyFailure): HttpResponseInit {
+  switch (failure.kind) {
+    case 'oversized':
+      return problem(
+        ErrorCodes.RequestOversized,
+        `body is ${failure.bytes} bytes; the limit is ${failure.maxBytes}`,
+      );
+    case 'not-json':
+      return problem(ErrorCodes.RequestInvalidJson, `body is not valid JSON: ${failure.message}`);
+    // Before the schema reads it: too deep, or a `__proto__` field (which the schema would drop
+    // silently, while the queue refuses it), is refused as the intake refuses it.
+    case 'structure':
+      return problem(
+        ErrorCodes.RequestSchemaViolation,
+        failure.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '),
+        { errors: failure.issues },
+      );
+    case 'schema':
+      return problem(
+        ErrorCodes.RequestSchemaViolation,
+        'body must be { op, slug, params?, secrets?, requestId? }',
+        {
+          errors: failure.issues,
+        },
+      );
   }
 }
 

@@ -1,10 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { z } from 'zod';
 import { checkSlug } from '../../shared/domain/slug.js';
 import { ErrorCodes } from '../../shared/errors.js';
 import { Functions } from '../../shared/functionNames.js';
 import { createLogger } from '../../shared/logger.js';
-import { callerLabel } from '../../shared/approvals/operatorIdentity.js';
 import { services, sweepControl } from '../services.js';
+import { readBody } from './body.js';
+import { callerLabel } from './caller.js';
 import { json, problem, problemFromError } from './problem.js';
 
 /*
@@ -98,21 +100,16 @@ function setOptOut(optOut: boolean) {
   };
 }
 
+/** The body of the switches: empty, or `{ reason }` of at most 200 characters. */
+const reasonBodySchema = z
+  .object({ reason: z.string().max(200).optional() })
+  .strict()
+  .optional();
+
 /** `{ reason }` from the body; undefined for an empty body, null when the body is not acceptable. */
 async function optionalReason(request: HttpRequest): Promise<string | undefined | null> {
-  const text = (await request.text()).trim();
-  if (!text) return undefined;
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
-    const keys = Object.keys(body);
-    if (keys.some((key) => key !== 'reason')) return null;
-    const reason = (body as { reason?: unknown }).reason;
-    if (reason === undefined) return undefined;
-    return typeof reason === 'string' && reason.length <= 200 ? reason : null;
-  } catch {
-    return null;
-  }
+  const body = await readBody(request, { schema: reasonBodySchema, blankIsAbsent: true });
+  return body.ok ? body.value?.reason : null;
 }
 
 app.http(Functions.getSweeps, {

@@ -11,6 +11,7 @@ import { telegramUpdateSchema } from '../../shared/telegram/updates.js';
 import { inspectJson } from '../../shared/requests/jsonInspection.js';
 import { redacted } from '../../shared/requests/rawSecrets.js';
 import { webhookUrlProblem } from '../../shared/telegram/webhookUrl.js';
+import { readBody } from './body.js';
 import { json, problem, problemFromError } from './problem.js';
 import { approvalServices, chatService } from '../approvalServices.js';
 
@@ -161,6 +162,8 @@ function claimedActor(update: z.infer<typeof telegramUpdateSchema>): Partial<New
  * Body `{ "url"?: "<public webhook URL>" }`, default this app's own `/api/telegram/webhook`; a
  * given URL must be https on this app's host or a TELEGRAM_WEBHOOK_HOSTS host (webhookUrlProblem).
  */
+const setupBodySchema = z.object({ url: z.url().optional() }).strict().optional();
+
 export async function registerTelegramWebhook(
   request: HttpRequest,
   context: InvocationContext,
@@ -168,19 +171,16 @@ export async function registerTelegramWebhook(
   const log: Logger = createLogger(context);
   try {
     const s = approvalServices();
-    const text = await request.text();
     let url = new URL('/api/telegram/webhook', request.url).href;
-    if (text.trim()) {
-      const body = z.object({ url: z.url().optional() }).strict().safeParse(safeJson(text));
-      if (!body.success) return problem(ErrorCodes.BadRequest, 'body must be { "url"?: "<https URL>" }');
-      if (body.data.url) {
-        const refusal = webhookUrlProblem(body.data.url, request.url, s.config.telegram.webhookHosts);
-        if (refusal) {
-          log.warn('telegram webhook registration refused', { reason: refusal });
-          return problem(ErrorCodes.BadRequest, refusal);
-        }
-        url = body.data.url;
+    const body = await readBody(request, { schema: setupBodySchema, blankIsAbsent: true });
+    if (!body.ok) return problem(ErrorCodes.BadRequest, 'body must be { "url"?: "<https URL>" }');
+    if (body.value?.url) {
+      const refusal = webhookUrlProblem(body.value.url, request.url, s.config.telegram.webhookHosts);
+      if (refusal) {
+        log.warn('telegram webhook registration refused', { reason: refusal });
+        return problem(ErrorCodes.BadRequest, refusal);
       }
+      url = body.value.url;
     }
     const secretToken = await s.secrets.get(s.config.telegram.webhookSecretRef);
     await s.telegram.setWebhook({ url, secretToken, allowedUpdates: TELEGRAM_ALLOWED_UPDATES });
@@ -191,14 +191,6 @@ export async function registerTelegramWebhook(
       error: error instanceof Error ? error.message : String(error),
     });
     return problemFromError(error);
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 
