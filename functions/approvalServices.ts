@@ -2,10 +2,11 @@ import type { DurableClient } from 'durable-functions';
 import { ApprovalService } from '../shared/approvals/approvalService.js';
 import { ChatService } from '../shared/approvals/chatService.js';
 import { RefusalCoalescer } from '../shared/approvals/refusalCoalescer.js';
+import { TelegramWebhook, UNAUTHENTICATED_AUDIT_WINDOW_MS } from '../shared/approvals/webhook.js';
 import type { ApprovalDecision } from '../shared/approvals/contracts.js';
 import { GatewayDevicePairing, type DevicePairingPort } from '../shared/approvals/devicePairing.js';
 import { AzureClients } from '../shared/azure/azureClients.js';
-import { Events } from '../shared/functionNames.js';
+import { Events, Functions } from '../shared/functionNames.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { ApprovalStore } from '../shared/storage/approvalStore.js';
 import { AuditTrail } from '../shared/storage/auditTrail.js';
@@ -27,6 +28,8 @@ export interface ApprovalServices extends Services {
   pairing: DevicePairingPort;
   /** Refusals of chat members who may not act, coalesced per kind and minute (see ChatServiceDeps). */
   outsiderRefusals: RefusalCoalescer;
+  /** Webhook calls without the right secret token, coalesced per kind and minute (see WebhookDependencies). */
+  webhookRefusals: RefusalCoalescer;
 }
 
 /** Within this window only the first refusal of each kind of outsider is audited in full. */
@@ -60,6 +63,28 @@ export function approvalServices(): ApprovalServices {
           }),
       },
     );
+    const webhookRefusals = new RefusalCoalescer(
+      async ({ key, count, from, to }) => {
+        await audit.add({
+          channel: 'telegram',
+          actor: 'unknown',
+          action: 'webhook',
+          outcome: 'refused',
+          reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
+        });
+      },
+      {
+        windowMs: UNAUTHENTICATED_AUDIT_WINDOW_MS,
+        // A window closes after the invocation that opened it has ended: log to the process, not its context.
+        onError: (error) =>
+          createLogger(console, { function: Functions.telegramWebhook }).error(
+            'auditing coalesced webhook refusals failed',
+            {
+              error: error instanceof Error ? error.message : String(error),
+            },
+          ),
+      },
+    );
     instance = {
       ...base,
       approvals: new ApprovalStore(storage),
@@ -73,6 +98,7 @@ export function approvalServices(): ApprovalServices {
       }),
       pairing: new GatewayDevicePairing({ config, azure }),
       outsiderRefusals,
+      webhookRefusals,
     };
   }
   return instance;
@@ -115,6 +141,20 @@ export function chatService(log: Logger, client: DurableClient): ChatService {
     pairing: s.pairing,
     outsiders: s.outsiderRefusals,
     now: () => new Date(),
+    log,
+  });
+}
+
+/** The webhook's checks for one invocation; the chat service is built only for an update to handle. */
+export function telegramWebhookService(log: Logger, client: () => DurableClient): TelegramWebhook {
+  const s = approvalServices();
+  return new TelegramWebhook({
+    config: s.config,
+    secrets: s.secrets,
+    audit: s.audit,
+    seenUpdates: s.seenUpdates,
+    unauthenticated: s.webhookRefusals,
+    chat: () => chatService(log, client()),
     log,
   });
 }
