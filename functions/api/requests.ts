@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app, type HttpResponseInit } from '@azure/functions';
 import * as df from 'durable-functions';
 import { ErrorCodes } from '../../shared/errors.js';
 import { Functions } from '../../shared/functionNames.js';
@@ -11,7 +11,7 @@ import { services } from '../services.js';
 import { operatorRequester } from '../../shared/approvals/operatorIdentity.js';
 import { readBody, type BodyFailure } from './body.js';
 import { callerOf } from './caller.js';
-import { json, problem, problemFromError } from './problem.js';
+import { json, problem, withProblems } from './problem.js';
 
 /**
  * POST /api/requests: a lifecycle request from an operator, handed to the SubmitService
@@ -20,49 +20,41 @@ import { json, problem, problemFromError } from './problem.js';
  * Re-posting the same requestId answers with the existing request; the same requestId with
  * different content is a 409.
  */
-export async function submitRequest(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  try {
-    const { config } = services();
-    // Who asks comes from the platform (Easy Auth) or the function key's configured identity,
-    // never from the body or a header the caller wrote.
-    const caller = callerOf(request, config.operators);
-    if (!caller.ok) return caller.response;
-    const body = await readBody(request, {
-      schema: submitBodySchema,
-      maxBytes: config.intake.maxMessageBytes,
-    });
-    if (!body.ok) return bodyProblem(body.failure);
+export const submitRequest = withProblems('submit failed', async (request, context) => {
+  const { config } = services();
+  // Who asks comes from the platform (Easy Auth) or the function key's configured identity,
+  // never from the body or a header the caller wrote.
+  const caller = callerOf(request, config.operators);
+  if (!caller.ok) return caller.response;
+  const body = await readBody(request, {
+    schema: submitBodySchema,
+    maxBytes: config.intake.maxMessageBytes,
+  });
+  if (!body.ok) return bodyProblem(body.failure);
 
-    const outcome = await submitService(createLogger(context)).submit(
-      body.value,
-      operatorRequester(caller.operator),
-    );
-    if (outcome.kind === 'refused') return problem(outcome.code, outcome.reason, { errors: outcome.issues });
-    const statusUrl = new URL(`/api/requests/${encodeURIComponent(outcome.requestId)}`, request.url).href;
-    switch (outcome.kind) {
-      case 'conflict':
-        return problem(ErrorCodes.RequestIdConflict, outcome.reason, { statusUrl });
-      case 'staging-unavailable':
-        return problem(
-          ErrorCodes.SecretStagingUnavailable,
-          'the broker cannot write to its Key Vault yet (permission not propagated); retry the same request',
-          { statusUrl },
-        );
-      case 'accepted':
-        return json(
-          202,
-          { requestId: outcome.requestId, status: outcome.status, statusUrl },
-          { Location: statusUrl, 'Retry-After': '2' },
-        );
-    }
-  } catch (error) {
-    createLogger(context).error('submit failed', { error: (error as Error).message });
-    return problemFromError(error);
+  const outcome = await submitService(createLogger(context)).submit(
+    body.value,
+    operatorRequester(caller.operator),
+  );
+  if (outcome.kind === 'refused') return problem(outcome.code, outcome.reason, { errors: outcome.issues });
+  const statusUrl = new URL(`/api/requests/${encodeURIComponent(outcome.requestId)}`, request.url).href;
+  switch (outcome.kind) {
+    case 'conflict':
+      return problem(ErrorCodes.RequestIdConflict, outcome.reason, { statusUrl });
+    case 'staging-unavailable':
+      return problem(
+        ErrorCodes.SecretStagingUnavailable,
+        'the broker cannot write to its Key Vault yet (permission not propagated); retry the same request',
+        { statusUrl },
+      );
+    case 'accepted':
+      return json(
+        202,
+        { requestId: outcome.requestId, status: outcome.status, statusUrl },
+        { Location: statusUrl, 'Retry-After': '2' },
+      );
   }
-}
+});
 
 function submitService(logger: Logger): SubmitService {
   const { config, requests, storage } = services();
@@ -103,29 +95,21 @@ function bodyProblem(failure: BodyFailure): HttpResponseInit {
   }
 }
 /** GET /api/requests/{requestId}: queued (with position), running (step), or the outcome. */
-export async function getRequest(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  try {
-    const requestId = request.params['requestId'] ?? '';
-    if (!REQUEST_ID_PATTERN.test(requestId)) {
-      return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
-    }
-    const { requests } = services();
-    const record = await requests.get(requestId);
-    if (!record) return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
-    const live: { queue?: string[]; progress?: unknown } = {};
-    if (record.status === 'queued') live.queue = await requests.queued(record.slug);
-    if (record.status === 'running' && record.instanceId) {
-      live.progress = await customStatusOf(df.getClient(context), record.instanceId);
-    }
-    return json(200, requestView(record, live));
-  } catch (error) {
-    createLogger(context).error('get request failed', { error: (error as Error).message });
-    return problemFromError(error);
+export const getRequest = withProblems('get request failed', async (request, context) => {
+  const requestId = request.params['requestId'] ?? '';
+  if (!REQUEST_ID_PATTERN.test(requestId)) {
+    return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
   }
-}
+  const { requests } = services();
+  const record = await requests.get(requestId);
+  if (!record) return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
+  const live: { queue?: string[]; progress?: unknown } = {};
+  if (record.status === 'queued') live.queue = await requests.queued(record.slug);
+  if (record.status === 'running' && record.instanceId) {
+    live.progress = await customStatusOf(df.getClient(context), record.instanceId);
+  }
+  return json(200, requestView(record, live));
+});
 
 async function customStatusOf(client: df.DurableClient, instanceId: string): Promise<unknown> {
   try {

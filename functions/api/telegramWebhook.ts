@@ -4,11 +4,11 @@ import { z } from 'zod';
 import { TELEGRAM_ALLOWED_UPDATES } from '../../shared/approvals/webhook.js';
 import { ErrorCodes } from '../../shared/errors.js';
 import { Functions } from '../../shared/functionNames.js';
-import { createLogger, type Logger } from '../../shared/logger.js';
+import { createLogger } from '../../shared/logger.js';
 import { webhookUrlProblem } from '../../shared/telegram/webhookUrl.js';
 import { approvalServices, telegramWebhookService } from '../approvalServices.js';
 import { readBody } from './body.js';
-import { json, problem, problemFromError } from './problem.js';
+import { answerProblems, json, problem, withProblems } from './problem.js';
 
 /**
  * POST /api/telegram/webhook: Telegram's calls. Anonymous at the Functions level (Telegram cannot
@@ -24,9 +24,10 @@ export async function telegramWebhook(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const log = createLogger(context);
-  const webhook = telegramWebhookService(log, () => df.getClient(context));
-  try {
+  // Built outside the problem wrapper, as always: a broker that cannot start (invalid settings)
+  // fails the call without telling an anonymous caller why.
+  const webhook = telegramWebhookService(createLogger(context), () => df.getClient(context));
+  return answerProblems(context, 'telegram webhook failed', async () => {
     const outcome = await webhook.receive({
       secretToken: request.headers.get('x-telegram-bot-api-secret-token'),
       contentLength: request.headers.get('content-length'),
@@ -41,11 +42,10 @@ export async function telegramWebhook(
       case 'replayed':
         return json(200, {});
     }
-  } catch (error) {
-    log.error('telegram webhook failed', { error: error instanceof Error ? error.message : String(error) });
-    return problemFromError(error);
-  }
+  });
 }
+
+const setupBodySchema = z.object({ url: z.url().optional() }).strict().optional();
 
 /**
  * POST /api/telegram/setup (function key): points the bot's webhook at this broker with the secret
@@ -53,14 +53,10 @@ export async function telegramWebhook(
  * Body `{ "url"?: "<public webhook URL>" }`, default this app's own `/api/telegram/webhook`; a
  * given URL must be https on this app's host or a TELEGRAM_WEBHOOK_HOSTS host (webhookUrlProblem).
  */
-const setupBodySchema = z.object({ url: z.url().optional() }).strict().optional();
-
-export async function registerTelegramWebhook(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  const log: Logger = createLogger(context);
-  try {
+export const registerTelegramWebhook = withProblems(
+  'telegram webhook registration failed',
+  async (request, context) => {
+    const log = createLogger(context);
     const s = approvalServices();
     let url = new URL('/api/telegram/webhook', request.url).href;
     const body = await readBody(request, { schema: setupBodySchema, blankIsAbsent: true });
@@ -77,13 +73,8 @@ export async function registerTelegramWebhook(
     await s.telegram.setWebhook({ url, secretToken, allowedUpdates: TELEGRAM_ALLOWED_UPDATES });
     log.info('telegram webhook registered', { url });
     return json(200, { url, allowedUpdates: TELEGRAM_ALLOWED_UPDATES });
-  } catch (error) {
-    log.error('telegram webhook registration failed', {
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return problemFromError(error);
-  }
-}
+  },
+);
 
 app.http(Functions.telegramWebhook, {
   route: 'telegram/webhook',
