@@ -4,10 +4,8 @@ import { ChatService } from '../shared/approvals/chatService.js';
 import type { ApprovalDecision } from '../shared/approvals/contracts.js';
 import { Events } from '../shared/functionNames.js';
 import type { Logger } from '../shared/logger.js';
+import { TelegramWebhook } from '../shared/approvals/webhook.js';
 import { services } from './services.js';
-
-/** @deprecated Temporary: the composition root is services(). */
-export const approvalServices = services;
 
 /** Raises an approval's final decision through the durable client; none for activities, which never decide. */
 export function decisionRaiser(client: DurableClient | undefined) {
@@ -46,6 +44,20 @@ export function chatService(log: Logger, client: DurableClient): ChatService {
     pairing: s.pairing,
     outsiders: s.outsiderRefusals,
     now: () => new Date(),
+    log,
+  });
+}
+
+/** The webhook's checks for one invocation; the chat service is built only for an update to handle. */
+export function telegramWebhookService(log: Logger, client: () => DurableClient): TelegramWebhook {
+  const s = services();
+  return new TelegramWebhook({
+    config: s.config,
+    secrets: s.secrets,
+    audit: s.audit,
+    seenUpdates: s.seenUpdates,
+    unauthenticated: s.webhookRefusals,
+    chat: () => chatService(log, client()),
     log,
   });
 }

@@ -1,11 +1,13 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { GatewayDevicePairing, type DevicePairingPort } from '../shared/approvals/devicePairing.js';
 import { RefusalCoalescer } from '../shared/approvals/refusalCoalescer.js';
+import { UNAUTHENTICATED_AUDIT_WINDOW_MS } from '../shared/approvals/webhook.js';
 import { AzureClients } from '../shared/azure/azureClients.js';
 import { brokerCredential, brokerPrincipalId } from '../shared/azure/credential.js';
 import { EntraClient } from '../shared/azure/entra.js';
 import { probeGateway } from '../shared/azure/gatewayProbe.js';
 import { getConfig, type BrokerConfig } from '../shared/config.js';
+import { Functions } from '../shared/functionNames.js';
 import { messageOf } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { telegramAdminChat } from '../shared/maintenance/adminChat.js';
@@ -21,6 +23,7 @@ import { NonceStore } from '../shared/storage/nonceStore.js';
 import { RejectedMessageStore } from '../shared/storage/rejectedMessageStore.js';
 import { RequestStore } from '../shared/storage/requestStore.js';
 import { SeenUpdateStore } from '../shared/storage/seenUpdateStore.js';
+import { SweepControl } from '../shared/sweeps/sweepControl.js';
 import { SecretCache, keyVaultSecretReader } from '../shared/telegram/secretCache.js';
 import { TelegramClient } from '../shared/telegram/telegramClient.js';
 import { createTeardownSteps, type TeardownSteps } from '../shared/teardown/teardownSteps.js';
@@ -54,6 +57,10 @@ export interface Services {
   pairing: DevicePairingPort;
   /** Refusals of chat members who may not act, coalesced per kind and minute (see ChatServiceDeps). */
   outsiderRefusals: RefusalCoalescer;
+  /** Refusals of webhook calls without the secret token, coalesced the same way. */
+  webhookRefusals: RefusalCoalescer;
+  /** The sweeps' stored switch, read by the timer sweeps and set through the sweep endpoints. */
+  sweepControl: SweepControl;
   provisionSteps: ProvisionSteps;
   teardownSteps: TeardownSteps;
   rotationSteps: RotationSteps;
@@ -141,6 +148,31 @@ export function compose(config: BrokerConfig): Services {
           },
         ),
     ),
+    webhookRefusals: lazy(
+      'webhookRefusals',
+      () =>
+        new RefusalCoalescer(
+          async ({ key, count, from, to }) => {
+            await s.audit.add({
+              channel: 'telegram',
+              actor: 'unknown',
+              action: 'webhook',
+              outcome: 'refused',
+              reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
+            });
+          },
+          {
+            windowMs: UNAUTHENTICATED_AUDIT_WINDOW_MS,
+            // A window closes after the invocation that opened it has ended: log to the process, not its context.
+            onError: (error) =>
+              createLogger(console, { function: Functions.telegramWebhook }).error(
+                'auditing coalesced webhook refusals failed',
+                { error: messageOf(error) },
+              ),
+          },
+        ),
+    ),
+    sweepControl: lazy('sweepControl', () => new SweepControl(storage)),
     provisionSteps: lazy('provisionSteps', () =>
       createProvisionSteps({
         config,
@@ -167,4 +199,9 @@ export function compose(config: BrokerConfig): Services {
     ),
   });
   return s;
+}
+
+/** The sweeps' stored switch (services().sweepControl). */
+export function sweepControl(): SweepControl {
+  return services().sweepControl;
 }

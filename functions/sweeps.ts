@@ -1,25 +1,16 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-  type Timer,
-} from '@azure/functions';
-import { checkSlug } from '../shared/domain/slug.js';
-import { ErrorCodes } from '../shared/errors.js';
+import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { Functions } from '../shared/functionNames.js';
 import { createLogger } from '../shared/logger.js';
 import { StorageNames } from '../shared/storage/brokerStorage.js';
-import { SweepControl } from '../shared/sweeps/sweepControl.js';
 import type { SweepKind } from '../shared/sweeps/sweepPlanner.js';
 import { runSweep, type SweepReport } from '../shared/sweeps/sweepRunner.js';
-import { json, problem, problemFromError } from './api/problem.js';
 import { occurrenceTime } from './timerOccurrence.js';
-import { services } from './services.js';
-import { callerLabel } from '../shared/approvals/operatorIdentity.js';
+import { services, sweepControl } from './services.js';
 
-let control: SweepControl | undefined;
-const sweepControl = () => (control ??= new SweepControl(services().storage));
+/*
+ * The sweeps' timer triggers. The HTTP endpoints that read and set the sweeps' switches are in
+ * functions/api/sweeps.ts.
+ */
 
 async function sweep(kind: SweepKind, timer: Timer, context: InvocationContext): Promise<SweepReport> {
   const { config, registry, requests, storage } = services();
@@ -50,138 +41,4 @@ app.timer(Functions.sasSweep, {
   handler: async (timer: Timer, context: InvocationContext) => {
     await sweep('sas', timer, context);
   },
-});
-
-/** GET /api/sweeps: whether the sweeps are paused, by configuration or by the stored switch. */
-async function getSweeps(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const { config } = services();
-    const pause = await sweepControl().get();
-    return json(200, {
-      paused: config.sweepsPaused || pause?.paused === true,
-      pausedByConfiguration: config.sweepsPaused,
-      ...(pause ? { switch: pause } : {}),
-      schedules: { rotation: config.rotation.sweepSchedule, sas: config.sas.sweepSchedule },
-    });
-  } catch (error) {
-    createLogger(context).error('get sweeps failed', { error: (error as Error).message });
-    return problemFromError(error);
-  }
-}
-
-/** POST /api/sweeps/pause|resume (body `{ reason? }`): sets the stored global switch. */
-function setPause(paused: boolean) {
-  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    try {
-      const reason = await optionalReason(request);
-      if (reason === null)
-        return problem(
-          ErrorCodes.BadRequest,
-          'body must be empty or { "reason": "<at most 200 characters>" }',
-        );
-      const pause = {
-        paused,
-        by: callerLabel(request, services().config.operators),
-        at: new Date().toISOString(),
-        reason,
-      };
-      await sweepControl().set(pause);
-      createLogger(context).info(paused ? 'sweeps paused' : 'sweeps resumed', { by: pause.by });
-      return json(200, { paused, switch: pause, pausedByConfiguration: services().config.sweepsPaused });
-    } catch (error) {
-      createLogger(context).error('set sweep pause failed', { error: (error as Error).message });
-      return problemFromError(error);
-    }
-  };
-}
-
-/** POST /api/environments/{slug}/sweeps/opt-out|opt-in (body `{ reason? }`): the per-slug switch. */
-function setOptOut(optOut: boolean) {
-  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    try {
-      const slug = request.params['slug'] ?? '';
-      const check = checkSlug(slug);
-      if (!check.ok) return problem(ErrorCodes.SlugInvalid, `Invalid slug: ${check.reason}`);
-      const reason = await optionalReason(request);
-      if (reason === null)
-        return problem(
-          ErrorCodes.BadRequest,
-          'body must be empty or { "reason": "<at most 200 characters>" }',
-        );
-      const { registry } = services();
-      if (!(await registry.get(slug))) return problem(ErrorCodes.NotFound, `no environment for slug ${slug}`);
-      const by = callerLabel(request, services().config.operators);
-      const updated = await registry.update(slug, (current) =>
-        current
-          ? {
-              ...current,
-              maintenance: {
-                ...current.maintenance,
-                optOut: optOut ? { at: new Date().toISOString(), by, reason } : undefined,
-              },
-            }
-          : undefined,
-      );
-      createLogger(context).info(optOut ? 'slug opted out of sweeps' : 'slug opted in to sweeps', {
-        slug,
-        by,
-      });
-      return json(200, {
-        slug,
-        optedOut: Boolean(updated?.maintenance?.optOut),
-        optOut: updated?.maintenance?.optOut,
-      });
-    } catch (error) {
-      createLogger(context).error('set sweep opt-out failed', { error: (error as Error).message });
-      return problemFromError(error);
-    }
-  };
-}
-
-/** `{ reason }` from the body; undefined for an empty body, null when the body is not acceptable. */
-async function optionalReason(request: HttpRequest): Promise<string | undefined | null> {
-  const text = (await request.text()).trim();
-  if (!text) return undefined;
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
-    const keys = Object.keys(body);
-    if (keys.some((key) => key !== 'reason')) return null;
-    const reason = (body as { reason?: unknown }).reason;
-    if (reason === undefined) return undefined;
-    return typeof reason === 'string' && reason.length <= 200 ? reason : null;
-  } catch {
-    return null;
-  }
-}
-
-app.http(Functions.getSweeps, {
-  route: 'sweeps',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: getSweeps,
-});
-app.http(Functions.pauseSweeps, {
-  route: 'sweeps/pause',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setPause(true),
-});
-app.http(Functions.resumeSweeps, {
-  route: 'sweeps/resume',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setPause(false),
-});
-app.http(Functions.optOutOfSweeps, {
-  route: 'environments/{slug}/sweeps/opt-out',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setOptOut(true),
-});
-app.http(Functions.optInToSweeps, {
-  route: 'environments/{slug}/sweeps/opt-in',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setOptOut(false),
 });

@@ -1,13 +1,15 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import { ErrorCodes } from '../../shared/errors.js';
 import { Functions } from '../../shared/functionNames.js';
 import { createLogger } from '../../shared/logger.js';
 import { REQUEST_ID_PATTERN } from '../../shared/requests/lifecycleRequest.js';
 import type { ButtonAction } from '../../shared/storage/nonceStore.js';
-import { approverRefusal, operatorActor, operatorOf } from '../../shared/approvals/operatorIdentity.js';
-import { approvalService, approvalServices } from '../approvalServices.js';
-import { json, problem, problemFromError } from './problem.js';
+import { approverRefusal, operatorActor } from '../../shared/approvals/operatorIdentity.js';
+import { approvalService } from '../approvalServices.js';
+import { services } from '../services.js';
+import { callerOf } from './caller.js';
+import { json, problem, withProblems } from './problem.js';
 
 /**
  * POST /api/requests/{requestId}/approve and /reject: an operator's decision on a request that
@@ -23,69 +25,61 @@ import { json, problem, problemFromError } from './problem.js';
  * voting twice), 401 `Unauthenticated` (Easy Auth configured but no principal).
  */
 export function decisionHandler(action: ButtonAction) {
-  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+  return withProblems('approval decision failed', async (request, context) => {
     const log = createLogger(context);
-    try {
-      const requestId = request.params['requestId'] ?? '';
-      if (!REQUEST_ID_PATTERN.test(requestId)) {
-        return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
-      }
-      const s = approvalServices();
-      const operator = operatorOf(request, s.config.operators);
-      if (!operator) {
-        return problem(ErrorCodes.Unauthenticated, 'no authenticated operator on this call', {}, 401);
-      }
-      const notApprover = approverRefusal(operator, s.config.operators);
-      if (notApprover) {
-        await s.audit.add({
-          channel: 'api',
-          actor: `operator:${operator.id}`,
-          action,
-          outcome: 'refused',
-          requestId,
-          reason: notApprover,
-        });
-        return problem(ErrorCodes.ApprovalForbidden, notApprover, {}, 403);
-      }
-      if (!(await s.requests.get(requestId))) {
-        await s.audit.add({
-          channel: 'api',
-          actor: `operator:${operator.id}`,
-          action,
-          outcome: 'refused',
-          requestId,
-          reason: `no request with id ${requestId}`,
-        });
-        return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
-      }
-      const result = await approvalService(log, df.getClient(context)).decide({
-        requestId,
-        actor: operatorActor(operator),
-        action,
-        via: 'api',
-      });
-      if (result.kind === 'refused') {
-        return result.refusal === 'forbidden'
-          ? problem(ErrorCodes.ApprovalForbidden, result.reason, {}, 403)
-          : problem(ErrorCodes.ApprovalNotPending, result.reason, {}, 409);
-      }
-      const record = result.record;
-      return json(result.final ? 200 : 202, {
-        requestId,
-        approval: record.status,
-        approvals: record.approvals.length,
-        approversNeeded: record.policy.approvers,
-        decidedBy: record.decidedBy,
-        decidedAt: record.decidedAt,
-        summary: result.summary,
-      });
-    } catch (error) {
-      log.error('approval decision failed', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-      return problemFromError(error);
+    const requestId = request.params['requestId'] ?? '';
+    if (!REQUEST_ID_PATTERN.test(requestId)) {
+      return problem(ErrorCodes.BadRequest, `"${requestId.slice(0, 80)}" is not a valid requestId`);
     }
-  };
+    const s = services();
+    const caller = callerOf(request, s.config.operators);
+    if (!caller.ok) return caller.response;
+    const operator = caller.operator;
+    const notApprover = approverRefusal(operator, s.config.operators);
+    if (notApprover) {
+      await s.audit.add({
+        channel: 'api',
+        actor: `operator:${operator.id}`,
+        action,
+        outcome: 'refused',
+        requestId,
+        reason: notApprover,
+      });
+      return problem(ErrorCodes.ApprovalForbidden, notApprover, {}, 403);
+    }
+    if (!(await s.requests.get(requestId))) {
+      await s.audit.add({
+        channel: 'api',
+        actor: `operator:${operator.id}`,
+        action,
+        outcome: 'refused',
+        requestId,
+        reason: `no request with id ${requestId}`,
+      });
+      return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
+    }
+    const result = await approvalService(log, df.getClient(context)).decide({
+      requestId,
+      actor: operatorActor(operator),
+      action,
+      via: 'api',
+    });
+    if (result.kind === 'refused') {
+      return result.refusal === 'forbidden'
+        ? problem(ErrorCodes.ApprovalForbidden, result.reason, {}, 403)
+        : problem(ErrorCodes.ApprovalNotPending, result.reason, {}, 409);
+    }
+    const record = result.record;
+    return json(result.final ? 200 : 202, {
+      requestId,
+      approval: record.status,
+      approvals: record.approvals.length,
+      approversNeeded: record.policy.approvers,
+      decidedBy: record.decidedBy,
+      decidedAt: record.decidedAt,
+      summary: result.summary,
+    });
+  });
 }
 
 app.http(Functions.approveRequest, {

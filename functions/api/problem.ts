@@ -1,5 +1,12 @@
-import type { HttpResponseInit } from '@azure/functions';
-import { ErrorCodes, ensureErrorType, isBrokerError, type ErrorCode } from '../../shared/errors.js';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import {
+  ErrorCodes,
+  ensureErrorType,
+  isBrokerError,
+  type ErrorCode,
+  messageOf,
+} from '../../shared/errors.js';
+import { createLogger } from '../../shared/logger.js';
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.RequestInvalidJson]: 400,
@@ -53,4 +60,29 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 function titleFor(code: ErrorCode): string {
   return code.replace(/([a-z])([A-Z])/g, '$1 $2');
+}
+
+/** An HTTP handler of the API. */
+export type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+/**
+ * The one problem wrapper: runs `work` and turns whatever it throws into a problem (a BrokerError
+ * keeps its code, anything else is an `Internal` 500 that says no more), logged as `failure`.
+ */
+export async function answerProblems(
+  context: InvocationContext,
+  failure: string,
+  work: () => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
+  try {
+    return await work();
+  } catch (error) {
+    createLogger(context).error(failure, { error: messageOf(error) });
+    return problemFromError(error);
+  }
+}
+
+/** A handler whose failures are answered as problems (answerProblems), logged as `failure`. */
+export function withProblems(failure: string, handler: ApiHandler): ApiHandler {
+  return (request, context) => answerProblems(context, failure, () => handler(request, context));
 }

@@ -4,7 +4,8 @@ import type { RequestedBy } from '../requests/lifecycleRequest.js';
 import type { Actor } from '../domain/actor.js';
 
 /**
- * Who an operator calling the HTTP API is. The one place that reads it, for every route.
+ * Who an operator calling the HTTP API is. The one place that reads it, for every route (through
+ * functions/api/caller.ts).
  *
  * With `OPERATOR_AUTH=easyauth` the Function App sits behind App Service authentication (Entra ID,
  * infra/modules/broker.bicep): the platform validates the caller's token and sets the
@@ -97,15 +98,6 @@ export function operatorActor(operator: Operator): Extract<Actor, { kind: 'opera
 /** The operator as the requester of an HTTP request: from the caller, never from the body. */
 export function operatorRequester(operator: Operator): RequestedBy {
   return { kind: 'operator', id: operator.id };
-}
-
-/**
- * Who made a change that is only recorded, not authorised, by the caller's identity (a sweep
- * switch): the operator's name, or `unauthenticated`.
- */
-export function callerLabel(request: CallerRequest, operators: OperatorsConfig): string {
-  const operator = operatorOf(request, operators);
-  return operator ? (operator.name ?? operator.id) : 'unauthenticated';
 }
 
 export function describeOperator(operator: Operator): string {

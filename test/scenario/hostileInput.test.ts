@@ -24,7 +24,7 @@ import {
 } from '../support/hostileInputs.js';
 import { TestWorld } from '../support/testWorld.js';
 import type * as RequestsApi from '../../functions/api/requests.js';
-import type * as Webhook from '../../functions/telegramWebhook.js';
+import type * as Webhook from '../../functions/api/telegramWebhook.js';
 import type * as Services from '../../functions/services.js';
 
 /**
@@ -84,7 +84,7 @@ beforeAll(async () => {
   webhookSecret = (await world.brokerSecrets.getSecret('telegram-webhook-secret')).value!;
   // The same modules the host loaded (one process): their services run on the world's storage.
   requestsApi = await import('../../functions/api/requests.js');
-  webhook = await import('../../functions/telegramWebhook.js');
+  webhook = await import('../../functions/api/telegramWebhook.js');
   services = await import('../../functions/services.js');
 }, 120_000);
 
@@ -180,8 +180,7 @@ async function rejectedCount(): Promise<number> {
 }
 
 async function refusedAuditCount(): Promise<number> {
-  const { approvalServices } = await import('../../functions/approvalServices.js');
-  return (await approvalServices().audit.list({ limit: 1_000_000 })).filter(
+  return (await services.services().audit.list({ limit: 1_000_000 })).filter(
     (entry) => entry.outcome === 'refused' && (entry.reason ?? '').length > 0,
   ).length;
 }
