@@ -116,7 +116,11 @@ const lifecycleLayers = LIFECYCLE.map((folder) => ({
       {
         patterns: [
           {
-            group: LIFECYCLE.filter((other) => other !== folder).map((other) => `../${other}/*`),
+            // From the folder itself and from one folder down (shared/<folder>/steps/).
+            group: LIFECYCLE.filter((other) => other !== folder).flatMap((other) => [
+              `../${other}/*`,
+              `../../${other}/*`,
+            ]),
             message: `shared/${folder} is a lifecycle operation: lifecycle folders do not import one another. Move what they share to shared/domain, shared/operations or shared/maintenance.`,
           },
         ],
@@ -133,7 +137,7 @@ const adapterLayers = {
       {
         patterns: [
           {
-            group: ABOVE_ADAPTERS.map((folder) => `../${folder}/*`),
+            group: ABOVE_ADAPTERS.flatMap((folder) => [`../${folder}/*`, `../../${folder}/*`]),
             message:
               'Adapters do not import lifecycle code: pass what they need in, or move it to shared/domain.',
           },

@@ -20,7 +20,7 @@ const scope = (input: Pick<StepBase, 'target'>) => ({
 /** Plans the rotation; reads only. */
 registerActivity(RotationActivities.plan, { run: (input) => steps().plan(input) });
 
-// The guarded steps: each safe to run twice (see the step's JSDoc in shared/rotation/rotationSteps.ts).
+// The guarded steps: each safe to run twice (see the step's JSDoc in shared/rotation/steps/ and shared/maintenance/deliver.ts).
 registerStep(RotationActivities.gatewayWrite, {
   kind: 'maintenance',
   scope,

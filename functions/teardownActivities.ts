@@ -11,7 +11,7 @@ df.app.orchestration(Orchestrations.teardown, teardownOrchestration);
 const steps = () => services().teardownSteps;
 const planScope = (plan: TeardownPlan) => ({ slug: plan.slug, requestId: plan.requestId });
 
-// Each step is safe to run twice; see the step's JSDoc in shared/teardown/teardownSteps.ts. The
+// Each step is safe to run twice; see the step's JSDoc in shared/teardown/steps/. The
 // steps answer values or throw; registerStep makes that a StepOutcome like every other step's.
 registerStep(TeardownActivities.inspect, {
   kind: 'teardown',

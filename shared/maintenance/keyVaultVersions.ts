@@ -8,6 +8,9 @@ import { VaultAccessPending } from '../azure/keyVaultSecrets.js';
  * needs versions, their tags and times. Values stay inside the calling activity.
  */
 
+/** A version id shortened for messages (its first 8 characters), or 'none'. */
+export const shortVersion = (version: string | undefined) => (version ? version.slice(0, 8) : 'none');
+
 /** The latest version of a secret: its id, tags and creation time (and the value, for the caller only). */
 export interface SecretVersion {
   version: string;

@@ -16,7 +16,7 @@ export interface ExpiredBackupsDeletion extends RetentionDeletion {
 /**
  * The final backups of state shares that teardown writes (container `teardown-backups`, blobs
  * `<slug>/<incarnation>/<requestId>/...`, each with `retainuntil` metadata set from
- * TEARDOWN_BACKUP_RETENTION). Teardown writes them (shared/teardown/teardownSteps.ts); this store
+ * TEARDOWN_BACKUP_RETENTION). Teardown writes them (shared/teardown/steps/backup.ts); this store
  * deletes them once their retention has passed.
  */
 export class TeardownBackupStore {

@@ -28,6 +28,18 @@ describe('the layer lint for shared/', () => {
   );
 
   it.each([
+    ['rotation', 'sas'],
+    ['teardown', 'rotation'],
+    ['sas', 'provisioning'],
+  ])('refuses shared/%s/steps importing shared/%s (one folder down)', async (from, to) => {
+    const found = await problems(
+      `import { x } from '../../${to}/contracts.js';`,
+      `shared/${from}/steps/probe.ts`,
+    );
+    expect(found.join('\n')).toContain('lifecycle folders do not import one another');
+  });
+
+  it.each([
     ['azure', 'provisioning/contracts.js'],
     ['storage', 'teardown/teardownSteps.js'],
     ['storage', 'approvals/contracts.js'],
