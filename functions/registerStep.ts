@@ -8,7 +8,7 @@ import type {
   StepValue,
 } from '../shared/activities.js';
 import { createLogger, type LogFields, type Logger } from '../shared/logger.js';
-import { asStepOutcome, type StepOutcome } from '../shared/operations/outcome.js';
+import { asStepOutcome, type OutcomeOptions, type StepOutcome } from '../shared/operations/outcome.js';
 
 /** Who a step works for, for its log lines: names and ids, never a value. */
 export interface StepScope {
@@ -29,6 +29,8 @@ export interface StepRegistration<N extends StepActivity> {
    */
   run(input: ActivityInput<N>, context: InvocationContext): Promise<StepOutcome<StepValue<N>>>;
   extraInputs?: FunctionInput[];
+  /** How what the step threw maps to an outcome (asStepOutcome's options). */
+  outcome?: OutcomeOptions;
 }
 
 /**
@@ -45,7 +47,7 @@ export function registerStep<N extends StepActivity>(name: N, registration: Step
     ): Promise<StepOutcome<StepValue<N>>> => {
       const log = createLogger(context, { step: registration.label ?? name, ...registration.scope(input) });
       log.info(`${kind} step started`);
-      const outcome = await asStepOutcome(() => registration.run(input, context));
+      const outcome = await asStepOutcome(() => registration.run(input, context), registration.outcome);
       logOutcome(log, kind, outcome);
       return outcome;
     },

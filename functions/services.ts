@@ -9,7 +9,7 @@ import { probeGateway } from '../shared/azure/gatewayProbe.js';
 import { getConfig, type BrokerConfig } from '../shared/config.js';
 import { Functions } from '../shared/functionNames.js';
 import { messageOf } from '../shared/errors.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, type LogFields } from '../shared/logger.js';
 import { telegramAdminChat } from '../shared/maintenance/adminChat.js';
 import type { MaintenanceDependencies } from '../shared/maintenance/target.js';
 import { createProvisionSteps, type ProvisionSteps } from '../shared/provisioning/provisionSteps.js';
@@ -125,52 +125,13 @@ export function compose(config: BrokerConfig): Services {
         }),
     ),
     pairing: lazy('pairing', () => new GatewayDevicePairing({ config, azure: s.azure })),
-    outsiderRefusals: lazy(
-      'outsiderRefusals',
-      () =>
-        new RefusalCoalescer(
-          async ({ key, count, from, to }) => {
-            await s.audit.add({
-              channel: 'telegram',
-              actor: 'unknown',
-              action: 'chat',
-              outcome: 'refused',
-              reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
-            });
-          },
-          {
-            windowMs: OUTSIDER_AUDIT_WINDOW_MS,
-            // A window closes after the invocation that opened it: log to the process.
-            onError: (error) =>
-              createLogger(console, { component: 'chat' }).error('auditing coalesced chat refusals failed', {
-                error: messageOf(error),
-              }),
-          },
-        ),
+    outsiderRefusals: lazy('outsiderRefusals', () =>
+      auditedRefusals(() => s.audit, 'chat', OUTSIDER_AUDIT_WINDOW_MS, { component: 'chat' }),
     ),
-    webhookRefusals: lazy(
-      'webhookRefusals',
-      () =>
-        new RefusalCoalescer(
-          async ({ key, count, from, to }) => {
-            await s.audit.add({
-              channel: 'telegram',
-              actor: 'unknown',
-              action: 'webhook',
-              outcome: 'refused',
-              reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
-            });
-          },
-          {
-            windowMs: UNAUTHENTICATED_AUDIT_WINDOW_MS,
-            // A window closes after the invocation that opened it has ended: log to the process, not its context.
-            onError: (error) =>
-              createLogger(console, { function: Functions.telegramWebhook }).error(
-                'auditing coalesced webhook refusals failed',
-                { error: messageOf(error) },
-              ),
-          },
-        ),
+    webhookRefusals: lazy('webhookRefusals', () =>
+      auditedRefusals(() => s.audit, 'webhook', UNAUTHENTICATED_AUDIT_WINDOW_MS, {
+        function: Functions.telegramWebhook,
+      }),
     ),
     sweepControl: lazy('sweepControl', () => new SweepControl(storage)),
     provisionSteps: lazy('provisionSteps', () =>
@@ -199,6 +160,37 @@ export function compose(config: BrokerConfig): Services {
     ),
   });
   return s;
+}
+
+/**
+ * Refusals of Telegram callers who may not act, audited as one line per kind and window instead of
+ * one each (a flood cannot flood the audit trail). A window closes after the invocation that opened
+ * it has ended, so a failure to audit goes to the process log, not the invocation's.
+ */
+function auditedRefusals(
+  audit: () => AuditTrail,
+  action: 'chat' | 'webhook',
+  windowMs: number,
+  logFields: LogFields,
+): RefusalCoalescer {
+  return new RefusalCoalescer(
+    async ({ key, count, from, to }) => {
+      await audit().add({
+        channel: 'telegram',
+        actor: 'unknown',
+        action,
+        outcome: 'refused',
+        reason: `${key}: ${count} more from ${from.toISOString()} to ${to.toISOString()} (counted, not audited one by one)`,
+      });
+    },
+    {
+      windowMs,
+      onError: (error) =>
+        createLogger(console, logFields).error(`auditing coalesced ${action} refusals failed`, {
+          error: messageOf(error),
+        }),
+    },
+  );
 }
 
 /** The sweeps' stored switch (services().sweepControl). */

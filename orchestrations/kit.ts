@@ -138,7 +138,7 @@ export class Patience {
 
 /**
  * Runs a step activity until it settles: "not yet" waits on a durable timer and runs the step again
- * (with a fresh `now`), until `patience` gives up. Returns the settled outcome; a step that was
+ * (with a fresh `now` when its input has one), until `patience` gives up. Returns the settled outcome; a step that was
  * still "not yet" when patience ran out comes back as `not-yet` with a reason that says so.
  */
 export function* untilSettled<N extends StepActivity>(
@@ -149,7 +149,11 @@ export function* untilSettled<N extends StepActivity>(
 ): Generator<Task, StepOutcome<StepValue<N>>, unknown> {
   patience.begin(context.df.currentUtcDateTime);
   for (;;) {
-    const attempt = { ...input, now: now(context) } as ActivityInput<N>;
+    // A step that takes the time (maintenance steps record it) gets the time of this attempt.
+    const attempt =
+      typeof input === 'object' && input !== null && 'now' in input
+        ? ({ ...input, now: now(context) } as ActivityInput<N>)
+        : input;
     const outcome = yield* callStep(context, name, attempt);
     if (outcome.status !== 'not-yet') return outcome;
     const next = patience.notYet(context.df.currentUtcDateTime, outcome.reason);

@@ -12,9 +12,18 @@ import {
 } from '../shared/teardown/contracts.js';
 import { describeTeardown } from '../shared/teardown/describe.js';
 import { approvalRefusalReason, requireApproval } from './approval.js';
-import { callStep, now, rejected, succeeded, valueOf } from './kit.js';
+import { Patience, now, untilSettled, rejected, succeeded, valueOf } from './kit.js';
 
 const TOTAL = TEARDOWN_STEPS.length;
+
+/**
+ * How long a teardown step may answer "not yet": only Entra's replication of an object provisioning
+ * just created does (readRecorded, isReplicationLag), which settles within the propagation timeout
+ * (PROVISION_PROPAGATION_TIMEOUT, 30 minutes by default) and usually in seconds. Backs off from 5 s
+ * to a minute, as the activity retry did when the step threw.
+ */
+const entraReplication = () =>
+  new Patience(30 * 60_000, (waits) => Math.min(60_000, 5_000 * 2 ** Math.min(waits - 1, 4)));
 
 /**
  * Tears one slug down. Input: the validated teardown request; output: an OperationResult.
@@ -40,7 +49,8 @@ export const teardownOrchestration: OrchestrationHandler = function* (context: O
     name: N,
     input: ActivityInput<N>,
   ): Generator<Task, StepValue<N>, unknown> {
-    return valueOf(`teardown ${request.slug}: ${label}`, yield* callStep(context, name, input));
+    const outcome = yield* untilSettled(context, name, input, entraReplication());
+    return valueOf(`teardown ${request.slug}: ${label}`, outcome);
   }
   const inspectInput: InspectInput = {
     slug: request.slug,

@@ -24,7 +24,7 @@ import {
   type ReplayRun,
   type Script,
 } from '../support/replay.js';
-import { done } from '../../shared/operations/outcome.js';
+import { done, notYet } from '../../shared/operations/outcome.js';
 import { requestOf } from './fixtures.js';
 
 const request = requestOf('teardown', { requestId: 'req-td-1', params: { purgeKeyVault: true } });
@@ -168,6 +168,32 @@ describe('teardown orchestration (replayed)', () => {
     expect(run.names()).toEqual([TeardownActivities.inspect]);
     for (const name of DESTRUCTIVE) expect(run.callsOf(name)).toEqual([]);
     expect(run.customStatuses).toContainEqual(expect.objectContaining({ awaitingApproval: true }));
+  });
+
+  it('waits while Entra has not replicated an object provisioning just made, then goes on; gives up after the bound', async () => {
+    const waiting = script(() => decision('approved'));
+    waiting.activities![TeardownActivities.inspect] = (_: InspectInput, info) =>
+      info.call <= 2
+        ? notYet('Entra group g-1 is not readable yet (directory replication)')
+        : done({ kind: 'plan', plan });
+    const run = await replay(teardownOrchestration, request, waiting);
+    expect(run.status).toBe('Completed');
+    expect((run.output as OperationResult).outcome).toBe('succeeded');
+    expect(run.callsOf(TeardownActivities.inspect)).toHaveLength(4);
+    expect(
+      run.timers
+        .filter((timer) => !timer.retry)
+        .map((timer) => Date.parse(timer.fireAt) - Date.parse(timer.createdAt)),
+    ).toEqual([5_000, 10_000]);
+
+    const never = script(() => decision('approved'));
+    never.activities![TeardownActivities.inspect] = () => notYet('Entra group g-1 is not readable yet');
+    const stuck = await replay(teardownOrchestration, request, never);
+    expect(stuck.status).toBe('Failed');
+    expect(stuck.error).toContain(
+      'teardown acme: inspect: still not done after 1800s: Entra group g-1 is not readable yet',
+    );
+    expect(stuck.subOrchestrations).toEqual([]);
   });
 
   it('once approved, looks again and deletes in order', async () => {
