@@ -77,6 +77,15 @@ export function services(): Services {
   return instance;
 }
 
+/**
+ * Runs the app's triggers and activities on `given` instead of services built from `process.env`:
+ * tests build theirs with `compose(loadConfig(settings))` (and may replace any member) and import
+ * the handlers statically.
+ */
+export function useServices(given: Services): void {
+  instance = given;
+}
+
 /** Builds the services over `config`, each member on first use. */
 export function compose(config: BrokerConfig): Services {
   const storage = new BrokerStorage(config);

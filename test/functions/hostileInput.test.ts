@@ -9,11 +9,12 @@ import { drainUnreadableMessages } from '../../shared/intake/unreadableDrain.js'
 import { containsRawSecret } from '../../shared/requests/rawSecrets.js';
 import { FAKE_BOT_TOKEN, deepRequestText, nestedText } from '../support/hostileInputs.js';
 import { aRequest } from '../support/requests.js';
+import { loadConfig } from '../../shared/config.js';
 import { testSettings } from '../support/settings.js';
-import type * as IntakeFunctions from '../../functions/intake.js';
-import type * as RejectedApi from '../../functions/api/rejected.js';
-import type * as RequestsApi from '../../functions/api/requests.js';
-import type * as Services from '../../functions/services.js';
+import * as intake from '../../functions/intake.js';
+import * as rejectedApi from '../../functions/api/rejected.js';
+import * as requestsApi from '../../functions/api/requests.js';
+import * as services from '../../functions/services.js';
 
 /**
  * Issue 10, findings 4 and 5 and the `__proto__` difference, through the registered handlers
@@ -21,19 +22,13 @@ import type * as Services from '../../functions/services.js';
  * HttpRequest objects, against Azurite. Each test failed on the code before the fix.
  */
 let azurite: RunningAzurite;
-let intake: typeof IntakeFunctions;
-let rejectedApi: typeof RejectedApi;
-let requestsApi: typeof RequestsApi;
-let services: typeof Services;
 let sequence = 0;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  Object.assign(process.env, testSettings({ AzureWebJobsStorage: azurite.connectionString }));
-  intake = await import('../../functions/intake.js');
-  rejectedApi = await import('../../functions/api/rejected.js');
-  requestsApi = await import('../../functions/api/requests.js');
-  services = await import('../../functions/services.js');
+  services.useServices(
+    services.compose(loadConfig(testSettings({ AzureWebJobsStorage: azurite.connectionString }))),
+  );
 });
 
 afterAll(async () => {

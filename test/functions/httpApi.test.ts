@@ -2,10 +2,11 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../sandbox/azurite.js';
+import { loadConfig } from '../../shared/config.js';
 import { testSettings } from '../support/settings.js';
-import type * as RequestsApi from '../../functions/api/requests.js';
-import type * as EnvironmentsApi from '../../functions/api/environments.js';
-import type * as Services from '../../functions/services.js';
+import * as api from '../../functions/api/requests.js';
+import * as environments from '../../functions/api/environments.js';
+import * as services from '../../functions/services.js';
 
 /**
  * The HTTP handlers, called with real HttpRequest and InvocationContext objects from
@@ -13,19 +14,16 @@ import type * as Services from '../../functions/services.js';
  * test/scenario/intake.test.ts.
  */
 let azurite: RunningAzurite;
-let api: typeof RequestsApi;
-let environments: typeof EnvironmentsApi;
-let services: typeof Services;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  Object.assign(
-    process.env,
-    testSettings({ AzureWebJobsStorage: azurite.connectionString, INTAKE_MAX_MESSAGE_BYTES: '2048' }),
+  services.useServices(
+    services.compose(
+      loadConfig(
+        testSettings({ AzureWebJobsStorage: azurite.connectionString, INTAKE_MAX_MESSAGE_BYTES: '2048' }),
+      ),
+    ),
   );
-  api = await import('../../functions/api/requests.js');
-  environments = await import('../../functions/api/environments.js');
-  services = await import('../../functions/services.js');
 });
 
 afterAll(async () => {
