@@ -35,27 +35,22 @@ export function decisionHandler(action: ButtonAction) {
     const caller = callerOf(request, s.config.operators);
     if (!caller.ok) return caller.response;
     const operator = caller.operator;
-    const notApprover = approverRefusal(operator, s.config.operators);
-    if (notApprover) {
-      await s.audit.add({
+    const refused = (reason: string) =>
+      s.audit.add({
         channel: 'api',
         actor: `operator:${operator.id}`,
         action,
         outcome: 'refused',
         requestId,
-        reason: notApprover,
+        reason,
       });
+    const notApprover = approverRefusal(operator, s.config.operators);
+    if (notApprover) {
+      await refused(notApprover);
       return problem(ErrorCodes.ApprovalForbidden, notApprover, {}, 403);
     }
     if (!(await s.requests.get(requestId))) {
-      await s.audit.add({
-        channel: 'api',
-        actor: `operator:${operator.id}`,
-        action,
-        outcome: 'refused',
-        requestId,
-        reason: `no request with id ${requestId}`,
-      });
+      await refused(`no request with id ${requestId}`);
       return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
     }
     const result = await approvalService(log, df.getClient(context)).decide({

@@ -91,33 +91,24 @@ async function optionalReason(request: HttpRequest): Promise<string | undefined 
   return body.ok ? body.value?.reason : null;
 }
 
-app.http(Functions.getSweeps, {
-  route: 'sweeps',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: getSweeps,
-});
-app.http(Functions.pauseSweeps, {
-  route: 'sweeps/pause',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setPause(true),
-});
-app.http(Functions.resumeSweeps, {
-  route: 'sweeps/resume',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setPause(false),
-});
-app.http(Functions.optOutOfSweeps, {
-  route: 'environments/{slug}/sweeps/opt-out',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setOptOut(true),
-});
-app.http(Functions.optInToSweeps, {
-  route: 'environments/{slug}/sweeps/opt-in',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: setOptOut(false),
-});
+const routes = [
+  { name: Functions.getSweeps, route: 'sweeps', method: 'GET', handler: getSweeps },
+  { name: Functions.pauseSweeps, route: 'sweeps/pause', method: 'POST', handler: setPause(true) },
+  { name: Functions.resumeSweeps, route: 'sweeps/resume', method: 'POST', handler: setPause(false) },
+  {
+    name: Functions.optOutOfSweeps,
+    route: 'environments/{slug}/sweeps/opt-out',
+    method: 'POST',
+    handler: setOptOut(true),
+  },
+  {
+    name: Functions.optInToSweeps,
+    route: 'environments/{slug}/sweeps/opt-in',
+    method: 'POST',
+    handler: setOptOut(false),
+  },
+] as const;
+
+for (const { name, route, method, handler } of routes) {
+  app.http(name, { route, methods: [method], authLevel: 'function', handler });
+}
