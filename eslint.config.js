@@ -90,14 +90,14 @@ const deterministicRules = {
 };
 
 /**
- * shared/ by layer. The lifecycle operations (provisioning, rotation, sas, teardown) build on the
+ * shared/ by layer. The lifecycle operations (provisioning, rotation, sas, teardown, upgrades) build on the
  * footprint's vocabulary (shared/domain), the operation kit (shared/operations), what maintenance
  * shares (shared/maintenance) and the adapters; they never import one another, so each can change
- * (or a new one be added) without the others. The adapters (azure, storage, telegram, openclaw)
- * talk to one outside system each and know nothing of the operations that use them.
+ * (or a new one be added) without the others. The adapters (azure, storage, telegram, openclaw,
+ * registries) talk to one outside system each and know nothing of the operations that use them.
  */
-const LIFECYCLE = ['provisioning', 'rotation', 'sas', 'teardown'];
-const ADAPTERS = ['azure', 'storage', 'telegram', 'openclaw'];
+const LIFECYCLE = ['provisioning', 'rotation', 'sas', 'teardown', 'upgrades'];
+const ADAPTERS = ['azure', 'storage', 'telegram', 'openclaw', 'registries'];
 const ABOVE_ADAPTERS = [
   ...LIFECYCLE,
   'maintenance',

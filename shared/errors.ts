@@ -50,6 +50,11 @@ export const ErrorCodes = {
   GatewayNotReady: 'GatewayNotReady',
   /** A maintenance step answered "not yet" where it may not wait (a restart still in progress). */
   NotReady: 'NotReady',
+  /**
+   * An OpenClaw image tag resolved to a different digest than the one frozen for that version:
+   * version tags are immutable by policy only, so the broker refuses the moved tag.
+   */
+  TagMoved: 'TagMoved',
   Internal: 'Internal',
 } as const;
 

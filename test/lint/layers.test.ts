@@ -16,7 +16,7 @@ async function problems(code: string, filePath: string): Promise<string[]> {
   return (result?.messages ?? []).map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
 }
 
-const LIFECYCLE = ['provisioning', 'rotation', 'sas', 'teardown'];
+const LIFECYCLE = ['provisioning', 'rotation', 'sas', 'teardown', 'upgrades'];
 
 describe('the layer lint for shared/', () => {
   it.each(LIFECYCLE.flatMap((from) => LIFECYCLE.filter((to) => to !== from).map((to) => [from, to])))(
@@ -46,6 +46,8 @@ describe('the layer lint for shared/', () => {
     ['telegram', 'maintenance/adminChat.js'],
     ['openclaw', 'operations/outcome.js'],
     ['azure', 'intake/stagedSecrets.js'],
+    ['registries', 'upgrades/eligibility.js'],
+    ['registries', 'provisioning/contracts.js'],
   ])('refuses the shared/%s adapter importing %s', async (adapter, target) => {
     const found = await problems(`import type { X } from '../${target}';`, `shared/${adapter}/probe.ts`);
     expect(found.join('\n')).toContain('Adapters do not import lifecycle code');
@@ -59,6 +61,7 @@ describe('the layer lint for shared/', () => {
       "import { latestVersion } from '../maintenance/keyVaultVersions.js';",
       "import { AzureClients } from '../azure/azureClients.js';",
       "import { RequestStore } from '../storage/requestStore.js';",
+      "import { NpmRegistryClient } from '../registries/npmRegistry.js';",
     ].join('\n');
     for (const folder of LIFECYCLE) expect(await problems(code, `shared/${folder}/probe.ts`)).toEqual([]);
   });
