@@ -137,9 +137,10 @@ export class Patience {
 }
 
 /**
- * Runs a step activity until it settles: "not yet" waits on a durable timer and runs the step again
- * (with a fresh `now` when its input has one), until `patience` gives up. Returns the settled outcome; a step that was
- * still "not yet" when patience ran out comes back as `not-yet` with a reason that says so.
+ * Runs a step activity until it settles: "not yet" waits on a durable timer and runs the step
+ * again (with a fresh `now` when its input has one), until `patience` gives up. Returns the settled
+ * outcome; a step still "not yet" when patience ran out comes back as `not-yet` with a reason that
+ * says so.
  */
 export function* untilSettled<N extends StepActivity>(
   context: OrchestrationContext,
