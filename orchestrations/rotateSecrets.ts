@@ -2,7 +2,18 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import { RotationActivities } from '../shared/functionNames.js';
 import type { ActivityInput, StepActivity, StepValue } from '../shared/activities.js';
 import { ErrorCodes } from '../shared/errors.js';
-import { Patience, call, firstLine, later, now, publish, rejected, succeeded, untilSettled } from './kit.js';
+import {
+  Patience,
+  describeEnded,
+  call,
+  firstLine,
+  later,
+  now,
+  publish,
+  rejected,
+  succeeded,
+  untilSettled,
+} from './kit.js';
 import type {
   EntraAddInput,
   EntraRetireInput,
@@ -306,7 +317,7 @@ function* record(
 function ended(kind: string, outcome: StepEnded): ItemResult {
   switch (outcome.status) {
     case 'failed':
-      return { kind, result: 'failed', detail: `${outcome.error.code}: ${outcome.error.message}` };
+      return { kind, result: 'failed', detail: describeEnded(outcome) };
     case 'refused':
       return { kind, result: 'refused', detail: `precondition failed: ${outcome.reason}` };
     case 'skipped':

@@ -1,7 +1,6 @@
 import { deliver } from '../maintenance/deliver.js';
 import type { DeliverInput } from '../maintenance/contracts.js';
 import type { MaintenanceDependencies } from '../maintenance/target.js';
-import type { StepOutcome } from '../operations/outcome.js';
 import type {
   EntraAddInput,
   EntraRetireInput,
@@ -23,13 +22,6 @@ import { gatewayVerify, gatewayWrite, retireVersions } from './steps/gatewayToke
 import { planRotation } from './steps/plan.js';
 import { flagSecret, recordRotation, recordSkip } from './steps/records.js';
 import { storageMove, storageRegenerate, storageVerify } from './steps/storageKey.js';
-
-/** Starts a detached orchestration; 'exists' when an instance of that id already runs. */
-export type OrchestrationStarter = (
-  name: string,
-  instanceId: string,
-  input: unknown,
-) => Promise<'started' | 'exists'>;
 
 /**
  * The secret rotation steps, each safe to run twice and guarded by what its plan found (a Key
@@ -61,5 +53,3 @@ export function createRotationSteps(deps: MaintenanceDependencies) {
 export type RotationSteps = ReturnType<typeof createRotationSteps>;
 
 export { entraRetireInstanceId } from './steps/entraSecret.js';
-
-export type { StepOutcome };

@@ -20,7 +20,7 @@ import type {
 } from './contracts.js';
 import { sasRenewalDue, sasRetryAt } from './sasSchedule.js';
 import { MAINTENANCE_SECRET_NAMES } from '../domain/footprint.js';
-import { type StepOutcome, asStepOutcome, done, notYet, preconditionFailed } from '../operations/outcome.js';
+import { asStepOutcome, done, notYet, preconditionFailed } from '../operations/outcome.js';
 import { MAINTENANCE_TAGS } from '../maintenance/contracts.js';
 import { maintenanceTarget, notMaintainable, type MaintenanceDependencies } from '../maintenance/target.js';
 
@@ -280,5 +280,3 @@ export type SasSteps = ReturnType<typeof createSasSteps>;
 function hoursUntil(iso: string, now: string): number {
   return Math.round(((Date.parse(iso) - Date.parse(now)) / 3_600_000) * 10) / 10;
 }
-
-export type { StepOutcome };
