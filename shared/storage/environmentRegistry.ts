@@ -3,12 +3,15 @@ import { StorageNames, type BrokerStorage } from './brokerStorage.js';
 import { BrokerError, ErrorCodes } from '../errors.js';
 import type { LifecycleOp } from '../requests/lifecycleRequest.js';
 import { hasStatus } from '../azure/azureErrors.js';
+import type { UpgradeState } from '../domain/upgradeState.js';
 
 export const ENVIRONMENT_STATES = [
   'provisioning',
   'ready',
   'failed',
   'updating',
+  /** An upgrade failed and its rollback failed too: everything is stopped until an operator repairs it. */
+  'needs-repair',
   'deleting',
   'deleted',
 ] as const;
@@ -100,6 +103,8 @@ export interface EnvironmentRecord {
   /** Set by teardown (state `deleted`). */
   teardown?: TeardownFacts | undefined;
   entraObjects?: EntraObjects | undefined;
+  /** What upgrades keep: the deployed release and the one before, failures, operator controls. */
+  upgrades?: UpgradeState | undefined;
   activeRequestId?: string | undefined;
   currentStep?: string | undefined;
   progress?: { done: number; total: number } | undefined;
@@ -123,6 +128,7 @@ interface EnvironmentEntity {
   lastOperationJson?: string;
   teardownJson?: string;
   entraObjectsJson?: string;
+  upgradesJson?: string;
   activeRequestId?: string;
   currentStep?: string;
   progressJson?: string;
@@ -215,6 +221,7 @@ function toEntity(record: Omit<EnvironmentRecord, 'etag'>): EnvironmentEntity {
   if (record.lastOperation) entity.lastOperationJson = JSON.stringify(record.lastOperation);
   if (record.teardown) entity.teardownJson = JSON.stringify(record.teardown);
   if (record.entraObjects) entity.entraObjectsJson = JSON.stringify(record.entraObjects);
+  if (record.upgrades) entity.upgradesJson = JSON.stringify(record.upgrades);
   if (record.activeRequestId) entity.activeRequestId = record.activeRequestId;
   if (record.currentStep) entity.currentStep = record.currentStep;
   if (record.progress) entity.progressJson = JSON.stringify(record.progress);
@@ -239,6 +246,7 @@ function fromEntity(entity: EnvironmentEntity): EnvironmentRecord {
       : undefined,
     teardown: entity.teardownJson ? (JSON.parse(entity.teardownJson) as TeardownFacts) : undefined,
     entraObjects: entity.entraObjectsJson ? (JSON.parse(entity.entraObjectsJson) as EntraObjects) : undefined,
+    upgrades: entity.upgradesJson ? (JSON.parse(entity.upgradesJson) as UpgradeState) : undefined,
     activeRequestId: entity.activeRequestId,
     currentStep: entity.currentStep,
     progress: entity.progressJson
