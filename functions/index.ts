@@ -21,3 +21,4 @@ import './sweeps.js';
 import './api/sweeps.js';
 import './housekeeping.js';
 import './teardownActivities.js';
+import './upgradeActivities.js';

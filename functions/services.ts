@@ -27,6 +27,12 @@ import { SweepControl } from '../shared/sweeps/sweepControl.js';
 import { SecretCache, keyVaultSecretReader } from '../shared/telegram/secretCache.js';
 import { TelegramClient } from '../shared/telegram/telegramClient.js';
 import { createTeardownSteps, type TeardownSteps } from '../shared/teardown/teardownSteps.js';
+import { NpmRegistryClient } from '../shared/registries/npmRegistry.js';
+import { OciRegistryClient } from '../shared/registries/ociRegistry.js';
+import { TableImageDigestStore } from '../shared/storage/imageDigestStore.js';
+import { imageDigestFor } from '../shared/upgrades/imageDigest.js';
+import { createUpgradeSteps, type UpgradeSteps } from '../shared/upgrades/upgradeSteps.js';
+import { stateShareSnapshots } from '../shared/azure/shareSnapshots.js';
 
 /**
  * The app's long-lived services: the one composition root. Everything a trigger or an activity
@@ -65,6 +71,7 @@ export interface Services {
   teardownSteps: TeardownSteps;
   rotationSteps: RotationSteps;
   sasSteps: SasSteps;
+  upgradeSteps: UpgradeSteps;
 }
 
 /** Within this window only the first refusal of each kind of outsider is audited in full. */
@@ -164,6 +171,28 @@ export function compose(config: BrokerConfig): Services {
       }),
     ),
     rotationSteps: lazy('rotationSteps', () => createRotationSteps(maintenance())),
+    upgradeSteps: lazy('upgradeSteps', () => {
+      const npm = new NpmRegistryClient({ registryUrl: config.upgrades.npmRegistryUrl });
+      const oci = new OciRegistryClient({ registryUrl: config.upgrades.imageRegistryUrl });
+      const digests = new TableImageDigestStore(storage);
+      const repository = config.image.repository.split('/').slice(1).join('/');
+      return createUpgradeSteps({
+        config,
+        azure: s.azure,
+        registry: s.registry,
+        chat: telegramAdminChat(s.telegram, config.telegram.adminChatId),
+        probe: probeGateway,
+        publishTimes: () => npm.publishTimes('openclaw'),
+        digestOf: (version, now) =>
+          imageDigestFor(version, {
+            registry: oci,
+            store: digests,
+            image: { registryUrl: config.upgrades.imageRegistryUrl, repository },
+            now,
+          }),
+        snapshots: stateShareSnapshots(s.azure),
+      });
+    }),
     sasSteps: lazy('sasSteps', () =>
       createSasSteps({ ...maintenance(), brokerPrincipalId: () => brokerPrincipalId(config, s.credential) }),
     ),

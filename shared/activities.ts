@@ -13,6 +13,7 @@ import type {
   RotationActivities,
   SasActivities,
   TeardownActivities,
+  UpgradeActivities,
 } from './functionNames.js';
 import type {
   ClaimedRequest,
@@ -71,6 +72,17 @@ import type {
   TeardownPlan,
   VaultOutcome,
 } from './teardown/contracts.js';
+import type {
+  CommitInput as UpgradeCommitInput,
+  GateFacts,
+  GateInput,
+  PlanOutcome,
+  RestoreInput,
+  RollbackRecordInput,
+  StopInput,
+  UpgradePlanInput,
+  UpgradeStepInput,
+} from './upgrades/contracts.js';
 
 /**
  * What each activity takes and answers, by name: the one place where an orchestration's call and
@@ -133,6 +145,18 @@ interface OtherContracts {
   [TeardownActivities.keyVault]: Contract<TeardownPlan, StepOutcome<VaultOutcome>>;
   [TeardownActivities.entra]: Contract<TeardownPlan, StepOutcome<EntraOutcome>>;
   [TeardownActivities.finish]: Contract<TeardownFinishInput, StepOutcome<void>>;
+
+  [UpgradeActivities.plan]: Contract<UpgradePlanInput, StepOutcome<PlanOutcome>>;
+  [UpgradeActivities.preflight]: Contract<UpgradeStepInput, StepOutcome<{ configHash: string }>>;
+  [UpgradeActivities.stop]: Contract<StopInput, StepOutcome<{ stopped: string[] }>>;
+  [UpgradeActivities.snapshot]: Contract<UpgradeStepInput, StepOutcome<{ snapshot: string }>>;
+  [UpgradeActivities.start]: Contract<UpgradeStepInput, StepOutcome<{ revision: string }>>;
+  [UpgradeActivities.gate]: Contract<GateInput, StepOutcome<GateFacts>>;
+  [UpgradeActivities.commit]: Contract<UpgradeCommitInput, StepOutcome<{ pruned: boolean }>>;
+  [UpgradeActivities.restore]: Contract<RestoreInput, StepOutcome<{ restored: string }>>;
+  [UpgradeActivities.reactivate]: Contract<UpgradeStepInput, StepOutcome<{ revision: string }>>;
+  [UpgradeActivities.recordRollback]: Contract<RollbackRecordInput, StepOutcome<{ recorded: true }>>;
+  [UpgradeActivities.needsRepair]: Contract<RollbackRecordInput, StepOutcome<{ recorded: true }>>;
 }
 
 export type ActivityContracts = ProvisionGraphContracts & OtherContracts;

@@ -143,6 +143,11 @@ export interface ApprovalPolicy {
   readonly approvers: number;
   /** Whether the person who requested the operation may count as one of its approvers. */
   readonly requesterMayApprove: boolean;
+  /**
+   * Whether APPROVAL_POLICY names the operation. Teardown always asks for approval; an operation
+   * that asks only when configured (a manual upgrade) asks when this is true.
+   */
+  readonly configured?: boolean;
 }
 
 export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = { approvers: 1, requesterMayApprove: false };
@@ -193,6 +198,7 @@ const approvalPolicySetting = text(
       policies[op as LifecycleOp] = {
         approvers: checked.data.approvers ?? DEFAULT_APPROVAL_POLICY.approvers,
         requesterMayApprove: checked.data.requesterMayApprove ?? DEFAULT_APPROVAL_POLICY.requesterMayApprove,
+        configured: true,
       };
     }
     return policies;
@@ -309,6 +315,47 @@ const settingsSchema = z.object({
       (value) => /^https:\/\/\S+$/.test(value) && /\{(fqdn|app)\}/.test(value),
       'expected an https URL template with {fqdn} or {app}, such as https://{fqdn}',
     ),
+  UPGRADE_READY_TIMEOUT: duration('a duration such as 10m', '10m'),
+  UPGRADE_POLL_INTERVAL: duration('a duration such as 15s', '15s'),
+  UPGRADE_SOAK: duration('a duration such as 5m', '5m'),
+  UPGRADE_STOP_TIMEOUT: duration('a duration such as 5m', '5m'),
+  UPGRADE_RESTART_LIMIT: z.coerce
+    .number({ error: 'expected a whole number of container restarts' })
+    .int('expected a whole number of container restarts')
+    .min(0, 'expected 0 or more')
+    .max(20, 'expected at most 20')
+    .default(2),
+  UPGRADE_SNAPSHOTS_KEPT: z.coerce
+    .number({ error: 'expected a whole number of share snapshots' })
+    .int('expected a whole number of share snapshots')
+    .min(1, 'expected at least 1')
+    .max(50, 'expected at most 50')
+    .default(3),
+  UPGRADE_BLOCKED_VERSIONS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((value, ctx) => {
+      const versions = value
+        .split(',')
+        .map((version) => version.trim())
+        .filter((version) => version !== '');
+      const bad = versions.find((version) => !isCalendarVersion(version));
+      if (bad !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected comma-separated OpenClaw versions such as 2026.9.6; "${bad.slice(0, 40)}" is not one`,
+        });
+        return z.NEVER;
+      }
+      return Object.freeze(versions);
+    }),
+  NPM_REGISTRY_URL: z.url({ error: 'expected the npm registry URL' }).default('https://registry.npmjs.org'),
+  // Empty: https://<the host of IMAGE_REPOSITORY>.
+  IMAGE_REGISTRY_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.url({ error: 'expected the container registry URL (https://<registry host>)' }).optional(),
+  ),
   PROVISION_RETRY_INTERVAL: duration('a duration such as 30s', '30s'),
   PROVISION_PROPAGATION_TIMEOUT: duration('a duration such as 30m', '30m'),
   PROVISION_READY_POLL_INTERVAL: duration('a duration such as 10s', '10s'),
@@ -449,6 +496,24 @@ export interface BrokerConfig {
     /** Where the broker reaches a gateway's probes: `{fqdn}` and `{app}` are substituted. */
     readonly gatewayUrlTemplate: string;
   };
+  readonly upgrades: {
+    /** How long a new revision may take to report started and ready before it is rolled back. */
+    readonly readyTimeoutMs: number;
+    readonly pollIntervalMs: number;
+    /** How long a ready revision must stay ready, its restarts not climbing, before the upgrade commits. */
+    readonly soakMs: number;
+    /** How long a deactivated revision may take to have no replica. */
+    readonly stopTimeoutMs: number;
+    /** Container restarts of the new revision, beyond which it counts as crash-looping. */
+    readonly restartLimit: number;
+    /** Share snapshots of upgrades kept per slug (older ones are deleted at commit). */
+    readonly snapshotsKept: number;
+    readonly blockedVersions: readonly string[];
+    /** Where publish times are read (`time[version]` of the full packument). */
+    readonly npmRegistryUrl: string;
+    /** The OCI distribution API of IMAGE_REPOSITORY's registry, where digests are resolved. */
+    readonly imageRegistryUrl: string;
+  };
   readonly provisioning: {
     /** Wait between attempts of a step that Azure answered "not yet" (propagation). */
     readonly retryIntervalMs: number;
@@ -556,6 +621,19 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       defaultVersion: settings.OPENCLAW_DEFAULT_VERSION,
       minReleaseAgeMs: settings.OPENCLAW_MIN_RELEASE_AGE,
       gatewayUrlTemplate: settings.OPENCLAW_GATEWAY_URL_TEMPLATE,
+    },
+    upgrades: {
+      readyTimeoutMs: settings.UPGRADE_READY_TIMEOUT,
+      pollIntervalMs: settings.UPGRADE_POLL_INTERVAL,
+      soakMs: settings.UPGRADE_SOAK,
+      stopTimeoutMs: settings.UPGRADE_STOP_TIMEOUT,
+      restartLimit: settings.UPGRADE_RESTART_LIMIT,
+      snapshotsKept: settings.UPGRADE_SNAPSHOTS_KEPT,
+      blockedVersions: settings.UPGRADE_BLOCKED_VERSIONS,
+      npmRegistryUrl: settings.NPM_REGISTRY_URL.replace(/\/+$/, ''),
+      imageRegistryUrl:
+        settings.IMAGE_REGISTRY_URL?.replace(/\/+$/, '') ??
+        `https://${settings.IMAGE_REPOSITORY.split('/')[0]!}`,
     },
     provisioning: {
       retryIntervalMs: settings.PROVISION_RETRY_INTERVAL,

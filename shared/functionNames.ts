@@ -101,6 +101,21 @@ export const TeardownActivities = {
   finish: 'teardownFinish',
 } as const;
 
+/** The upgrade orchestration's activities (one slug). */
+export const UpgradeActivities = {
+  plan: 'upgradePlan',
+  preflight: 'upgradePreflight',
+  stop: 'upgradeStop',
+  snapshot: 'upgradeSnapshot',
+  start: 'upgradeStart',
+  gate: 'upgradeGate',
+  commit: 'upgradeCommit',
+  restore: 'upgradeRestore',
+  reactivate: 'upgradeReactivate',
+  recordRollback: 'upgradeRecordRollback',
+  needsRepair: 'upgradeNeedsRepair',
+} as const;
+
 export const Events = {
   /** Tells a slug runner that its queue may have new work. Carries no data it relies on. */
   wake: 'wake',

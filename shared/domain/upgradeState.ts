@@ -73,3 +73,12 @@ export interface UpgradeState {
 export function waveRequestId(waveId: string, slug: string): string {
   return `upgrade:${waveId}:${slug}`;
 }
+
+/**
+ * What the gateway's config is rendered from besides its version and host name: written by
+ * provisioning, read by an upgrade to render the same gateway for another version.
+ */
+export interface GatewaySettings {
+  channels: string[];
+  foundry?: { endpoint: string; deployment: string } | undefined;
+}

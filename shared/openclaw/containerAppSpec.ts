@@ -1,5 +1,5 @@
 import { OWNERSHIP_TAG_VALUE, OWNERSHIP_TAGS } from '../domain/footprint.js';
-import type { ContainerApp, EnvironmentVar, Secret } from '@azure/arm-appcontainers';
+import type { Container, ContainerApp, EnvironmentVar, Secret } from '@azure/arm-appcontainers';
 import type { FootprintNames } from '../domain/footprint.js';
 import { BrokerError, ErrorCodes } from '../errors.js';
 import type { RenderedNginxConfig } from './nginxConfig.js';
@@ -27,9 +27,65 @@ export const CONTAINER_APP_SECRETS = {
   telegramWebhookSecret: 'telegram-webhook-secret',
   teamsAppPassword: 'msteams-app-password',
   foundryApiKey: 'foundry-api-key',
-  openclawConfig: 'openclaw-config',
-  nginxConfig: 'nginx-config',
 } as const;
+
+/** The secret volumes the rendered config files are mounted from. */
+export const CONFIG_VOLUMES = { openclaw: 'openclaw-config', nginx: 'nginx-config' } as const;
+
+/**
+ * The Container Apps secrets that carry one version's rendered config files. One pair per version:
+ * secrets belong to the app, not to a revision, so a shared name would give the previous revision
+ * the new version's config the moment an upgrade wrote it, and a rollback could not return to the
+ * config the previous version ran with.
+ */
+export function configSecretNames(version: string): { openclaw: string; nginx: string } {
+  const suffix = version.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  return { openclaw: `openclaw-config-${suffix}`, nginx: `nginx-config-${suffix}` };
+}
+
+/** Whether an app secret is one of the rendered config files (of any version). */
+export function isConfigSecret(name: string): boolean {
+  return /^(?:openclaw|nginx)-config(?:-[a-z0-9-]+)?$/.test(name);
+}
+
+/** `<repository>:<version>` or, with a digest, `<repository>:<version>@<digest>` (deployed by digest). */
+export function imageReference(image: {
+  repository: string;
+  version: string;
+  digest?: string | undefined;
+}): string {
+  return `${image.repository}:${image.version}${image.digest ? `@${image.digest}` : ''}`;
+}
+
+/** The gateway container's probes for `version`: its own paths on its own port. */
+export function gatewayProbes(version: string): NonNullable<Container['probes']> {
+  const support = openClawVersionSupport(version);
+  const port = support.gatewayPort;
+  return [
+    {
+      type: 'Startup',
+      httpGet: { path: support.probes.startup ?? support.probes.liveness, port, scheme: 'HTTP' },
+      periodSeconds: 18,
+      timeoutSeconds: 3,
+      failureThreshold: 10,
+    },
+    {
+      type: 'Liveness',
+      httpGet: { path: support.probes.liveness, port, scheme: 'HTTP' },
+      periodSeconds: 15,
+      timeoutSeconds: 5,
+      failureThreshold: 4,
+    },
+    {
+      type: 'Readiness',
+      httpGet: { path: support.probes.readiness, port, scheme: 'HTTP' },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+      successThreshold: 1,
+    },
+  ];
+}
 
 /** The Key Vault secrets the app references; one per secret env var the rendered config uses. */
 export interface ContainerAppKeyVaultSecrets {
@@ -137,8 +193,8 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
     }
   }
 
-  const image = `${input.image.repository}:${input.image.version}${input.image.digest ? `@${input.image.digest}` : ''}`;
-  const gatewayPort = support.gatewayPort;
+  const image = imageReference(input.image);
+  const configSecrets = configSecretNames(input.image.version);
 
   return {
     location: input.location,
@@ -149,7 +205,10 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
     identity: { type: 'UserAssigned', userAssignedIdentities: { [identityId]: {} } },
     managedEnvironmentId: input.managedEnvironmentId,
     configuration: {
-      activeRevisionsMode: 'Single',
+      // Multiple revision mode: the broker decides which revision runs, and stops the old one
+      // before a new one starts (shared/azure/revisions.ts). In single mode Container Apps would
+      // keep the old revision running until the new one is ready: two writers on one share.
+      activeRevisionsMode: 'Multiple',
       maxInactiveRevisions: 5,
       ingress: {
         external: true,
@@ -161,8 +220,8 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
       registries: [{ server: input.registryLoginServer, identity: identityId }],
       secrets: [
         ...keyVaultSecrets,
-        { name: CONTAINER_APP_SECRETS.openclawConfig, value: input.openclawConfig.text },
-        { name: CONTAINER_APP_SECRETS.nginxConfig, value: input.nginxConfig.text },
+        { name: configSecrets.openclaw, value: input.openclawConfig.text },
+        { name: configSecrets.nginx, value: input.nginxConfig.text },
       ],
     },
     template: {
@@ -183,47 +242,15 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
           ],
           volumeMounts: [
             { volumeName: 'openclaw-state', mountPath: support.stateDir },
-            { volumeName: 'openclaw-config', mountPath: OPENCLAW_CONFIG_DIR },
+            { volumeName: CONFIG_VOLUMES.openclaw, mountPath: OPENCLAW_CONFIG_DIR },
           ],
-          probes: [
-            {
-              type: 'Startup',
-              // /startupz answers 200 only once the gateway's startup sidecars are up (503
-              // `starting` before); a version without it falls back to liveness.
-              httpGet: {
-                path: support.probes.startup ?? support.probes.liveness,
-                port: gatewayPort,
-                scheme: 'HTTP',
-              },
-              // Up to 3 minutes to start (18 s x 10) while the state migrates. Container Apps
-              // allows failureThreshold 1-10 and periodSeconds 1-240 (ContainerAppProbe, 2025-07-01):
-              // the budget comes from the period, not from more failures.
-              periodSeconds: 18,
-              timeoutSeconds: 3,
-              failureThreshold: 10,
-            },
-            {
-              type: 'Liveness',
-              httpGet: { path: support.probes.liveness, port: gatewayPort, scheme: 'HTTP' },
-              periodSeconds: 15,
-              timeoutSeconds: 5,
-              failureThreshold: 4,
-            },
-            {
-              type: 'Readiness',
-              httpGet: { path: support.probes.readiness, port: gatewayPort, scheme: 'HTTP' },
-              periodSeconds: 10,
-              timeoutSeconds: 5,
-              failureThreshold: 3,
-              successThreshold: 1,
-            },
-          ],
+          probes: gatewayProbes(input.image.version),
         },
         {
           name: 'nginx',
           image: input.nginxImage ?? DEFAULT_NGINX_IMAGE,
           resources: { cpu: 0.25, memory: '0.5Gi' },
-          volumeMounts: [{ volumeName: 'nginx-config', mountPath: NGINX_CONF_DIR }],
+          volumeMounts: [{ volumeName: CONFIG_VOLUMES.nginx, mountPath: NGINX_CONF_DIR }],
           probes: [
             {
               type: 'Liveness',
@@ -245,14 +272,14 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
           mountOptions: 'uid=1000,gid=1000,dir_mode=0700,file_mode=0600,nobrl',
         },
         {
-          name: 'openclaw-config',
+          name: CONFIG_VOLUMES.openclaw,
           storageType: 'Secret',
-          secrets: [{ secretRef: CONTAINER_APP_SECRETS.openclawConfig, path: 'openclaw.json' }],
+          secrets: [{ secretRef: configSecrets.openclaw, path: 'openclaw.json' }],
         },
         {
-          name: 'nginx-config',
+          name: CONFIG_VOLUMES.nginx,
           storageType: 'Secret',
-          secrets: [{ secretRef: CONTAINER_APP_SECRETS.nginxConfig, path: 'default.conf' }],
+          secrets: [{ secretRef: configSecrets.nginx, path: 'default.conf' }],
         },
       ],
     },
@@ -260,12 +287,7 @@ export function buildContainerAppSpec(input: ContainerAppSpecInput): ContainerAp
 }
 
 function checkInputs(input: ContainerAppSpecInput): void {
-  const problems: string[] = [];
-  if (!REPOSITORY.test(input.image.repository))
-    problems.push(`image repository "${input.image.repository}" is malformed`);
-  if (input.image.digest !== undefined && !DIGEST.test(input.image.digest)) {
-    problems.push('image digest must be sha256:<64 hex>');
-  }
+  const problems = imageAndConfigProblems(input.image, input.openclawConfig, input.nginxConfig);
   if (!LOGIN_SERVER.test(input.registryLoginServer)) problems.push('registryLoginServer must be a host name');
   if (
     !/^\/subscriptions\/.+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i.test(
@@ -287,20 +309,144 @@ function checkInputs(input: ContainerAppSpecInput): void {
       problems.push(`keyVaultSecrets.${name} must be a Key Vault secret URI, never a value`);
     }
   }
-  for (const [what, rendered] of [
-    ['openclaw.json', input.openclawConfig],
-    ['nginx config', input.nginxConfig],
-  ] as const) {
-    if (rendered.version !== input.image.version) {
-      problems.push(
-        `${what} was rendered for OpenClaw ${rendered.version}, the image is ${input.image.version}`,
-      );
-    }
-  }
-  if (input.nginxConfig.text.includes('${')) problems.push('the nginx config must not reference env vars');
+  throwProblems(problems);
+}
+
+function throwProblems(problems: string[]): void {
   if (problems.length > 0) {
     throw new BrokerError(ErrorCodes.BadRequest, `container app spec: ${problems.join('; ')}`, {
       details: { problems },
     });
   }
+}
+
+function imageAndConfigProblems(
+  image: ContainerAppSpecInput['image'],
+  openclawConfig: RenderedOpenClawConfig,
+  nginxConfig: RenderedNginxConfig,
+): string[] {
+  const problems: string[] = [];
+  if (!REPOSITORY.test(image.repository))
+    problems.push(`image repository "${image.repository}" is malformed`);
+  if (image.digest !== undefined && !DIGEST.test(image.digest)) {
+    problems.push('image digest must be sha256:<64 hex>');
+  }
+  for (const [what, rendered] of [
+    ['openclaw.json', openclawConfig],
+    ['nginx config', nginxConfig],
+  ] as const) {
+    if (rendered.version !== image.version) {
+      problems.push(`${what} was rendered for OpenClaw ${rendered.version}, the image is ${image.version}`);
+    }
+  }
+  if (nginxConfig.text.includes('${')) problems.push('the nginx config must not reference env vars');
+  return problems;
+}
+
+export interface RetargetInput {
+  /** The app as ARM returns it (GET): no secret values. */
+  live: ContainerApp;
+  /** The values of the app's inline secrets (the rendered config files), from listSecrets. */
+  inlineValues: ReadonlyMap<string, string>;
+  image: { repository: string; version: string; digest: string };
+  openclawConfig: RenderedOpenClawConfig;
+  nginxConfig: RenderedNginxConfig;
+  /** The config secrets the revision a rollback would return to mounts: kept, never rewritten. */
+  keepSecrets: readonly string[];
+  /** Names the new revision (`<app>--<suffix>`), so a retried write finds it instead of making another. */
+  revisionSuffix: string;
+}
+
+/**
+ * The body that moves a live app to another OpenClaw version: the same app (identity, Key Vault
+ * references, registries, sidecar, env the broker delivered) with the version's image by digest,
+ * its rendered config in its own secrets, its state dir and its probes, under a named revision.
+ * Config secrets of versions no revision to return to uses are dropped. Pure.
+ *
+ * Throws a BrokerError (`PreconditionFailed`) when the target's config references an env var the
+ * app does not supply (a secret the slug never had): that needs provisioning, not an upgrade.
+ */
+export function retargetContainerApp(input: RetargetInput): ContainerApp {
+  const { live, image } = input;
+  const support = openClawVersionSupport(image.version);
+  throwProblems(imageAndConfigProblems(image, input.openclawConfig, input.nginxConfig));
+  const names = configSecretNames(image.version);
+  const keep = new Set([...input.keepSecrets, names.openclaw, names.nginx]);
+  const secrets: Secret[] = [];
+  for (const secret of live.configuration?.secrets ?? []) {
+    const name = secret.name ?? '';
+    if (secret.keyVaultUrl) {
+      secrets.push({ name, keyVaultUrl: secret.keyVaultUrl, identity: secret.identity });
+      continue;
+    }
+    if (name === names.openclaw || name === names.nginx) continue;
+    if (isConfigSecret(name) && !keep.has(name)) continue;
+    const value = input.inlineValues.get(name);
+    if (value === undefined) {
+      throw new BrokerError(
+        ErrorCodes.PreconditionFailed,
+        `container app ${live.name ?? ''}: no value for its inline secret ${name}`,
+      );
+    }
+    secrets.push({ name, value });
+  }
+  secrets.push({ name: names.openclaw, value: input.openclawConfig.text });
+  secrets.push({ name: names.nginx, value: input.nginxConfig.text });
+
+  const template = structuredClone(live.template ?? {});
+  const containers = template.containers ?? [];
+  const gateway = containers[0];
+  if (!gateway) {
+    throw new BrokerError(
+      ErrorCodes.PreconditionFailed,
+      `container app ${live.name ?? ''} has no containers`,
+    );
+  }
+  const supplied = new Set((gateway.env ?? []).map((variable) => variable.name));
+  const missing = input.openclawConfig.envVars.filter((name) => !supplied.has(name));
+  if (missing.length > 0) {
+    throw new BrokerError(
+      ErrorCodes.PreconditionFailed,
+      `OpenClaw ${image.version}'s config references ${missing.map((name) => `\${${name}}`).join(', ')}, which the app does not supply; provision the slug again first`,
+    );
+  }
+  gateway.image = imageReference(image);
+  gateway.env = (gateway.env ?? []).map((variable) =>
+    variable.name === 'OPENCLAW_STATE_DIR' ? { name: variable.name, value: support.stateDir } : variable,
+  );
+  gateway.volumeMounts = (gateway.volumeMounts ?? []).map((mount) =>
+    mount.volumeName === 'openclaw-state' ? { ...mount, mountPath: support.stateDir } : mount,
+  );
+  gateway.probes = gatewayProbes(image.version);
+  template.volumes = (template.volumes ?? []).map((volume) => {
+    if (volume.name === CONFIG_VOLUMES.openclaw)
+      return { ...volume, secrets: [{ secretRef: names.openclaw, path: 'openclaw.json' }] };
+    if (volume.name === CONFIG_VOLUMES.nginx)
+      return { ...volume, secrets: [{ secretRef: names.nginx, path: 'default.conf' }] };
+    return volume;
+  });
+  template.revisionSuffix = input.revisionSuffix;
+
+  const configuration = live.configuration ?? {};
+  return {
+    location: live.location,
+    tags: live.tags,
+    identity: live.identity,
+    managedEnvironmentId: live.managedEnvironmentId,
+    configuration: {
+      ...configuration,
+      activeRevisionsMode: 'Multiple',
+      secrets,
+      ...(configuration.ingress
+        ? {
+            ingress: {
+              ...configuration.ingress,
+              targetPort: input.nginxConfig.listenPort,
+              traffic: [{ latestRevision: true, weight: 100 }],
+            },
+          }
+        : {}),
+    },
+    template,
+  };
 }

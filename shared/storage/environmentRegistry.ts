@@ -3,7 +3,7 @@ import { StorageNames, type BrokerStorage } from './brokerStorage.js';
 import { BrokerError, ErrorCodes } from '../errors.js';
 import type { LifecycleOp } from '../requests/lifecycleRequest.js';
 import { hasStatus } from '../azure/azureErrors.js';
-import type { UpgradeState } from '../domain/upgradeState.js';
+import type { GatewaySettings, UpgradeState } from '../domain/upgradeState.js';
 
 export const ENVIRONMENT_STATES = [
   'provisioning',
@@ -105,6 +105,8 @@ export interface EnvironmentRecord {
   entraObjects?: EntraObjects | undefined;
   /** What upgrades keep: the deployed release and the one before, failures, operator controls. */
   upgrades?: UpgradeState | undefined;
+  /** What the gateway's config is rendered from (channels, model), as provisioning last set it. */
+  gateway?: GatewaySettings | undefined;
   activeRequestId?: string | undefined;
   currentStep?: string | undefined;
   progress?: { done: number; total: number } | undefined;
@@ -129,6 +131,7 @@ interface EnvironmentEntity {
   teardownJson?: string;
   entraObjectsJson?: string;
   upgradesJson?: string;
+  gatewayJson?: string;
   activeRequestId?: string;
   currentStep?: string;
   progressJson?: string;
@@ -222,6 +225,7 @@ function toEntity(record: Omit<EnvironmentRecord, 'etag'>): EnvironmentEntity {
   if (record.teardown) entity.teardownJson = JSON.stringify(record.teardown);
   if (record.entraObjects) entity.entraObjectsJson = JSON.stringify(record.entraObjects);
   if (record.upgrades) entity.upgradesJson = JSON.stringify(record.upgrades);
+  if (record.gateway) entity.gatewayJson = JSON.stringify(record.gateway);
   if (record.activeRequestId) entity.activeRequestId = record.activeRequestId;
   if (record.currentStep) entity.currentStep = record.currentStep;
   if (record.progress) entity.progressJson = JSON.stringify(record.progress);
@@ -247,6 +251,7 @@ function fromEntity(entity: EnvironmentEntity): EnvironmentRecord {
     teardown: entity.teardownJson ? (JSON.parse(entity.teardownJson) as TeardownFacts) : undefined,
     entraObjects: entity.entraObjectsJson ? (JSON.parse(entity.entraObjectsJson) as EntraObjects) : undefined,
     upgrades: entity.upgradesJson ? (JSON.parse(entity.upgradesJson) as UpgradeState) : undefined,
+    gateway: entity.gatewayJson ? (JSON.parse(entity.gatewayJson) as GatewaySettings) : undefined,
     activeRequestId: entity.activeRequestId,
     currentStep: entity.currentStep,
     progress: entity.progressJson

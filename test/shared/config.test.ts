@@ -125,8 +125,16 @@ describe('configuration', () => {
       }),
     );
     expect(config.approvals.deadlineMs).toBe(2 * 3_600_000);
-    expect(config.approvals.policies.teardown).toEqual({ approvers: 2, requesterMayApprove: false });
-    expect(config.approvals.policies.upgrade).toEqual({ approvers: 1, requesterMayApprove: true });
+    expect(config.approvals.policies.teardown).toEqual({
+      approvers: 2,
+      requesterMayApprove: false,
+      configured: true,
+    });
+    expect(config.approvals.policies.upgrade).toEqual({
+      approvers: 1,
+      requesterMayApprove: true,
+      configured: true,
+    });
     expect(config.approvals.policies.provision).toEqual({ approvers: 1, requesterMayApprove: false });
   });
 
