@@ -61,6 +61,14 @@ const firstShareOAuthVersion = '2024-11-04';
 const maxClockSkewMs = 15 * 60 * 1000;
 /** The most a Put Range may carry, and the most a Get File may hash for x-ms-range-get-content-md5. */
 const maxRangeBytes = 4 * 1024 * 1024;
+/**
+ * Share snapshots a share may have ("Overview of share snapshots for Azure Files", Limits: 200
+ * share snapshots per share); one more is refused with ShareSnapshotCountExceeded (409, "Azure
+ * Files error codes").
+ */
+export const maxShareSnapshots = 200;
+/** A `sharesnapshot` value: the DateTime the service returns in x-ms-snapshot (7 fractional digits). */
+const shareSnapshotPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$/;
 
 export interface FileDataPlaneOptions {
   state: ArmState;
@@ -90,9 +98,28 @@ function escapeXml(text: string): string {
 
 const notFound = {
   share: () => filesError(404, 'ShareNotFound', 'The specified share does not exist.'),
+  /**
+   * ShareSnapshotNotFound is in the Files error-code enum of the REST spec (the SDKs' ShareErrorCode)
+   * but not in the "Azure Files error codes" table; which code a missing snapshot gets is not
+   * documented. The broker treats any 404 as "not there".
+   */
+  snapshot: () => filesError(404, 'ShareSnapshotNotFound', 'The specified share snapshot does not exist.'),
   resource: () => filesError(404, 'ResourceNotFound', 'The specified resource does not exist.'),
   parent: () => filesError(404, 'ParentNotFound', 'The specified parent path does not exist.'),
 };
+
+/**
+ * A share snapshot is read-only: "A share snapshot can be read, copied, or deleted, but not
+ * modified" (Overview of share snapshots for Azure Files). Writes naming one get
+ * ShareSnapshotOperationNotSupported, 400, "The operation is not supported on a share snapshot."
+ * ("Azure Files error codes").
+ */
+const snapshotReadOnly = () =>
+  filesError(
+    400,
+    'ShareSnapshotOperationNotSupported',
+    'The operation is not supported on a share snapshot.',
+  );
 
 const authenticationFailed = (detail: string) =>
   filesError(
@@ -359,6 +386,16 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
     ...(file.headers.contentDisposition ? { 'Content-Disposition': file.headers.contentDisposition } : {}),
     'x-ms-type': 'File',
     'Accept-Ranges': 'bytes',
+    // Get File Properties: the last Copy File that ended on this file.
+    ...(file.copy
+      ? {
+          'x-ms-copy-id': file.copy.id,
+          'x-ms-copy-source': file.copy.source,
+          'x-ms-copy-status': file.copy.status,
+          'x-ms-copy-progress': file.copy.progress,
+          'x-ms-copy-completion-time': httpDate(file.copy.completed),
+        }
+      : {}),
     'x-ms-server-encrypted': 'true',
     'x-ms-lease-state': 'available',
     'x-ms-lease-status': 'unlocked',
@@ -396,7 +433,15 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
     const [shareName, ...rest] = segments;
     const restype = q.get('restype');
     const comp = q.get('comp');
+    const snapshotId = q.get('sharesnapshot');
     await authenticate(req, account, write, !shareName || restype === 'share');
+    if (snapshotId !== null && !shareSnapshotPattern.test(snapshotId))
+      throw filesError(
+        400,
+        'InvalidQueryParameterValue',
+        'Value for one of the query parameters specified in the request URI is invalid.',
+        { QueryParameterName: 'sharesnapshot', QueryParameterValue: snapshotId },
+      );
 
     if (shareName === undefined || shareName === '') {
       if (method === 'GET' && comp === 'list') return listShares(req, account);
@@ -420,6 +465,39 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
             );
       if (!share) throw notFound.share();
       const properties = (share.body['properties'] ?? {}) as Record<string, unknown>;
+      if (method === 'PUT' && comp === 'snapshot') {
+        if (snapshotId !== null) throw snapshotReadOnly();
+        return snapshotShare(req, share, shareName);
+      }
+      if (method === 'DELETE' && comp === null)
+        return deleteShare(req, account, share, shareName, snapshotId);
+      if (snapshotId !== null) {
+        const snapshot = store.getSnapshot(accountName, shareName, snapshotId);
+        if (!snapshot) throw notFound.snapshot();
+        if ((method === 'GET' || method === 'HEAD') && comp === null) {
+          // Get Share Properties with sharesnapshot: the snapshot's own (frozen) ETag, time and metadata.
+          return {
+            status: 200,
+            headers: {
+              ETag: snapshot.etag,
+              'Last-Modified': httpDate(snapshot.lastModified),
+              'x-ms-share-quota': String(
+                typeof properties['shareQuota'] === 'number' ? properties['shareQuota'] : 5120,
+              ),
+              'x-ms-access-tier': stringOf(properties, 'accessTier', 'TransactionOptimized'),
+              'x-ms-enabled-protocols': stringOf(properties, 'enabledProtocols', 'SMB'),
+              ...metadataHeaders(snapshot.metadata),
+            },
+          };
+        }
+        throw write
+          ? snapshotReadOnly()
+          : filesError(
+              400,
+              'InvalidQueryParameterValue',
+              `${method} on a share snapshot${comp ? ` with comp=${comp}` : ''} is not simulated (only Get Share Properties and Delete Share).`,
+            );
+      }
       if ((method === 'GET' || method === 'HEAD') && comp === 'stats') {
         return {
           status: 200,
@@ -452,26 +530,31 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
       throw filesError(
         400,
         'UnsupportedHttpVerb',
-        `${method} on a share${comp ? ` with comp=${comp}` : ''} is not simulated (only Get Share Properties and Get Share Stats).`,
+        `${method} on a share${comp ? ` with comp=${comp}` : ''} is not simulated (only Get Share Properties and Stats, Snapshot Share and Delete Share).`,
       );
     }
 
     if (!share) throw notFound.share();
+    // Directories and files of a share snapshot: read-only; every read below looks in the snapshot.
+    if (snapshotId !== null && write) throw snapshotReadOnly();
+    const snapshot = snapshotId === null ? undefined : store.getSnapshot(accountName, shareName, snapshotId);
+    if (snapshotId !== null && !snapshot) throw notFound.snapshot();
+    const snap = snapshot?.id;
     const parentPath = path.split('/').slice(0, -1).join('/');
     const parentId = () =>
-      parentPath === '' ? '0' : (store.get(accountName, shareName, parentPath)?.fileId ?? '0');
+      parentPath === '' ? '0' : (store.get(accountName, shareName, parentPath, snap)?.fileId ?? '0');
     const requireParent = () => {
-      if (!store.isDirectory(accountName, shareName, parentPath)) throw notFound.parent();
+      if (!store.isDirectory(accountName, shareName, parentPath, snap)) throw notFound.parent();
     };
 
     if (restype === 'directory') {
-      const existing = path === '' ? undefined : store.get(accountName, shareName, path);
+      const existing = path === '' ? undefined : store.get(accountName, shareName, path, snap);
       if (method === 'GET' && comp === 'list') {
-        if (path !== '' && !store.isDirectory(accountName, shareName, path)) {
+        if (path !== '' && !store.isDirectory(accountName, shareName, path, snap)) {
           requireParent();
           throw notFound.resource();
         }
-        return listDirectory(req, account, shareName, path);
+        return listDirectory(req, account, shareName, path, snap);
       }
       if (comp !== null && comp !== 'properties' && comp !== 'metadata')
         throw filesError(400, 'InvalidQueryParameterValue', `comp=${comp} is not simulated on directories.`);
@@ -509,8 +592,8 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
             return {
               status: 200,
               headers: {
-                ETag: shareEtag(share),
-                'Last-Modified': httpDate(share.updatedAt),
+                ETag: snapshot?.etag ?? shareEtag(share),
+                'Last-Modified': httpDate(snapshot?.lastModified ?? share.updatedAt),
                 'x-ms-file-attributes': 'Directory',
                 'x-ms-file-creation-time': smbTime(share.createdAt),
                 'x-ms-file-last-write-time': smbTime(share.updatedAt),
@@ -559,7 +642,7 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
       throw filesError(400, 'InvalidQueryParameterValue', `restype=${restype} is not valid here.`);
     if (path === '')
       throw filesError(400, 'InvalidUri', 'The requested URI does not represent any resource on the server.');
-    const existing = store.get(accountName, shareName, path);
+    const existing = store.get(accountName, shareName, path, snap);
     const file = existing?.kind === 'file' ? existing : undefined;
     const missing = () => {
       requireParent();
@@ -692,6 +775,17 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
         }
         if (comp !== null)
           throw filesError(400, 'InvalidQueryParameterValue', `comp=${comp} is not simulated on files.`);
+        const copySource = header(req, 'x-ms-copy-source');
+        if (copySource !== undefined) {
+          requireParent();
+          if (existing?.kind === 'directory')
+            throw filesError(
+              409,
+              'ResourceTypeMismatch',
+              'The specified resource type does not match the type of the existing resource.',
+            );
+          return copyFile(req, accountName, shareName, path, copySource);
+        }
         if ((header(req, 'x-ms-type') ?? '').toLowerCase() !== 'file')
           throw filesError(
             400,
@@ -790,21 +884,186 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
   const shareEtag = (share: StoredResource) =>
     `"0x${createHash('sha256').update(`${share.id}|${share.updatedAt}`).digest('hex').slice(0, 15).toUpperCase()}"`;
 
+  /**
+   * Snapshot Share (PUT ?restype=share&comp=snapshot, 2017-04-17 and later): 201 with the new id in
+   * x-ms-snapshot. Without x-ms-meta-* the snapshot takes the share's metadata, ETag and
+   * Last-Modified; with them, its own metadata and a new ETag and time (Snapshot Share;
+   * ShareCreateSnapshotHeaders). More than 200 per share: ShareSnapshotCountExceeded.
+   */
+  function snapshotShare(req: SimRequest, share: StoredResource, shareName: string): SimResponse {
+    const accountName = share.id.split('/')[8] ?? '';
+    if (store.snapshotsOf(accountName, shareName).length >= maxShareSnapshots)
+      throw filesError(
+        409,
+        'ShareSnapshotCountExceeded',
+        'The total number of snapshots for the share is over the limit.',
+      );
+    const properties = (share.body['properties'] ?? {}) as Record<string, unknown>;
+    const given = metadataOf(req);
+    const own = Object.keys(given).length > 0;
+    const snapshot = store.createSnapshot(accountName, share.name, {
+      etag: own ? `"0x${randomUUID().replace(/-/g, '').slice(0, 15).toUpperCase()}"` : shareEtag(share),
+      lastModified: own ? state.clock.now() : share.updatedAt,
+      metadata: own ? given : ((properties['metadata'] ?? {}) as Record<string, string>),
+    });
+    return {
+      status: 201,
+      headers: {
+        'x-ms-snapshot': snapshot.id,
+        ETag: snapshot.etag,
+        'Last-Modified': httpDate(snapshot.lastModified),
+      },
+    };
+  }
+
+  /**
+   * Delete Share (DELETE ?restype=share). With sharesnapshot it deletes that snapshot only. The
+   * share itself: a share with snapshots is refused with ShareHasSnapshots (409, "Azure Files error
+   * codes") unless x-ms-delete-snapshots is `include` (snapshots without an active lease) or
+   * `include-leased` (Delete Share; ShareSnapshotsDeleteOption). Share leases are not simulated, so
+   * both delete every snapshot. The share leaves ARM too: the data plane and the resource provider
+   * manage the same share.
+   */
+  function deleteShare(
+    req: SimRequest,
+    account: StoredResource,
+    share: StoredResource,
+    shareName: string,
+    snapshotId: string | null,
+  ): SimResponse {
+    if (snapshotId !== null) {
+      if (!store.deleteSnapshot(account.name, shareName, snapshotId)) throw notFound.snapshot();
+      return { status: 202 };
+    }
+    const option = header(req, 'x-ms-delete-snapshots');
+    if (option !== undefined && option !== 'include' && option !== 'include-leased')
+      throw filesError(
+        400,
+        'InvalidHeaderValue',
+        'The value for one of the HTTP headers is not in the correct format.',
+        { HeaderName: 'x-ms-delete-snapshots', HeaderValue: option },
+      );
+    if (option === undefined && store.snapshotsOf(account.name, shareName).length > 0)
+      throw filesError(
+        409,
+        'ShareHasSnapshots',
+        'The share has snapshots and the operation requires no snapshots.',
+      );
+    state.remove(share.id);
+    store.drop(account.name, shareName);
+    return { status: 202 };
+  }
+
+  /**
+   * Copy File (PUT with x-ms-copy-source): copies a file of the same account, or of one of its share
+   * snapshots ("You can also specify a file in a share snapshot as a copy source"), authorised by
+   * the request's own Shared Key ("To copy a file to another file within the same storage account,
+   * you can use Shared Key to authorize the source file"). The destination is overwritten; without
+   * x-ms-meta-* it takes the source's metadata, and it takes the source's HTTP properties (Copy
+   * File). The service may answer `pending` and finish later; here a copy within the account
+   * completes at once (`success`), so callers must handle both. Sources in other accounts or
+   * blobs (which need a SAS) are not simulated.
+   */
+  function copyFile(
+    req: SimRequest,
+    accountName: string,
+    shareName: string,
+    path: string,
+    source: string,
+  ): SimResponse {
+    const invalidSource = (why: string) =>
+      filesError(
+        400,
+        'InvalidHeaderValue',
+        `The value for one of the HTTP headers is not in the correct format. ${why}`,
+        {
+          HeaderName: 'x-ms-copy-source',
+          HeaderValue: source.split('?')[0] ?? '',
+        },
+      );
+    let url: URL;
+    try {
+      url = new URL(source);
+    } catch {
+      throw invalidSource('It is not a URL.');
+    }
+    const host = header(req, 'host') ?? req.url.host;
+    const [sourceAccount = '', sourceShare = '', ...sourceRest] = url.pathname
+      .split('/')
+      .slice(1)
+      .map((segment) => decodeURIComponent(segment));
+    if (url.host !== host || sourceAccount !== accountName)
+      throw invalidSource('Only files of the same storage account are simulated as copy sources.');
+    const sourceSnapshot = url.searchParams.get('sharesnapshot') ?? undefined;
+    const sourceMissing = () =>
+      filesError(404, 'CannotVerifyCopySource', 'The specified resource does not exist.');
+    const account = accountResource(accountName);
+    if (!account || !shareResource(account, sourceShare)) throw sourceMissing();
+    if (sourceSnapshot !== undefined && !store.getSnapshot(accountName, sourceShare, sourceSnapshot))
+      throw sourceMissing();
+    const from = store.get(accountName, sourceShare, sourceRest.join('/'), sourceSnapshot);
+    if (from?.kind !== 'file') throw sourceMissing();
+    const given = metadataOf(req);
+    const copied = store.createFile(
+      accountName,
+      shareName,
+      path,
+      0,
+      { ...from.headers },
+      Object.keys(given).length > 0 ? given : { ...from.metadata },
+    );
+    copied.content = Buffer.from(from.content);
+    // The recorded source never carries a query but the snapshot: a SAS stays out of properties.
+    const recorded = new URL(`${url.origin}${url.pathname}`);
+    if (sourceSnapshot !== undefined) recorded.searchParams.set('sharesnapshot', sourceSnapshot);
+    copied.copy = {
+      id: randomUUID(),
+      source: recorded.toString(),
+      status: 'success',
+      progress: `${copied.content.length}/${copied.content.length}`,
+      completed: copied.modified,
+    };
+    return {
+      status: 202,
+      headers: {
+        ETag: copied.etag,
+        'Last-Modified': httpDate(copied.modified),
+        'x-ms-copy-id': copied.copy.id,
+        'x-ms-copy-status': copied.copy.status,
+      },
+    };
+  }
+
   function listShares(req: SimRequest, account: StoredResource): SimResponse {
     const q = req.url.searchParams;
     const prefix = q.get('prefix') ?? '';
-    const withMetadata = (q.get('include') ?? '').split(',').includes('metadata');
+    const include = (q.get('include') ?? '').split(',');
+    const withMetadata = include.includes('metadata');
+    const withSnapshots = include.includes('snapshots');
     const shares = state
       .find('Microsoft.Storage/storageAccounts/fileServices/shares', account.id)
       .filter((share) => share.name.startsWith(prefix))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const page = paginate(shares, (share) => share.name, q);
+    // include=snapshots (2017-04-17 and later): "Share snapshots are listed from oldest to newest"
+    // (List Shares). Where the base share stands among its snapshots is not documented; here it
+    // follows them, as a base blob follows its snapshots in List Blobs. The marker is opaque.
+    const listed = shares.flatMap((share) => [
+      ...(withSnapshots
+        ? store.snapshotsOf(account.name, share.name).map((snapshot) => ({ share, snapshot }))
+        : []),
+      { share, snapshot: undefined },
+    ]);
+    const page = paginate(
+      listed,
+      (item) => (withSnapshots ? `${item.share.name}/${item.snapshot?.id ?? '~'}` : item.share.name),
+      q,
+    );
     const items = page.items
-      .map((share) => {
+      .map(({ share, snapshot }) => {
         const properties = (share.body['properties'] ?? {}) as Record<string, unknown>;
-        const metadata = (properties['metadata'] ?? {}) as Record<string, string>;
+        const metadata = snapshot?.metadata ?? ((properties['metadata'] ?? {}) as Record<string, string>);
         return (
-          `<Share><Name>${escapeXml(share.name)}</Name><Properties><Last-Modified>${httpDate(share.updatedAt)}</Last-Modified><Etag>${shareEtag(share)}</Etag>` +
+          `<Share><Name>${escapeXml(share.name)}</Name>${snapshot ? `<Snapshot>${snapshot.id}</Snapshot>` : ''}<Properties><Last-Modified>${httpDate(snapshot?.lastModified ?? share.updatedAt)}</Last-Modified><Etag>${snapshot?.etag ?? shareEtag(share)}</Etag>` +
           `<Quota>${typeof properties['shareQuota'] === 'number' ? properties['shareQuota'] : 5120}</Quota><AccessTier>${escapeXml(stringOf(properties, 'accessTier', 'TransactionOptimized'))}</AccessTier>` +
           `<EnabledProtocols>${escapeXml(stringOf(properties, 'enabledProtocols', 'SMB'))}</EnabledProtocols><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState></Properties>` +
           (withMetadata
@@ -825,13 +1084,14 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
     account: StoredResource,
     shareName: string,
     path: string,
+    snapshot: string | undefined,
   ): SimResponse {
     const q = req.url.searchParams;
     const prefix = q.get('prefix') ?? '';
     const include = new Set((q.get('include') ?? '').split(',').map((item) => item.trim().toLowerCase()));
     const nameOf = (entry: StoredShareEntry) => entry.path.split('/').pop() ?? '';
     const entries = store
-      .list(account.name, shareName, path)
+      .list(account.name, shareName, path, snapshot)
       .filter((entry) => nameOf(entry).toLowerCase().startsWith(prefix.toLowerCase()));
     const page = paginate(entries, nameOf, q);
     const items = page.items
@@ -853,7 +1113,8 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
         );
       })
       .join('');
-    const directoryId = path === '' ? '0' : (store.get(account.name, shareName, path)?.fileId ?? '0');
+    const directoryId =
+      path === '' ? '0' : (store.get(account.name, shareName, path, snapshot)?.fileId ?? '0');
     const body =
       `<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="${escapeXml(`${req.url.origin}/${account.name}/`)}" ShareName="${escapeXml(shareName)}" DirectoryPath="${escapeXml(path)}">` +
       `${prefix ? `<Prefix>${escapeXml(prefix)}</Prefix>` : ''}${page.markerXml}<DirectoryId>${directoryId}</DirectoryId><Entries>${items}</Entries><NextMarker>${escapeXml(page.next)}</NextMarker></EnumerationResults>`;

@@ -1,6 +1,6 @@
-import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
 import type { AzureClients } from '../../azure/azureClients.js';
 import { statusOf } from '../../azure/azureErrors.js';
+import { fileServiceClient } from '../../azure/fileShareClient.js';
 import { SLUG_SECRET_NAMES } from '../../domain/footprint.js';
 import {
   MAINTENANCE_TAGS,
@@ -98,16 +98,13 @@ export function storageVerify(
     }
     const notReady = await readiness(target);
     if (notReady) return notYet(notReady);
-    const account = await azure.storage.storageAccounts.getProperties(
-      target.resourceGroup,
-      target.storageAccount,
+    const service = await fileServiceClient(
+      azure,
+      { resourceGroup: target.resourceGroup, accountName: target.storageAccount },
+      { accountKey: stored.value },
     );
-    const endpoint = account.primaryEndpoints?.file;
-    if (!endpoint) throw new Error(`storage account ${target.storageAccount} has no file endpoint`);
-    const share = new ShareServiceClient(
-      endpoint,
-      new StorageSharedKeyCredential(target.storageAccount, stored.value),
-    ).getShareClient(target.stateFileShare);
+    if (!service) throw new Error(`storage account ${target.storageAccount} is gone or has no file endpoint`);
+    const share = service.getShareClient(target.stateFileShare);
     try {
       await share.getProperties();
     } catch (error) {

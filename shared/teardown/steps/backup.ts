@@ -1,13 +1,7 @@
 import type { Readable } from 'node:stream';
-import {
-  ShareServiceClient,
-  StorageSharedKeyCredential,
-  type ShareDirectoryClient,
-  type ShareFileClient,
-} from '@azure/storage-file-share';
+import type { ShareDirectoryClient, ShareFileClient } from '@azure/storage-file-share';
 import { isNotFound } from '../../azure/azureErrors.js';
-import { getOrUndefined } from '../../azure/ensure.js';
-import { storageAccountKey } from '../../azure/storage.js';
+import { fileServiceClient } from '../../azure/fileShareClient.js';
 import { TEARDOWN_BACKUP_CONTAINER } from '../../storage/teardownBackupStore.js';
 import type { BackupFacts, BackupInput } from '../contracts.js';
 import type { TeardownStepsDeps } from './deps.js';
@@ -28,20 +22,12 @@ export async function backup(
   const { azure } = deps;
   const { plan } = input;
   if (!plan.storageAccount) return { files: 0, bytes: 0, skipped: 'no storage account left to back up' };
-  const account = await getOrUndefined(() =>
-    azure.storage.storageAccounts.getProperties(plan.resourceGroup, plan.storageAccount!),
-  );
-  const fileEndpoint = account?.primaryEndpoints?.file;
-  if (!account || !fileEndpoint)
-    return { files: 0, bytes: 0, skipped: `storage account ${plan.storageAccount} is gone` };
-  const key = await storageAccountKey(azure, {
+  const service = await fileServiceClient(azure, {
     resourceGroup: plan.resourceGroup,
     accountName: plan.storageAccount,
   });
-  const share = new ShareServiceClient(
-    fileEndpoint,
-    new StorageSharedKeyCredential(plan.storageAccount, key),
-  ).getShareClient(plan.stateShare);
+  if (!service) return { files: 0, bytes: 0, skipped: `storage account ${plan.storageAccount} is gone` };
+  const share = service.getShareClient(plan.stateShare);
   const retainUntil = new Date(Date.parse(input.at) + plan.backupRetentionMs).toISOString();
   const prefix = `${plan.slug}/${plan.incarnation ?? 0}/${plan.requestId}`;
   const container = await deps.storage.container(TEARDOWN_BACKUP_CONTAINER);
