@@ -32,7 +32,7 @@ import { OciRegistryClient } from '../shared/registries/ociRegistry.js';
 import { TableImageDigestStore } from '../shared/storage/imageDigestStore.js';
 import { imageDigestFor } from '../shared/upgrades/imageDigest.js';
 import { createUpgradeSteps, type UpgradeSteps } from '../shared/upgrades/upgradeSteps.js';
-import { stateShareSnapshots } from '../shared/azure/shareSnapshots.js';
+import { stateShareSnapshots } from '../shared/upgrades/stateSnapshots.js';
 
 /**
  * The app's long-lived services: the one composition root. Everything a trigger or an activity

@@ -137,6 +137,7 @@ export const upgradeOrchestration: OrchestrationHandler = function* (context: Or
     yield* turnBack(context, plan, snapshot, reason, targetFailed);
     throw new Error(
       `upgrade of ${what} rolled back: ${reason}; ${plan.from.revision} runs ${plan.from.version} again${snapshot ? ` on the state restored from snapshot ${snapshot}` : ''}`,
+      { cause: error },
     );
   }
 };
@@ -203,6 +204,7 @@ function* turnBack(
     context.df.setCustomStatus({ step: 'needs repair', done: 4, total: 4 });
     throw new Error(
       `upgrade of ${plan.target.slug} to OpenClaw ${plan.to.version} failed (${reason}) and its rollback failed (${failed}): the slug needs repair; every revision is stopped`,
+      { cause: error },
     );
   }
   const record: RollbackRecordInput = { ...at(), reason, targetFailed };
