@@ -75,7 +75,7 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
             const runtime = context.containerApp(appName);
             if (!runtime) return undefined;
             const configJson =
-              configFromSecretVolume(context.arm, runtime.id) ??
+              configFromSecretVolume(context.arm, runtime.id, runtime.volumes) ??
               readMountedConfig(
                 context.arm,
                 runtime.id,
@@ -108,11 +108,24 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
 
 /**
  * The broker delivers openclaw.json as a Container Apps secret mounted as a secret volume (the
- * `openclaw-config` secret, read through OPENCLAW_CONFIG_PATH); older layouts kept it on the share.
+ * secret the `openclaw-config` volume of the running revision names, read through
+ * OPENCLAW_CONFIG_PATH); older layouts kept it on the share.
  */
-function configFromSecretVolume(arm: Simulator['arm'], appId: string): string | undefined {
+function configFromSecretVolume(
+  arm: Simulator['arm'],
+  appId: string,
+  volumes: readonly unknown[],
+): string | undefined {
+  // The running revision's `openclaw-config` volume names the secret (one per version).
+  const volume = volumes.find(
+    (candidate): candidate is { name: string; secrets?: { secretRef?: string }[] } =>
+      typeof candidate === 'object' &&
+      candidate !== null &&
+      (candidate as { name?: unknown }).name === 'openclaw-config',
+  );
+  const secretName = volume?.secrets?.[0]?.secretRef ?? 'openclaw-config';
   const secrets = (arm.get(appId)?.hidden['secrets'] ?? []) as { name: string; value?: string }[];
-  return secrets.find((secret) => secret.name === 'openclaw-config')?.value;
+  return secrets.find((secret) => secret.name === secretName)?.value;
 }
 
 /** Finds the Azure Files share mounted at `stateDir` in the app and reads openclaw.json from it. */

@@ -14,6 +14,7 @@ import {
 } from './ensure.js';
 import { storageAccountKey } from './storage.js';
 import { workspaceSharedKey } from './monitoring.js';
+import { stopRevisions } from './revisions.js';
 
 export interface ManagedEnvironmentFacts {
   id: string;
@@ -135,11 +136,15 @@ export async function ensureEnvironmentStorage(
  * the hash in CONFIG_HASH_TAG). A failed revision is redeployed under a new revision suffix, since
  * the same template would otherwise not make a new revision. A failed deployment surfaces as
  * Azure's error (see isKeyVaultReferenceUnreadable for the one that means "not yet").
+ *
+ * One writer: before a write that makes a new revision, every running revision is deactivated; the
+ * answer carries `waiting` (and writes nothing) until none has a replica, for the caller to ask
+ * again.
  */
 export async function ensureContainerApp(
   azure: AzureClients,
   input: { resourceGroup: string; name: string; spec: ContainerApp; configHash: string },
-): Promise<Ensured<ContainerAppFacts>> {
+): Promise<Ensured<ContainerAppFacts> & { waiting?: string }> {
   const apps = azure.containerApps.containerApps;
   const spec: ContainerApp = {
     ...input.spec,
@@ -151,6 +156,17 @@ export async function ensureContainerApp(
   const failed = existing?.provisioningState === 'Failed';
   const drift = existing ? driftOf(comparable(spec), existing) : [];
   if (existing && !failed && drift.length === 0) return { value: appFacts(existing) };
+  // A write that makes a new revision (a template change, or replacing a failed one) starts it only
+  // once no revision runs: OpenClaw must stay the only writer of its state share.
+  if (existing && (failed || driftOf(spec.template, existing.template).length > 0)) {
+    const stopped = await stopRevisions(azure, input.resourceGroup, input.name);
+    if (stopped.stillRunning.length > 0) {
+      return {
+        value: appFacts(existing),
+        waiting: `stopping revision(s) ${stopped.stillRunning.join(', ')} before the new one starts (one writer on the state share)`,
+      };
+    }
+  }
   const body: ContainerApp = failed
     ? { ...spec, template: { ...spec.template, revisionSuffix: `r${randomBytes(3).toString('hex')}` } }
     : spec;

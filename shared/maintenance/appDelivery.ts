@@ -1,6 +1,7 @@
 import type { ContainerApp, Secret } from '@azure/arm-appcontainers';
 import type { AzureClients } from '../azure/azureClients.js';
 import { secretUri } from '../azure/keyVaultSecrets.js';
+import { activeRevisionOf, listRevisions } from '../azure/revisions.js';
 
 /**
  * Makes a container app take the current values of its Key Vault references now, instead of within
@@ -53,9 +54,11 @@ export async function reapplySecretReferences(
     added = true;
   }
   const patch: ContainerApp = { location: app.location, configuration: { secrets } };
-  const updated = await apps.beginUpdateAndWait(input.resourceGroup, input.appName, patch, azure.poll);
+  await apps.beginUpdateAndWait(input.resourceGroup, input.appName, patch, azure.poll);
+  // The active revision, not the latest: after a rolled-back upgrade the latest revision is the
+  // failed one, inactive, and the previous one serves (restarting an inactive revision is refused).
   const revision =
-    updated.latestReadyRevisionName || updated.latestRevisionName || app.latestRevisionName || '';
+    activeRevisionOf(await listRevisions(azure, input.resourceGroup, input.appName))?.name ?? '';
   if (input.restart && revision) {
     await azure.containerApps.containerAppsRevisions.restartRevision(
       input.resourceGroup,

@@ -84,6 +84,8 @@ export interface ProvisionPlan {
   location: string;
   tenantId: string;
   openclawVersion: string;
+  /** The digest the registry recorded for that version (an upgrade deployed it by digest). */
+  imageDigest?: string | undefined;
   channels: OpenClawChannel[];
   /** Key Vault secret URI of the staged Telegram bot token in the broker's vault. */
   telegramBotTokenRef?: string | undefined;

@@ -1,5 +1,6 @@
 import { azureFailureOf } from '../../azure/azureErrors.js';
 import { listResourcesInGroup } from '../../azure/resourceGroups.js';
+import { configSecretNames } from '../../openclaw/containerAppSpec.js';
 import type { EnvironmentRecord } from '../../storage/environmentRegistry.js';
 import {
   PROVISION_STEPS,
@@ -16,16 +17,42 @@ export async function finishStep(ctx: StepContext, input: FinishInput): Promise<
   const { registry } = ctx;
   const { plan } = input;
   const fqdn = input.facts.containerApp?.fqdn;
-  await registry.update(plan.slug, (record) => ({
-    ...baseRecord(record, plan),
-    state: 'ready',
-    incarnation: plan.incarnation,
-    openclawVersion: plan.openclawVersion,
-    url: fqdn ? `https://${fqdn}` : record?.url,
-    owners: plan.owners,
-    currentStep: undefined,
-    progress: { done: PROVISION_STEPS.length, total: PROVISION_STEPS.length },
-  }));
+  const revision = input.facts.containerApp?.latestRevisionName;
+  await registry.update(plan.slug, (record) => {
+    const upgrades = record?.upgrades ?? {};
+    const current = upgrades.current;
+    const same = current?.version === plan.openclawVersion && current.revision === revision;
+    return {
+      ...baseRecord(record, plan),
+      state: 'ready',
+      incarnation: plan.incarnation,
+      openclawVersion: plan.openclawVersion,
+      url: fqdn ? `https://${fqdn}` : record?.url,
+      owners: plan.owners,
+      // What an upgrade renders the gateway from, and the release it returns to on a rollback.
+      gateway: {
+        channels: [...plan.channels],
+        ...(plan.foundry
+          ? { foundry: { endpoint: plan.foundry.endpoint, deployment: plan.foundry.deployment } }
+          : {}),
+      },
+      upgrades:
+        revision && !same
+          ? {
+              ...upgrades,
+              current: {
+                version: plan.openclawVersion,
+                digest: plan.imageDigest,
+                revision,
+                configSecret: configSecretNames(plan.openclawVersion).openclaw,
+                at: input.finishedAt,
+              },
+            }
+          : upgrades,
+      currentStep: undefined,
+      progress: { done: PROVISION_STEPS.length, total: PROVISION_STEPS.length },
+    };
+  });
 }
 
 /**

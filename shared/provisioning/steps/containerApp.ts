@@ -63,7 +63,11 @@ export function containerAppStep(ctx: StepContext, input: StepInput) {
       managedEnvironmentId: environment.id,
       identity: { id: identity.id, clientId: identity.clientId },
       registryLoginServer: repository.split('/')[0]!,
-      image: { repository, version: plan.openclawVersion },
+      image: {
+        repository,
+        version: plan.openclawVersion,
+        ...(plan.imageDigest ? { digest: plan.imageDigest } : {}),
+      },
       keyVaultSecrets: {
         gatewayToken: secrets.gatewayToken,
         ...(secrets.telegramBotToken ? { telegramBotToken: secrets.telegramBotToken } : {}),
@@ -110,6 +114,7 @@ export function containerAppStep(ctx: StepContext, input: StepInput) {
         spec: withAuth,
         configHash: configHash(openclawConfig.text, nginxConfig.text),
       });
+      if (ensured.waiting) return { status: 'not-yet', reason: ensured.waiting };
       return done(ensured.value, [ensured.change]);
     } catch (error) {
       const failure = azureFailureOf(error);

@@ -20,7 +20,18 @@ export async function prepareStep(ctx: StepContext, input: PrepareInput): Promis
   const { config, registry, render } = ctx;
   const { request } = input;
   const params = request.params;
-  const version = params.openclawVersion ?? config.openclaw.defaultVersion;
+  const current = await registry.get(request.slug);
+  const running = current && current.state !== 'deleted' ? current.openclawVersion : undefined;
+  // A slug that runs changes version only by an upgrade (stop, snapshot, gate, rollback): a
+  // convergence run renders the version the registry says runs, never a default or a version an
+  // upgrade rolled back.
+  if (running && params.openclawVersion !== undefined && params.openclawVersion !== running) {
+    return {
+      status: 'refused',
+      reason: `${request.slug} runs OpenClaw ${running}; moving it to ${params.openclawVersion} is an upgrade (op "upgrade" with targetVersion), not a provisioning`,
+    };
+  }
+  const version = running ?? params.openclawVersion ?? config.openclaw.defaultVersion;
   const provisional = footprintNames(request.slug, { salt: config.nameSalt, incarnation: 1 });
   try {
     const rendered = render({
@@ -37,7 +48,6 @@ export async function prepareStep(ctx: StepContext, input: PrepareInput): Promis
     throw error;
   }
 
-  const current = await registry.get(request.slug);
   const missing = missingSecretParams(request, current);
   if (missing) return { status: 'refused', reason: missing };
   let incarnation =
@@ -54,6 +64,7 @@ export async function prepareStep(ctx: StepContext, input: PrepareInput): Promis
     location: config.azure.location,
     tenantId: config.azure.tenantId,
     openclawVersion: version,
+    imageDigest: running === version ? current?.upgrades?.current?.digest : undefined,
     channels: [...params.channels],
     telegramBotTokenRef: params.telegramBotToken?.secretRef,
     foundry: params.foundry && {

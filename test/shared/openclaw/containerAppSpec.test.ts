@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createOpenClawSurface } from '../../../sandbox/sim/openclaw.js';
 import {
   buildContainerAppSpec,
+  configSecretNames,
   DEFAULT_NGINX_IMAGE,
   OPENCLAW_CONFIG_PATH,
   type ContainerAppSpecInput,
@@ -57,10 +58,10 @@ const containerNamed = (app: ContainerApp, name: string): Container => {
 };
 
 describe('buildContainerAppSpec', () => {
-  it('runs exactly one replica in single revision mode', () => {
+  it('runs exactly one replica in multiple revision mode (the broker stops a revision before it starts another)', () => {
     const app = buildContainerAppSpec(input());
     expect(app.template?.scale).toMatchObject({ minReplicas: 1, maxReplicas: 1 });
-    expect(app.configuration?.activeRevisionsMode).toBe('Single');
+    expect(app.configuration?.activeRevisionsMode).toBe('Multiple');
   });
 
   it("probes the gateway on the version's pinned paths and port", () => {
@@ -144,10 +145,12 @@ describe('buildContainerAppSpec', () => {
     const gateway = containerNamed(app, 'openclaw');
     expect(gateway.env).toContainEqual({ name: 'OPENCLAW_CONFIG_PATH', value: OPENCLAW_CONFIG_PATH });
     const volume = app.template?.volumes?.find((candidate) => candidate.name === 'openclaw-config');
+    const secret = configSecretNames(spec.image.version).openclaw;
+    expect(secret).toBe(`openclaw-config-${spec.image.version.replaceAll('.', '-')}`);
     expect(volume).toEqual({
       name: 'openclaw-config',
       storageType: 'Secret',
-      secrets: [{ secretRef: 'openclaw-config', path: 'openclaw.json' }],
+      secrets: [{ secretRef: secret, path: 'openclaw.json' }],
     });
     expect(gateway.volumeMounts).toContainEqual({
       volumeName: 'openclaw-config',
@@ -202,7 +205,7 @@ describe('buildContainerAppSpec', () => {
           getApp: () => ({
             image: gateway.image ?? '',
             env,
-            configJson: secrets.get('openclaw-config')?.value,
+            configJson: secrets.get(configSecretNames(v).openclaw)?.value,
             running: true,
           }),
           resolveSecret: (ref) => byUri.get(secrets.get(ref.replace(/^secretref:/, ''))?.keyVaultUrl ?? ''),
