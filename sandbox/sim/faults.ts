@@ -10,6 +10,7 @@ export const semanticFaultKinds = [
   'slowProvisioning',
   'principalNotFound',
   'keyVaultForbidden',
+  'containerExit',
 ] as const;
 export type TransportFaultKind = (typeof transportFaultKinds)[number];
 export type SemanticFaultKind = (typeof semanticFaultKinds)[number];
@@ -52,6 +53,17 @@ export const faultSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('slowProvisioning'), ...faultMatchSchema, seconds: z.number().positive() }),
   z.object({ kind: z.literal('principalNotFound'), ...faultMatchSchema }),
   z.object({ kind: z.literal('keyVaultForbidden'), ...faultMatchSchema }),
+  /**
+   * A container app's container exits as soon as it starts (a crash loop while it keeps firing).
+   * Matched with surface `containerapps`, method `START` and the replica's ARM id as the path
+   * (`.../containerApps/<app>/revisions/<revision>/replicas/<replica>`); each start attempt is one match.
+   */
+  z.object({
+    kind: z.literal('containerExit'),
+    ...faultMatchSchema,
+    exitCode: z.number().int().min(1).max(255).optional(),
+    message: z.string().optional(),
+  }),
 ]);
 
 export type FaultSpec = z.input<typeof faultSpecSchema>;

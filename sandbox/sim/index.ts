@@ -1,6 +1,13 @@
 import type { FileShareStore } from './fileShareStore.js';
 import { createGraphSurface, externalPrincipalOf, type GraphSurfaceOptions } from './graph.js';
-import { createOpenClawSurface, type OpenClawSurface, type OpenClawSurfaceOptions } from './openclaw.js';
+import {
+  createOpenClawSurface,
+  openclawVersionOfImage,
+  SIMULATED_STATE_SCHEMA_PATH,
+  startGatewayOnState,
+  type OpenClawSurface,
+  type OpenClawSurfaceOptions,
+} from './openclaw.js';
 import { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
 import type { SimSurface } from './surface.js';
 import { createTelegramSurface, type TelegramSurface, type TelegramSurfaceOptions } from './telegram.js';
@@ -67,6 +74,30 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
         return graph;
       },
       (context) => {
+        // The stand-in decides whether a gateway container starts: it migrates the state on the
+        // share forward, or refuses newer state and exits 78 (a crash loop). Real gateways
+        // (`backend`) do that themselves.
+        if (!options.openclaw?.backend)
+          context.arm.containerStarter = (_replica, { app, template }) => {
+            const images = (Array.isArray(template['containers']) ? template['containers'] : []).map((raw) =>
+              String((raw as { image?: unknown }).image ?? ''),
+            );
+            const image =
+              images.find((candidate) => openclawVersionOfImage(candidate) !== undefined) ?? images[0];
+            const version =
+              image === undefined
+                ? undefined
+                : openclawVersionOfImage(image, options.openclaw?.versionOfImage);
+            const share = version === undefined ? undefined : stateShareOf(context.arm, app.id, template);
+            if (version === undefined || !share) return { state: 'running' };
+            return startGatewayOnState({
+              version,
+              ...(options.openclaw?.stateSchemaOf ? { stateSchemaOf: options.openclaw.stateSchemaOf } : {}),
+              readMarker: () => context.files.read(share.account, share.share, SIMULATED_STATE_SCHEMA_PATH),
+              writeMarker: (content) =>
+                context.files.write(share.account, share.share, SIMULATED_STATE_SCHEMA_PATH, content),
+            });
+          };
         openclaw = createOpenClawSurface({
           ...options.openclaw,
           clock: context.clock,
@@ -86,6 +117,7 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
               image: runtime.image,
               env: runtime.env,
               running: runtime.running,
+              ...(runtime.replica?.failure !== undefined ? { startFailure: runtime.replica.failure } : {}),
               ...(configJson !== undefined ? { configJson } : {}),
             };
           },
@@ -152,4 +184,42 @@ function readMountedConfig(
   ).azureFile;
   if (!azureFile?.accountName || !azureFile.shareName) return undefined;
   return files.read(azureFile.accountName, azureFile.shareName, 'openclaw.json');
+}
+
+/**
+ * The Azure Files share a revision template mounts at the gateway's state dir (OPENCLAW_STATE_DIR of
+ * its OpenClaw container, the image default /home/node/.openclaw otherwise).
+ */
+function stateShareOf(
+  arm: Simulator['arm'],
+  appId: string,
+  template: Record<string, unknown>,
+): { account: string; share: string } | undefined {
+  const { containers = [], volumes = [] } = template as {
+    volumes?: { name?: string; storageName?: string }[];
+    containers?: {
+      image?: string;
+      env?: { name?: string; value?: string }[];
+      volumeMounts?: { volumeName?: string; mountPath?: string }[];
+    }[];
+  };
+  const container =
+    containers.find((candidate) => openclawVersionOfImage(String(candidate.image ?? '')) !== undefined) ??
+    containers[0];
+  const stateDir =
+    container?.env?.find((variable) => variable.name === 'OPENCLAW_STATE_DIR')?.value ??
+    '/home/node/.openclaw';
+  const mount = container?.volumeMounts?.find((candidate) => candidate.mountPath === stateDir);
+  const volume = volumes.find((candidate) => candidate.name === mount?.volumeName);
+  const properties = (arm.getResource(appId)?.['properties'] ?? {}) as Record<string, unknown>;
+  const environmentId =
+    typeof properties['managedEnvironmentId'] === 'string' ? properties['managedEnvironmentId'] : undefined;
+  if (!volume?.storageName || !environmentId) return undefined;
+  const storage = arm.getResource(`${environmentId}/storages/${volume.storageName}`);
+  const azureFile = (
+    (storage?.['properties'] ?? {}) as { azureFile?: { accountName?: string; shareName?: string } }
+  ).azureFile;
+  return azureFile?.accountName && azureFile.shareName
+    ? { account: azureFile.accountName, share: azureFile.shareName }
+    : undefined;
 }

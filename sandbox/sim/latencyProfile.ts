@@ -16,8 +16,12 @@ export interface LatencyFigure {
   source: string;
 }
 
-/** What an operation does: long-running PUT of a new resource, of an existing one, DELETE, or a revision restart. */
-export type OperationKind = 'create' | 'update' | 'delete' | 'restart';
+/**
+ * What an operation does: long-running PUT of a new resource, of an existing one, DELETE, a revision
+ * restart, or the time a revision's replica takes to start after an activation or to stop after a
+ * deactivation.
+ */
+export type OperationKind = 'create' | 'update' | 'delete' | 'restart' | 'activate' | 'deactivate';
 
 export interface LatencyProfile {
   /** By ARM resource type (`Microsoft.App/managedEnvironments`), then by kind. */
@@ -80,6 +84,20 @@ export const azureLatencyProfile: LatencyProfile = {
         source:
           'No published number: a restart replaces the replicas, which must pass their probes again ' +
           '(learn.microsoft.com/azure/container-apps/revisions). Assumption: 30 s.',
+      },
+      activate: {
+        seconds: 30,
+        source:
+          'No published number: an activated revision starts a replica, which must pass its startup and ' +
+          'readiness probes (learn.microsoft.com/azure/container-apps/application-lifecycle-management). ' +
+          'Assumption: as a restart, 30 s.',
+      },
+      deactivate: {
+        seconds: 30,
+        source:
+          "A deactivated revision's containers get SIGTERM and, if still running after 30 s, SIGKILL " +
+          '(learn.microsoft.com/azure/container-apps/application-lifecycle-management, "Shutdown"). Upper ' +
+          'bound taken: 30 s (a process that exits on SIGTERM stops sooner).',
       },
     },
     'Microsoft.Resources/resourceGroups': {

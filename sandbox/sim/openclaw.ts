@@ -1,6 +1,11 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { parseJson5 } from './openclaw-json5.js';
-import { OPENCLAW_CONFIG_SCHEMAS, schemaFor, type OpenClawConfigSchema } from './openclaw-schema.js';
+import {
+  OPENCLAW_CONFIG_SCHEMAS,
+  compareCalendarVersions,
+  schemaFor,
+  type OpenClawConfigSchema,
+} from './openclaw-schema.js';
 import { unknownConfigKeys } from '../../shared/openclaw/versions.js';
 import type { SimClock, SimRequest, SimResponse, SimSurface } from './surface.js';
 import { messageOf } from '../../shared/errors.js';
@@ -20,6 +25,113 @@ export interface OpenClawAppState {
   /** The rendered openclaw.json (JSON5 or JSON); undefined when the share has none. */
   configJson?: string;
   running: boolean;
+  /** Why the container keeps exiting when the platform starts it (a crash loop), if it does. */
+  startFailure?: string;
+}
+
+// ---- state migrations -----------------------------------------------------------------
+
+/**
+ * OpenClaw migrates its state forward when the gateway starts, and an older build refuses state of
+ * a newer schema: "OpenClaw applies forward-only migrations when it opens an older supported
+ * database. It refuses a database whose `user_version` is newer than the running build ... When
+ * Gateway startup encounters a newer database schema, it exits with status 78"
+ * (docs/reference/database-schemas/versioning.md in openclaw/openclaw; also
+ * docs/install/updating/rollback-and-recovery.md: "A successful start can migrate state forward.
+ * An older binary may then refuse ... the database schema"; the only way back is a backup taken
+ * with the gateway stopped).
+ */
+export const OPENCLAW_NEWER_STATE_EXIT_CODE = 78;
+
+/**
+ * Where the stand-in keeps the schema its state was migrated to, on the share mounted at the state
+ * dir. The real gateway keeps it inside `state/openclaw.sqlite` (`PRAGMA user_version` and the
+ * `schema_meta` row with `schema_version` and `app_version`, versioning.md; layout.md for the path),
+ * which the stand-in cannot write; this marker sits next to it and says what it stands for.
+ */
+export const SIMULATED_STATE_SCHEMA_PATH = 'state/openclaw.sqlite.simulated-schema.json';
+
+/** A state schema: a number, or (by default) the OpenClaw version that wrote it. */
+export type OpenClawStateSchema = string | number;
+
+/**
+ * Which state schema each version migrates to. OpenClaw publishes a history of schema numbers with
+ * the first release of each (docs/reference/database-schemas/state-schema-history.md), but per
+ * release support for every database (shared state and per-agent) is not published as data the
+ * simulator can use. So the pessimistic reading: every release may migrate, its schema is the
+ * release itself, and any older release refuses what a newer one wrote. Tests override it with
+ * `stateSchemaOf` (e.g. two releases sharing a schema).
+ */
+export const defaultStateSchemaOf = (version: string): OpenClawStateSchema => version;
+
+function compareSchemas(a: OpenClawStateSchema, b: OpenClawStateSchema): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return compareCalendarVersions(String(a), String(b));
+}
+
+/** What the marker holds, standing for `user_version` and the `schema_meta` row. */
+export interface SimulatedStateSchema {
+  schemaVersion: OpenClawStateSchema;
+  appVersion: string;
+  note: string;
+}
+
+/** Reads the stand-in's schema marker from share content; undefined when absent or unreadable. */
+export function parseStateSchemaMarker(text: string | undefined): SimulatedStateSchema | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<SimulatedStateSchema>;
+    const schema = parsed.schemaVersion;
+    return (typeof schema === 'string' || typeof schema === 'number') && typeof parsed.appVersion === 'string'
+      ? { schemaVersion: schema, appVersion: parsed.appVersion, note: String(parsed.note ?? '') }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A gateway of `version` starting on its state: with state of a newer schema it exits 78 and
+ * changes nothing; otherwise it migrates the state forward (records the newer schema) and runs.
+ */
+export function startGatewayOnState(input: {
+  version: string;
+  stateSchemaOf?: (version: string) => OpenClawStateSchema;
+  readMarker(): string | undefined;
+  writeMarker(content: string): void;
+}):
+  | { state: 'running'; migratedFrom?: OpenClawStateSchema }
+  | { state: 'exited'; exitCode: number; reason: string } {
+  const schemaOf = input.stateSchemaOf ?? defaultStateSchemaOf;
+  const own = schemaOf(input.version);
+  const stored = parseStateSchemaMarker(input.readMarker());
+  if (stored) {
+    const order = compareSchemas(stored.schemaVersion, own);
+    if (Number.isNaN(order) || order > 0)
+      return {
+        state: 'exited',
+        exitCode: OPENCLAW_NEWER_STATE_EXIT_CODE,
+        reason: `openclaw ${input.version} refuses the state: newer schema version ${String(stored.schemaVersion)} (written by ${stored.appVersion}) than it supports (${String(own)})`,
+      };
+    if (order === 0) return { state: 'running' };
+  }
+  const marker: SimulatedStateSchema = {
+    schemaVersion: own,
+    appVersion: input.version,
+    note: 'Simulator stand-in for PRAGMA user_version and schema_meta of state/openclaw.sqlite.',
+  };
+  input.writeMarker(`${JSON.stringify(marker, null, 2)}\n`);
+  return { state: 'running', ...(stored ? { migratedFrom: stored.schemaVersion } : {}) };
+}
+
+/** The OpenClaw version of an image reference (tag, or a digest the core knows), if it is OpenClaw's. */
+export function openclawVersionOfImage(
+  image: string,
+  versionOfImage?: (image: string) => string | undefined,
+): string | undefined {
+  const match = IMAGE.exec(image);
+  if (!match) return undefined;
+  return match[1] ?? versionOfImage?.(image);
 }
 
 export interface OpenClawSurfaceOptions {
@@ -34,6 +146,8 @@ export interface OpenClawSurfaceOptions {
   listApps?(): string[];
   /** The version of a digest-only image reference, if the core knows it. */
   versionOfImage?(image: string): string | undefined;
+  /** Which state schema each version migrates to; defaults to `defaultStateSchemaOf` (the version). */
+  stateSchemaOf?: (version: string) => OpenClawStateSchema;
   /** Per-version config schemas; defaults to OPENCLAW_CONFIG_SCHEMAS. */
   schemas?: Readonly<Record<string, OpenClawConfigSchema>>;
   /** How long a pairing request waits, in sim time; OpenClaw's own is 5 minutes. */
@@ -215,13 +329,14 @@ export function createOpenClawSurface(options: OpenClawSurfaceOptions): OpenClaw
   }
 
   function versionOf(image: string): string | undefined {
-    const match = IMAGE.exec(image);
-    if (!match) return undefined;
-    return match[1] ?? options.versionOfImage?.(image);
+    return openclawVersionOfImage(image, options.versionOfImage);
   }
 
   function evaluate(app: OpenClawAppState): Evaluation {
     const reasons: string[] = [];
+    // A container that exits at start never serves: its probes never pass.
+    if (app.startFailure !== undefined)
+      reasons.push(`gateway: the container keeps exiting (${app.startFailure})`);
     const version = versionOf(app.image);
     if (!IMAGE.test(app.image))
       reasons.push(`image: ${app.image} is not ghcr.io/openclaw/openclaw or a mirror of it`);

@@ -3,11 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdminSurface } from './admin.js';
-import { ArmState } from './arm/armState.js';
+import { ArmState, maxConcurrentMounts, type ReplicaRecord } from './arm/armState.js';
 import { createArmSurface } from './arm/armSurface.js';
 import { grantRole } from './arm/authorization.js';
 import { deployedCondition, loadBrokerRoles, type BrokerRoles } from './brokerRoles.js';
-import { containerAppRuntime, type ContainerAppRuntime } from './arm/containerApps.js';
+import {
+  containerAppRuntime,
+  reconcileContainerApps,
+  type ContainerAppRuntime,
+} from './arm/containerApps.js';
 import { defaultProviders } from './arm/providers.js';
 import { findBuiltInRole } from './arm/roles.js';
 import type { ArmContext, SimEndpoints } from './arm/resourceType.js';
@@ -152,6 +156,16 @@ export interface Simulator {
    * resolved to the values the app holds, active revision and its running/health state.
    */
   containerApp(idOrName: string): ContainerAppRuntime | undefined;
+  /**
+   * Every container app replica that ever ran (of one app, by ARM id or name, when given): revision,
+   * the Azure Files storages and shares it mounted, started and stopped in simulated ms.
+   */
+  replicaRecord(appIdOrName?: string): ReplicaRecord[];
+  /**
+   * The most replicas that ever ran at once with the same share mounted (`<account>/<share>`, or
+   * any share): above 1 means two writers on one share.
+   */
+  maxConcurrentMounts(share?: string): number;
   /** Grants a built-in role directly (no ARM call), e.g. to seed fixtures. */
   grantRole(principalId: string, roleName: string, scope: string, options?: { createdAt?: number }): void;
   /** Adds a surface after start. */
@@ -335,6 +349,7 @@ async function launch(
     fileEndpoint: (account: string) => `${fileBase}/${account}/`,
   };
   const ctx: ArmContext = { state: arm, faults, endpoints, blobs: blob, files };
+  arm.addReconciler(() => reconcileContainerApps(ctx));
   const context: SimulatorContext = {
     clock,
     arm,
@@ -719,6 +734,22 @@ async function launch(
     state: context,
     admin,
     containerApp: (idOrName) => containerAppRuntime(ctx, idOrName),
+    replicaRecord(appIdOrName) {
+      arm.tick();
+      const key = appIdOrName?.toLowerCase();
+      return structuredClone(
+        arm.replicas.filter(
+          (replica) =>
+            key === undefined ||
+            replica.appId.toLowerCase() === key ||
+            replica.appId.toLowerCase().endsWith(`/containerapps/${key}`),
+        ),
+      );
+    },
+    maxConcurrentMounts(share) {
+      arm.tick();
+      return maxConcurrentMounts(arm.replicas, share);
+    },
     grantRole(principalId, roleName, scope, grantOptions) {
       grantRole(ctx, principalId, roleName, scope, grantOptions?.createdAt);
     },

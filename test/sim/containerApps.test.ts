@@ -269,7 +269,7 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
     expect(t.sim.containerApp('ca-claw-alpha')?.env['OPENCLAW_GATEWAY_TOKEN']).toBe('token-v3');
   });
 
-  it('stops the old revision before the new one runs when the image changes, with revision states to poll', async () => {
+  it('keeps the old revision running until the new one is ready when the image changes (single revision mode), with revision states to poll', async () => {
     const before = await apps.containerApps.get(rg, 'ca-claw-alpha');
     t.sim.admin.addFault({
       kind: 'slowProvisioning',
@@ -290,11 +290,17 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
       'ca-claw-alpha',
       'ca-claw-alpha--v2026-10-1',
     );
+    // The new revision's replica is already up (starting) while the old one still runs and serves.
     expect(provisioning).toMatchObject({
       provisioningState: 'Provisioning',
-      runningState: 'Activating',
+      runningState: 'Processing',
       active: false,
+      replicas: 1,
+      trafficWeight: 0,
     });
+    expect(
+      await apps.containerAppsRevisions.getRevision(rg, 'ca-claw-alpha', before.latestRevisionName!),
+    ).toMatchObject({ active: true, runningState: 'Running', replicas: 1, trafficWeight: 100 });
     t.sim.admin.advance(90_000);
     await poller.pollUntilDone();
 
@@ -303,15 +309,19 @@ describe('the monitoring and Container Apps footprint in the simulator', () => {
       revisions.push(revision);
     expect(revisions.find((revision) => revision.name === before.latestRevisionName)).toMatchObject({
       active: false,
-      runningState: 'Stopped',
     });
     expect(revisions.find((revision) => revision.name === 'ca-claw-alpha--v2026-10-1')).toMatchObject({
       active: true,
       runningState: 'Running',
       healthState: 'Healthy',
+      trafficWeight: 100,
     });
+    t.sim.admin.advance(1000);
+    expect(
+      await apps.containerAppsRevisions.getRevision(rg, 'ca-claw-alpha', before.latestRevisionName!),
+    ).toMatchObject({ active: false, runningState: 'Stopped', replicas: 0 });
     const order = events.slice(-2).map((event) => event.kind);
-    expect(order).toEqual(['revisionDeactivated', 'revisionCreated']);
+    expect(order).toEqual(['revisionCreated', 'revisionDeactivated']);
   });
 
   it('answers a Key Vault reference the identity cannot resolve in both of Azure’s shapes, in turn: a 400, and a Failed operation', async () => {

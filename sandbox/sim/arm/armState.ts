@@ -65,6 +65,8 @@ export type PersistedOperation = Omit<ArmOperation, 'settle' | 'result'>;
 /** ArmState as the state file holds it. Map keys are kept as they were. */
 export interface ArmStateData {
   resources: [string, StoredResource][];
+  /** Absent in state files written before replicas were recorded. */
+  replicas?: ReplicaRecord[];
   operations: PersistedOperation[];
   roleAssignments: [string, RoleAssignment][];
   deletedVaults: [string, SoftDeletedVault][];
@@ -104,6 +106,73 @@ export interface SoftDeletedWorkspace {
   deletedAt: number;
   reservedUntil: number;
   resource: StoredResource;
+}
+
+/**
+ * One replica of a container app revision over its whole life: what it mounted and when it ran, in
+ * simulated ms. A replica runs from `startedAt` until `stoppedAt` (absent while it runs; it may lie
+ * in the future while the replica is still stopping). Its container is due to start at `startAt`
+ * (image pulled, process launched); `readyAt` is when it started and passed its probes. A container
+ * that exits is restarted with back-off (`crash`), each restart counted in `restartCount`.
+ * Records outlive their app, so tests can check what ever ran (Simulator.replicaRecord).
+ */
+export interface ReplicaRecord {
+  /** ARM id of the container app. */
+  appId: string;
+  revisionName: string;
+  /** Replica name, `<revision>-<suffix>` as Azure names pods. */
+  name: string;
+  /** `storageName`s of the template's Azure Files volumes (template.volumes). */
+  storageNames: string[];
+  /** The shares behind them, `<account>/<share>` (lower case), resolved when the replica started. */
+  shares: string[];
+  startedAt: number;
+  stoppedAt?: number;
+  startAt: number;
+  readyAt?: number;
+  restartCount: number;
+  /** The last exit while the container keeps failing to start, and when the next attempt is due. */
+  crash?: { exitCode: number; reason: string; exitedAt: number; nextStartAt: number };
+}
+
+/**
+ * What a container does when the platform starts it: runs (and is ready), or exits at once with a
+ * code and a reason (a gateway refusing its state exits 78). The OpenClaw stand-in answers for
+ * OpenClaw images; without a starter every container runs.
+ */
+export type ContainerStartResult =
+  { state: 'running' } | { state: 'exited'; exitCode: number; reason: string };
+export type ContainerStarter = (
+  replica: ReplicaRecord,
+  context: { app: StoredResource; template: Record<string, unknown> },
+) => ContainerStartResult;
+
+/**
+ * The most replicas that ever ran at the same time with the same share mounted (all shares, or the
+ * one named `<account>/<share>`). A replica stopping at the instant another starts does not count
+ * as overlapping; one still stopping does.
+ */
+export function maxConcurrentMounts(records: readonly ReplicaRecord[], share?: string): number {
+  const byShare = new Map<string, { at: number; delta: number }[]>();
+  for (const record of records) {
+    for (const key of record.shares) {
+      if (share !== undefined && key !== share.toLowerCase()) continue;
+      const events = byShare.get(key) ?? [];
+      events.push({ at: record.startedAt, delta: 1 });
+      if (record.stoppedAt !== undefined) events.push({ at: record.stoppedAt, delta: -1 });
+      byShare.set(key, events);
+    }
+  }
+  let most = 0;
+  for (const events of byShare.values()) {
+    events.sort((a, b) => a.at - b.at || a.delta - b.delta);
+    let running = 0;
+    for (const event of events) {
+      running += event.delta;
+      most = Math.max(most, running);
+    }
+  }
+  return most;
 }
 
 /** What the OpenClaw stand-in (and tests) hear about container apps. */
@@ -148,7 +217,13 @@ export class ArmState {
   keyVaultFailures = 0;
   readonly deletedVaults = new Map<string, SoftDeletedVault>();
   readonly deletedWorkspaces = new Map<string, SoftDeletedWorkspace>();
+  /** Every replica that ever ran (see ReplicaRecord). */
+  readonly replicas: ReplicaRecord[] = [];
+  /** Decides whether a container starts; set by the simulator's wiring (the OpenClaw stand-in). */
+  containerStarter: ContainerStarter | undefined;
   private readonly listeners = new Set<(event: ContainerAppEvent) => void>();
+  private readonly reconcilers: (() => void)[] = [];
+  private reconciling = false;
   private settler: OperationSettler | undefined;
 
   constructor(
@@ -195,6 +270,14 @@ export class ArmState {
         // A listener's failure must not break ARM; the listener owns its errors.
       }
     }
+  }
+
+  /**
+   * Runs `reconcile` at the end of every tick, after due operations settled: what providers derive
+   * from simulated time (replicas starting, stopping, restarting).
+   */
+  addReconciler(reconcile: () => void): void {
+    this.reconcilers.push(reconcile);
   }
 
   // ---- store ----------------------------------------------------------------------------
@@ -319,6 +402,14 @@ export class ArmState {
     for (const [key, workspace] of this.deletedWorkspaces) {
       if (workspace.reservedUntil <= now) this.deletedWorkspaces.delete(key);
     }
+    // A reconciler may read through accessors that tick (a container starter reading the app): no re-entry.
+    if (this.reconciling) return;
+    this.reconciling = true;
+    try {
+      for (const reconcile of this.reconcilers) reconcile();
+    } finally {
+      this.reconciling = false;
+    }
   }
 
   // ---- role assignments -----------------------------------------------------------------
@@ -354,6 +445,7 @@ export class ArmState {
       roleAssignments: [...this.roleAssignments],
       deletedVaults: [...this.deletedVaults],
       deletedWorkspaces: [...this.deletedWorkspaces],
+      replicas: this.replicas,
     });
   }
 
@@ -368,6 +460,8 @@ export class ArmState {
     this.roleAssignments.clear();
     this.deletedVaults.clear();
     this.deletedWorkspaces.clear();
+    this.replicas.length = 0;
+    this.replicas.push(...(data.replicas ?? []));
     for (const [key, resource] of data.resources) this.resources.set(key, resource);
     for (const [key, assignment] of data.roleAssignments) this.roleAssignments.set(key, assignment);
     for (const [key, vault] of data.deletedVaults) this.deletedVaults.set(key, vault);

@@ -4,10 +4,10 @@ import {
   environmentStorageSchema,
   managedEnvironmentSchema,
 } from './specSchemas.js';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { SimResponse } from '../surface.js';
 import { armError } from './armErrors.js';
-import type { StoredResource } from './armState.js';
+import type { ReplicaRecord, StoredResource } from './armState.js';
 import { workspaceByCustomerId, workspaceSharedKeys } from './monitoring.js';
 import {
   isRecord,
@@ -38,10 +38,21 @@ export interface Revision {
   name: string;
   createdTime: number;
   template: Record<string, unknown>;
+  /** Whether the revision is meant to run (GET `active`); its replica may still be starting or stopping. */
   active: boolean;
   provisioningState: 'Provisioning' | 'Provisioned' | 'Failed';
-  /** A restart keeps the revision "Activating" until this simulated time. */
-  restartingUntil?: number;
+}
+
+/** What the runtime view says about the replica serving the app. */
+export interface ReplicaView {
+  name: string;
+  revisionName: string;
+  /** The container runs (its process started and stayed up). */
+  started: boolean;
+  ready: boolean;
+  restartCount: number;
+  /** Why the container keeps exiting (crash loop), when it does. */
+  failure?: string;
 }
 
 /** A secret as the running app sees it: inline, or fetched from Key Vault at `fetchedAt`. */
@@ -71,6 +82,8 @@ export interface ContainerAppRuntime {
   env: Record<string, string>;
   image: string;
   volumes: unknown[];
+  /** The replica of the revision that serves the app (traffic), when one runs. */
+  replica?: ReplicaView;
 }
 
 /** The part of the ARM context the runtime view needs: state only, so other surfaces can use it. */
@@ -149,19 +162,283 @@ function refreshDueSecrets(ctx: StateContext, app: StoredResource): void {
   }
 }
 
-function revisionRunningState(ctx: StateContext, revision: Revision): string {
-  if (revision.provisioningState === 'Failed') return 'Failed';
-  if (revision.provisioningState === 'Provisioning') return 'Activating';
-  if (!revision.active) return 'Stopped';
-  if (revision.restartingUntil !== undefined && ctx.state.clock.now() < revision.restartingUntil)
-    return 'Activating';
-  return 'Running';
+// ---- replicas -----------------------------------------------------------------------------
+
+/**
+ * Kubernetes restarts a container that exited with an exponential back-off delay (10 s, 20 s, 40 s,
+ * ...) capped at 300 s (kubernetes.io docs/concepts/workloads/pods/pod-lifecycle, "Container
+ * restarts"); Container Apps runs replicas as Kubernetes pods (the replica names of the
+ * Replicas_List example of Microsoft.App 2025-07-01 are pod names). The reset after 10 minutes of
+ * clean running does not arise here: a container that starts keeps running.
+ */
+export function crashLoopBackOffMs(restartCount: number): number {
+  return Math.min(10_000 * 2 ** restartCount, 300_000);
 }
 
-function revisionHealth(ctx: StateContext, revision: Revision): string {
+const sameApp = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const isRunningAt = (replica: ReplicaRecord, at: number) =>
+  replica.startedAt <= at && (replica.stoppedAt === undefined || replica.stoppedAt > at);
+
+function replicasOf(ctx: StateContext, appId: string, revisionName?: string): ReplicaRecord[] {
+  return ctx.state.replicas.filter(
+    (replica) =>
+      sameApp(replica.appId, appId) &&
+      (revisionName === undefined || replica.revisionName.toLowerCase() === revisionName.toLowerCase()),
+  );
+}
+
+/** Replicas of the revision present now (running, starting, crash-looping or still stopping). */
+function presentReplicas(ctx: StateContext, appId: string, revisionName: string): ReplicaRecord[] {
+  const now = ctx.state.clock.now();
+  return replicasOf(ctx, appId, revisionName).filter((replica) => isRunningAt(replica, now));
+}
+
+function modeOf(app: StoredResource): 'Single' | 'Multiple' {
+  const configuration = recordOf(recordOf(app.body['properties'])['configuration']);
+  return stringOf(configuration, 'activeRevisionsMode', 'Single').toLowerCase() === 'multiple'
+    ? 'Multiple'
+    : 'Single';
+}
+
+/** The Azure Files volumes of a template: storage names and the shares behind them. */
+function mountedShares(
+  ctx: StateContext,
+  app: StoredResource,
+  template: Record<string, unknown>,
+): { storageNames: string[]; shares: string[] } {
+  const environmentId = stringOf(recordOf(app.body['properties']), 'managedEnvironmentId');
+  const storageNames: string[] = [];
+  const shares: string[] = [];
+  for (const raw of Array.isArray(template['volumes']) ? template['volumes'] : []) {
+    const volume = recordOf(raw);
+    const storageName = stringOf(volume, 'storageName');
+    const storageType = stringOf(volume, 'storageType', 'AzureFile').toLowerCase();
+    if (storageName === '' || (storageType !== 'azurefile' && storageType !== 'nfsazurefile')) continue;
+    storageNames.push(storageName);
+    const storage = ctx.state.get(`${environmentId}/storages/${storageName}`);
+    const azureFile = recordOf(recordOf(storage?.body['properties'])['azureFile']);
+    const account = stringOf(azureFile, 'accountName');
+    const share = stringOf(azureFile, 'shareName');
+    if (account !== '' && share !== '') shares.push(`${account}/${share}`.toLowerCase());
+  }
+  return { storageNames, shares };
+}
+
+/** A replica of the revision starts at `startedAt`; its container is due to start at `startAt`. */
+function startReplica(
+  ctx: StateContext,
+  app: StoredResource,
+  revision: Revision,
+  startedAt: number,
+  startAt: number,
+): ReplicaRecord {
+  const replica: ReplicaRecord = {
+    appId: app.id,
+    revisionName: revision.name,
+    // Pod names as Kubernetes makes them (Replicas_List example, 2025-07-01).
+    name: `${revision.name}-${randomBytes(5).toString('hex').slice(0, 9)}-${randomBytes(3).toString('hex').slice(0, 5)}`,
+    ...mountedShares(ctx, app, revision.template),
+    startedAt,
+    startAt,
+    restartCount: 0,
+  };
+  ctx.state.replicas.push(replica);
+  return replica;
+}
+
+/** Stops the revision's replicas at `at` (a replica already stopping sooner keeps its time). */
+function stopReplicas(ctx: StateContext, appId: string, revisionName: string, at: number): void {
+  for (const replica of replicasOf(ctx, appId, revisionName)) {
+    if (replica.stoppedAt === undefined || replica.stoppedAt > at) replica.stoppedAt = at;
+  }
+}
+
+/** At least a millisecond: what takes time in Azure takes some in the simulator, even unprofiled. */
+const someMs = (ms: number) => Math.max(ms, 1);
+
+/**
+ * Plays a replica's container forward to `now`: its start at `startAt`, and while it exits, a
+ * restart after each back-off. Whether a start succeeds is asked when it is due (an injected
+ * `containerExit` fault, then the container starter, e.g. the OpenClaw stand-in), with the world as
+ * it is when the simulator gets to it.
+ */
+function advanceReplica(ctx: ArmContext | StateContext, app: StoredResource, replica: ReplicaRecord): void {
+  const now = ctx.state.clock.now();
+  const revision = revisionsOf(app).find((candidate) => candidate.name === replica.revisionName);
+  for (let guard = 0; guard < 1000 && replica.readyAt === undefined; guard++) {
+    const due = replica.crash ? replica.crash.nextStartAt : replica.startAt;
+    if (due > now || (replica.stoppedAt !== undefined && due >= replica.stoppedAt)) return;
+    if (replica.crash) replica.restartCount += 1;
+    const result = startContainer(ctx, app, revision, replica);
+    if (result.state === 'running') {
+      replica.readyAt = due;
+      delete replica.crash;
+      return;
+    }
+    replica.crash = {
+      exitCode: result.exitCode,
+      reason: result.reason,
+      exitedAt: due,
+      nextStartAt: due + crashLoopBackOffMs(replica.restartCount),
+    };
+  }
+}
+
+function startContainer(
+  ctx: ArmContext | StateContext,
+  app: StoredResource,
+  revision: Revision | undefined,
+  replica: ReplicaRecord,
+): { state: 'running' } | { state: 'exited'; exitCode: number; reason: string } {
+  const faults = 'faults' in ctx ? ctx.faults : undefined;
+  const fault = faults?.match(['containerExit'], {
+    surface: 'containerapps',
+    method: 'START',
+    path: `${app.id}/revisions/${replica.revisionName}/replicas/${replica.name}`,
+  });
+  if (fault)
+    return {
+      state: 'exited',
+      exitCode: fault.exitCode ?? 1,
+      reason: fault.message ?? `the container exited at start (injected fault ${fault.id})`,
+    };
+  const starter = ctx.state.containerStarter;
+  if (!starter || !revision) return { state: 'running' };
+  try {
+    return starter(replica, { app, template: revision.template });
+  } catch (error) {
+    return { state: 'exited', exitCode: 1, reason: `the container failed to start: ${String(error)}` };
+  }
+}
+
+/** The operation that created the revision (a PUT started at its creation time), if still known. */
+function creatingOperationEnd(
+  ctx: StateContext,
+  app: StoredResource,
+  revision: Revision,
+): number | undefined {
+  for (const operation of ctx.state.operations.values()) {
+    if (
+      operation.kind === 'put' &&
+      sameApp(operation.resourceId, app.id) &&
+      operation.startedAt === revision.createdTime
+    )
+      return operation.readyAt;
+  }
+  return undefined;
+}
+
+/**
+ * What simulated time does to container apps, run after every tick:
+ * - A new revision's replica starts as soon as the revision is created, and its container starts
+ *   when the operation is due to end (create and update complete "when one of its replicas starts
+ *   and becomes ready", learn.microsoft.com azure/container-apps/application-lifecycle-management).
+ * - Single revision mode: "The existing active revision isn't deactivated until the new revision is
+ *   ready" (same page, "Zero downtime deployment"; microsoft/azure-container-apps#497, the
+ *   announcement: "we will keep your existing revision running until any Startup and Readiness probes
+ *   pass successfully. Only then will we deactivate your existing revision"). The old revision is then
+ *   "allowed 30 seconds before it's asked to shutdown" (a maintainer in #493): its replica stops the
+ *   revision `deactivate` duration after the new one is ready. So two replicas run, and mount the same
+ *   share, from the update until then: the overlap #969, #1129 and #1674 are about. A new revision
+ *   that never becomes ready never ends the old one.
+ * - Multiple revision mode: nothing is deactivated by itself.
+ */
+export function reconcileContainerApps(ctx: ArmContext | StateContext): void {
+  for (const app of ctx.state.find(appType)) {
+    const revisions = revisionsOf(app);
+    for (const revision of revisions) {
+      if (revision.provisioningState === 'Failed') continue;
+      if (revision.provisioningState !== 'Provisioning' && !revision.active) continue;
+      if (replicasOf(ctx, app.id, revision.name).length > 0) continue;
+      startReplica(
+        ctx,
+        app,
+        revision,
+        revision.createdTime,
+        creatingOperationEnd(ctx, app, revision) ?? revision.createdTime,
+      );
+    }
+    for (const replica of replicasOf(ctx, app.id)) {
+      if (replica.stoppedAt === undefined || replica.stoppedAt > replica.startAt)
+        advanceReplica(ctx, app, replica);
+    }
+    const properties = app.body['properties'] as Record<string, unknown>;
+    const ready = [...revisions]
+      .reverse()
+      .find((revision) =>
+        replicasOf(ctx, app.id, revision.name).some((replica) => replica.readyAt !== undefined),
+      );
+    if (ready) properties['latestReadyRevisionName'] = ready.name;
+    const newest = revisions.at(-1);
+    if (modeOf(app) !== 'Single' || !newest || newest.provisioningState !== 'Provisioned') continue;
+    const readyAt = replicasOf(ctx, app.id, newest.name)
+      .map((replica) => replica.readyAt)
+      .find((at) => at !== undefined);
+    if (readyAt === undefined) continue;
+    for (const revision of revisions) {
+      if (revision === newest || !revision.active) continue;
+      revision.active = false;
+      stopReplicas(
+        ctx,
+        app.id,
+        revision.name,
+        readyAt + someMs(ctx.state.durationOf(`${app.id}/revisions/${revision.name}`, 'deactivate')),
+      );
+      ctx.state.emit({ kind: 'revisionDeactivated', appId: app.id, revisionName: revision.name });
+    }
+  }
+}
+
+// ---- revisions and traffic ---------------------------------------------------------------
+
+/**
+ * Traffic weight by revision name. Single revision mode sends everything to the latest ready
+ * revision (revision weights "can not be used in this mode", `activeRevisionsMode`, ContainerApps
+ * spec 2025-07-01); so does `latestRevision: true` in multiple mode ("traffic doesn't switch to the
+ * latest revision until it's ready", application-lifecycle-management); `revisionName` rules name
+ * theirs. Without ingress rules, the default rule (`latestRevision`, 100).
+ */
+function trafficWeights(app: StoredResource): Map<string, number> {
+  const properties = recordOf(app.body['properties']);
+  const latestReady = stringOf(properties, 'latestReadyRevisionName');
+  const weights = new Map<string, number>();
+  const add = (name: string, weight: number) => {
+    if (name !== '') weights.set(name.toLowerCase(), (weights.get(name.toLowerCase()) ?? 0) + weight);
+  };
+  const ingress = recordOf(recordOf(properties['configuration'])['ingress']);
+  const rules = Array.isArray(ingress['traffic']) ? ingress['traffic'].map(recordOf) : [];
+  if (modeOf(app) === 'Single' || rules.length === 0) {
+    add(latestReady, 100);
+    return weights;
+  }
+  for (const rule of rules) {
+    const weight = typeof rule['weight'] === 'number' ? rule['weight'] : 0;
+    add(rule['latestRevision'] === true ? latestReady : stringOf(rule, 'revisionName'), weight);
+  }
+  return weights;
+}
+
+/**
+ * Running state with the RevisionRunningState values of the 2025-07-01 spec (Running, Processing,
+ * Stopped, Degraded, Failed, Unknown). The spec does not say which a revision shows while its
+ * replica starts or stops, nor for a crash loop: the simulator answers Processing while a replica
+ * starts or stops, Degraded while its container keeps exiting.
+ */
+function revisionRunningState(ctx: StateContext, app: StoredResource, revision: Revision): string {
+  if (revision.provisioningState === 'Failed') return 'Failed';
+  const replicas = presentReplicas(ctx, app.id, revision.name);
+  if (replicas.length === 0) return revision.active ? 'Processing' : 'Stopped';
+  if (!revision.active) return 'Processing';
+  if (replicas.some((replica) => replica.crash !== undefined)) return 'Degraded';
+  return replicas.every((replica) => replica.readyAt !== undefined) ? 'Running' : 'Processing';
+}
+
+/** A crash-looping revision is Unhealthy; a running, ready one Healthy; otherwise None. */
+function revisionHealth(ctx: StateContext, app: StoredResource, revision: Revision): string {
   if (revision.provisioningState === 'Failed') return 'Unhealthy';
-  const running = revisionRunningState(ctx, revision);
-  return running === 'Running' ? 'Healthy' : 'None';
+  const replicas = presentReplicas(ctx, app.id, revision.name);
+  if (replicas.some((replica) => replica.crash !== undefined)) return 'Unhealthy';
+  return revisionRunningState(ctx, app, revision) === 'Running' ? 'Healthy' : 'None';
 }
 
 function revisionResource(
@@ -170,27 +447,115 @@ function revisionResource(
   revision: Revision,
 ): Record<string, unknown> {
   const fqdn = stringOf(recordOf(app.body['properties']), 'latestRevisionFqdn');
+  const replicas = replicasOf(ctx, app.id, revision.name);
+  const lastActive = Math.max(revision.createdTime, ...replicas.map((replica) => replica.stoppedAt ?? 0));
+  const crash = presentReplicas(ctx, app.id, revision.name).find((replica) => replica.crash)?.crash;
   return {
     id: `${app.id}/revisions/${revision.name}`,
     name: revision.name,
     type: 'Microsoft.App/containerApps/revisions',
     properties: {
       createdTime: new Date(revision.createdTime).toISOString(),
-      lastActiveTime: new Date(revision.createdTime).toISOString(),
+      lastActiveTime: new Date(revision.active ? ctx.state.clock.now() : lastActive).toISOString(),
       fqdn: fqdn.replace(/^[^.]+/, revision.name),
       template: revision.template,
       active: revision.active,
-      replicas: revision.active && revision.provisioningState === 'Provisioned' ? 1 : 0,
-      trafficWeight: revision.active ? 100 : 0,
-      healthState: revisionHealth(ctx, revision),
+      // "Number of pods currently running for this revision" (Revision, 2025-07-01).
+      replicas: presentReplicas(ctx, app.id, revision.name).length,
+      trafficWeight: trafficWeights(app).get(revision.name.toLowerCase()) ?? 0,
+      healthState: revisionHealth(ctx, app, revision),
       provisioningState: revision.provisioningState,
-      runningState: revisionRunningState(ctx, revision),
+      runningState: revisionRunningState(ctx, app, revision),
+      ...(crash
+        ? { provisioningError: `Container exited with code ${crash.exitCode}: ${crash.reason}` }
+        : {}),
+    },
+  };
+}
+
+/**
+ * A replica as the 2025-07-01 spec shapes it (Replica, ReplicaContainer; Replicas_List example).
+ * Container runningState is Running, Waiting (not yet started, or in back-off after an exit) or
+ * Terminated; the replica is Running once a container runs. `runningStateDetails` texts are the
+ * simulator's (CrashLoopBackOff is Kubernetes' name for the back-off).
+ */
+function replicaResource(
+  ctx: StateContext,
+  app: StoredResource,
+  revision: Revision,
+  replica: ReplicaRecord,
+): Record<string, unknown> {
+  const now = ctx.state.clock.now();
+  const stopping = replica.stoppedAt !== undefined && replica.stoppedAt > now;
+  const started = replica.readyAt !== undefined && replica.readyAt <= now;
+  const details = replica.crash
+    ? `CrashLoopBackOff: back-off restarting failed container (exit code ${replica.crash.exitCode}: ${replica.crash.reason})`
+    : started
+      ? stopping
+        ? 'Terminating'
+        : 'Running'
+      : 'ContainerCreating';
+  const containers = (
+    Array.isArray(revision.template['containers']) ? revision.template['containers'] : []
+  ).map((raw, index) => ({
+    name: stringOf(recordOf(raw), 'name'),
+    containerId: `containerd://${createHash('sha256').update(`${replica.name}/${index}/${replica.restartCount}`).digest('hex')}`,
+    ready: started,
+    started,
+    restartCount: replica.restartCount,
+    runningState: started ? 'Running' : 'Waiting',
+    runningStateDetails: details,
+  }));
+  return {
+    id: `${app.id}/revisions/${revision.name}/replicas/${replica.name}`,
+    name: replica.name,
+    type: 'Microsoft.App/containerApps/revisions/replicas',
+    properties: {
+      createdTime: new Date(replica.startedAt).toISOString(),
+      runningState: started ? 'Running' : 'NotRunning',
+      runningStateDetails: details,
+      containers,
+      initContainers: [],
     },
   };
 }
 
 function latestOf(app: StoredResource): Revision | undefined {
   return revisionsOf(app).at(-1);
+}
+
+/**
+ * The revision that answers the app's traffic: the one with the most traffic among those with a
+ * replica present; else the newest with a replica; else the latest ready, else the latest revision.
+ */
+function servingRevision(ctx: StateContext, app: StoredResource): Revision | undefined {
+  const revisions = revisionsOf(app);
+  const weights = trafficWeights(app);
+  const present = revisions.filter((revision) => presentReplicas(ctx, app.id, revision.name).length > 0);
+  const weighted = [...present]
+    .reverse()
+    .sort((a, b) => (weights.get(b.name.toLowerCase()) ?? 0) - (weights.get(a.name.toLowerCase()) ?? 0));
+  const latestReady = stringOf(recordOf(app.body['properties']), 'latestReadyRevisionName');
+  return (
+    weighted[0] ??
+    revisions.find((revision) => revision.name === latestReady) ??
+    revisions.find((revision) => revision.active) ??
+    latestOf(app)
+  );
+}
+
+function replicaView(ctx: StateContext, app: StoredResource, revision: Revision): ReplicaView | undefined {
+  const replica = presentReplicas(ctx, app.id, revision.name).at(-1);
+  if (!replica) return undefined;
+  const started = replica.readyAt !== undefined;
+  return {
+    name: replica.name,
+    revisionName: revision.name,
+    started,
+    ready: started,
+    restartCount: replica.restartCount,
+    ...(replica.crash ? { failure: `exit code ${replica.crash.exitCode}: ${replica.crash.reason}` } : {}),
+  };
 }
 
 /** The runtime view of one container app (by ARM id or by name), or undefined. */
@@ -201,7 +566,7 @@ export function containerAppRuntime(ctx: StateContext, idOrName: string): Contai
     ctx.state.find(appType).find((candidate) => candidate.name.toLowerCase() === idOrName.toLowerCase());
   if (!app || app.type !== appType) return undefined;
   refreshDueSecrets(ctx, app);
-  const active = revisionsOf(app).find((revision) => revision.active) ?? latestOf(app);
+  const active = servingRevision(ctx, app);
   const template = recordOf(active?.template);
   const secrets = new Map(secretsOf(app).map((secret) => [secret.name, secret.value]));
   const containers = (Array.isArray(template['containers']) ? template['containers'] : []).map((raw) => {
@@ -218,7 +583,8 @@ export function containerAppRuntime(ctx: StateContext, idOrName: string): Contai
     }
     return { name: stringOf(container, 'name'), image: stringOf(container, 'image'), env };
   });
-  const runningState = active ? revisionRunningState(ctx, active) : 'Stopped';
+  const runningState = active ? revisionRunningState(ctx, app, active) : 'Stopped';
+  const replica = active ? replicaView(ctx, app, active) : undefined;
   const fqdn = stringOf(
     recordOf(recordOf(recordOf(app.body['properties'])['configuration'])['ingress']),
     'fqdn',
@@ -230,12 +596,15 @@ export function containerAppRuntime(ctx: StateContext, idOrName: string): Contai
     ...(fqdn ? { fqdn } : {}),
     ...(active ? { activeRevision: active.name } : {}),
     runningState,
-    healthState: active ? revisionHealth(ctx, active) : 'None',
-    running: runningState === 'Running',
+    healthState: active ? revisionHealth(ctx, app, active) : 'None',
+    // A replica whose container runs answers; one in back-off is reachable only as far as the
+    // platform goes (the stand-in answers its probes as never started).
+    running: replica !== undefined && (replica.started || replica.failure !== undefined),
     containers,
     env: containers[0]?.env ?? {},
     image: containers[0]?.image ?? '',
     volumes: Array.isArray(template['volumes']) ? template['volumes'] : [],
+    ...(replica ? { replica } : {}),
   };
 }
 
@@ -416,6 +785,49 @@ function keyVaultReferenceFailure(
     code: 'ContainerAppOperationError',
     message: `Failed to provision revision for container app '${appName}'. Error details: '${secretName}' unable to get value using Managed identity ${identityRef}: ${detail}.`,
   };
+}
+
+/**
+ * Ingress traffic rules: "The combined weight of all traffic split rules must equal 100%"
+ * (learn.microsoft.com azure/container-apps/traffic-splitting); in single revision mode "Revision
+ * weights can not be used" (`activeRevisionsMode`, ContainerApps spec 2025-07-01), so a rule naming a
+ * revision is refused there. A rule naming a revision that does not exist: the sources are silent;
+ * the simulator refuses it (a revision this very request creates, by its revisionSuffix, counts as
+ * existing). The code and messages are the simulator's.
+ */
+function checkTraffic(configuration: Record<string, unknown>, revisions: Revision[]): void {
+  const ingress = recordOf(configuration['ingress']);
+  if (!Array.isArray(ingress['traffic'])) return;
+  const rules = ingress['traffic'].map(recordOf);
+  const problems: string[] = [];
+  const total = rules.reduce(
+    (sum, rule) => sum + (typeof rule['weight'] === 'number' ? rule['weight'] : 0),
+    0,
+  );
+  if (rules.length > 0 && total !== 100) problems.push(`the traffic weights add up to ${total}, not 100`);
+  // As stored: the body's mode, Single when omitted (a PATCH body is already merged).
+  const mode =
+    stringOf(configuration, 'activeRevisionsMode', 'Single').toLowerCase() === 'multiple'
+      ? 'Multiple'
+      : 'Single';
+  rules.forEach((rule, index) => {
+    const named = stringOf(rule, 'revisionName');
+    if (named !== '' && rule['latestRevision'] === true)
+      problems.push(`traffic[${index}] names a revision and latestRevision at once`);
+    if (named === '') return;
+    if (mode === 'Single')
+      problems.push(
+        `traffic[${index}] names revision '${named}', but revision weights can not be used in single revision mode`,
+      );
+    else if (!revisions.some((revision) => revision.name.toLowerCase() === named.toLowerCase()))
+      problems.push(`traffic[${index}] names revision '${named}', which does not exist`);
+  });
+  if (problems.length > 0)
+    throw armError(
+      400,
+      'ContainerAppInvalidIngressTraffic',
+      `Invalid ingress traffic: ${problems.join('; ')}.`,
+    );
 }
 
 const acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
@@ -648,6 +1060,7 @@ const appSpec: ResourceTypeSpec = {
         provisioningState: 'Provisioning',
       });
     }
+    checkTraffic(configuration, revisions);
     const environmentProperties = recordOf(environment.body['properties']);
     // A GET answers what was sent with the defaults and nulls Azure fills in: the nulls and
     // exposedPort 0 as a real GET shows them (the app quoted in microsoft/azure-container-apps#1174),
@@ -709,34 +1122,22 @@ const appSpec: ResourceTypeSpec = {
     };
   },
   onProvisioned(app, ctx) {
-    const revisions = revisionsOf(app);
-    const newest = revisions.at(-1);
+    const newest = revisionsOf(app).at(-1);
     if (!newest || newest.provisioningState !== 'Provisioning') return;
-    const single =
-      stringOf(
-        recordOf(recordOf(app.body['properties'])['configuration']),
-        'activeRevisionsMode',
-        'Single',
-      ) !== 'Multiple';
-    // Stop before start: in single-revision mode the old revision is deactivated before the new one runs.
-    if (single) {
-      for (const revision of revisions) {
-        if (revision !== newest && revision.active) {
-          revision.active = false;
-          ctx.state.emit({ kind: 'revisionDeactivated', appId: app.id, revisionName: revision.name });
-        }
-      }
-    }
+    // The new revision runs; in single revision mode the old one stops once the new one is ready
+    // (reconcileContainerApps), not before.
     newest.provisioningState = 'Provisioned';
     newest.active = true;
-    (app.body['properties'] as Record<string, unknown>)['latestReadyRevisionName'] = newest.name;
     ctx.state.emit({ kind: 'revisionCreated', appId: app.id, revisionName: newest.name });
   },
-  onFailed(app) {
+  onFailed(app, ctx) {
     const newest = revisionsOf(app).at(-1);
-    if (newest?.provisioningState === 'Provisioning') newest.provisioningState = 'Failed';
+    if (newest?.provisioningState !== 'Provisioning') return;
+    newest.provisioningState = 'Failed';
+    stopReplicas(ctx, app.id, newest.name, ctx.state.clock.now());
   },
   onDeleted(app, ctx) {
+    for (const revision of revisionsOf(app)) stopReplicas(ctx, app.id, revision.name, ctx.state.clock.now());
     ctx.state.emit({ kind: 'appDeleted', appId: app.id });
   },
   actions: {
@@ -759,8 +1160,9 @@ const appSpec: ResourceTypeSpec = {
     },
   },
   async route({ ctx, req, resource, segments }) {
-    const [collection, revisionName, action, ...extra] = segments;
+    const [collection, revisionName, action, replicaName, ...extra] = segments;
     if (collection?.toLowerCase() !== 'revisions' || extra.length > 0) return undefined;
+    ctx.state.tick();
     const revisions = revisionsOf(resource);
     if (revisionName === undefined) {
       if (req.method !== 'GET') return undefined;
@@ -780,14 +1182,57 @@ const appSpec: ResourceTypeSpec = {
       );
     if (action === undefined && req.method === 'GET')
       return { status: 200, body: revisionResource(ctx, resource, revision) };
-    if (req.method !== 'POST' || action === undefined) return undefined;
+    // ContainerAppsRevisionReplicas_ListReplicas / _GetReplica (2025-07-01): the replicas present now.
+    if (action?.toLowerCase() === 'replicas' && req.method === 'GET') {
+      const present = presentReplicas(ctx, resource.id, revision.name);
+      if (replicaName === undefined)
+        return {
+          status: 200,
+          body: { value: present.map((replica) => replicaResource(ctx, resource, revision, replica)) },
+        };
+      const replica = present.find((candidate) => candidate.name.toLowerCase() === replicaName.toLowerCase());
+      if (!replica)
+        throw armError(
+          404,
+          'ContainerAppReplicaNotFound',
+          `Replica '${replicaName}' of revision '${revision.name}' was not found.`,
+        );
+      return { status: 200, body: replicaResource(ctx, resource, revision, replica) };
+    }
+    if (req.method !== 'POST' || action === undefined || replicaName !== undefined) return undefined;
+    const now = ctx.state.clock.now();
+    const revisionId = `${resource.id}/revisions/${revision.name}`;
     switch (action.toLowerCase()) {
+      // Activation starts a replica, which takes the revision `activate` time to start; deactivation
+      // shuts the containers down (application-lifecycle-management, "Deactivate"), taking the
+      // `deactivate` time. The 200 comes at once (the spec's only answer); GET shows the transition.
       case 'activate':
-        revision.active = true;
+        if (!revision.active || presentReplicas(ctx, resource.id, revision.name).length === 0) {
+          revision.active = true;
+          if (
+            !presentReplicas(ctx, resource.id, revision.name).some(
+              (replica) => replica.stoppedAt === undefined,
+            )
+          )
+            startReplica(
+              ctx,
+              resource,
+              revision,
+              now,
+              now + someMs(ctx.state.durationOf(revisionId, 'activate')),
+            );
+          reconcileContainerApps(ctx);
+        }
         ctx.state.emit({ kind: 'revisionActivated', appId: resource.id, revisionName: revision.name });
         return { status: 200 };
       case 'deactivate':
         revision.active = false;
+        stopReplicas(
+          ctx,
+          resource.id,
+          revision.name,
+          now + someMs(ctx.state.durationOf(revisionId, 'deactivate')),
+        );
         ctx.state.emit({ kind: 'revisionDeactivated', appId: resource.id, revisionName: revision.name });
         return { status: 200 };
       case 'restart':
@@ -797,10 +1242,13 @@ const appSpec: ResourceTypeSpec = {
             'ContainerAppRevisionNotActive',
             `Revision '${revision.name}' is not active and cannot be restarted.`,
           );
-        // A restart does not re-read Key Vault references: the app keeps the values it holds.
-        revision.restartingUntil =
-          ctx.state.clock.now() +
-          Math.max(ctx.state.durationOf(`${resource.id}/revisions/${revision.name}`, 'restart'), 1);
+        // A restart replaces the replica: the old one stops now and a new one starts, its container
+        // after the `restart` time. Whether Azure starts the new one before the old one ends is not
+        // published; the simulator does not overlap them. A restart does not re-read Key Vault
+        // references: the app keeps the values it holds.
+        stopReplicas(ctx, resource.id, revision.name, now);
+        startReplica(ctx, resource, revision, now, now + someMs(ctx.state.durationOf(revisionId, 'restart')));
+        reconcileContainerApps(ctx);
         ctx.state.emit({ kind: 'revisionRestarted', appId: resource.id, revisionName: revision.name });
         return { status: 200 };
       default:
