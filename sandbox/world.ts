@@ -251,6 +251,9 @@ export async function startSandboxWorld(
       TELEGRAM_WEBHOOK_SECRET_REF: `${brokerVaultUri}secrets/telegram-webhook-secret`,
       OPENCLAW_DEFAULT_VERSION: SANDBOX_OPENCLAW_VERSION,
       OPENCLAW_GATEWAY_URL_TEMPLATE: `${sim.url}/openclaw/{app}`,
+      // Upgrades read publish times and image digests from the simulator's registry stand-ins.
+      NPM_REGISTRY_URL: `${sim.url}/npm`,
+      IMAGE_REGISTRY_URL: `${sim.url}/oci`,
       NAME_SALT: 'sandbox',
       OPERATOR_FUNCTION_KEY_IDENTITY: SANDBOX_OPERATOR,
       OPERATOR_APPROVER_IDS: SANDBOX_OPERATOR,

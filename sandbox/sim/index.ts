@@ -12,6 +12,10 @@ import { startSimulator, type Simulator, type StartSimulatorOptions } from './si
 import type { SimSurface } from './surface.js';
 import { createTelegramSurface, type TelegramSurface, type TelegramSurfaceOptions } from './telegram.js';
 import { createTelegramAdminSurface } from './telegramAdmin.js';
+import { createNpmRegistrySurface, type NpmRegistrySurface } from './npmRegistry.js';
+import { createOciRegistrySurface, type OciRegistrySurface } from './ociRegistry.js';
+import { SUPPORTED_OPENCLAW_VERSIONS } from '../../shared/openclaw/versions.js';
+import { parseOpenClawVersion } from '../../shared/domain/openclawVersion.js';
 
 export { startSimulator, type Simulator, type StartSimulatorOptions } from './simulator.js';
 export { trustSimulatorCertificate } from './trustSimulatorCertificate.js';
@@ -39,6 +43,28 @@ export interface FullSimulator extends Simulator {
    * OpenClaw stand-in reads them, tests may write them directly.
    */
   files: FileShareStore;
+  /** npm's registry at /npm/ (the `openclaw` package's versions and publish times). */
+  npm: NpmRegistrySurface;
+  /** The OCI distribution API at /oci/ (`openclaw/openclaw` tags and digests). */
+  oci: OciRegistrySurface;
+}
+
+/** The repository the OCI stand-in serves the gateway's images under (IMAGE_REPOSITORY's path). */
+export const SIM_OPENCLAW_REPOSITORY = 'openclaw/openclaw';
+
+/**
+ * Every supported version, published on npm and pushed as an image. The stand-in's own choice of
+ * publish time (no real one is recorded here): noon UTC on day PATCH of the version's month, so
+ * `2026.9.6` was published 2026-09-06T12:00:00Z; tests set their own where the time matters.
+ */
+function seedRegistries(npm: NpmRegistrySurface, oci: OciRegistrySurface): void {
+  for (const version of SUPPORTED_OPENCLAW_VERSIONS) {
+    const parsed = parseOpenClawVersion(version);
+    if (!parsed) continue;
+    const day = Math.min(Math.max(parsed.patch, 1), 28);
+    npm.publish(version, new Date(Date.UTC(parsed.year, parsed.month - 1, day, 12)));
+    oci.push(SIM_OPENCLAW_REPOSITORY, version);
+  }
 }
 
 /**
@@ -50,11 +76,22 @@ export interface FullSimulator extends Simulator {
 export async function startFullSimulator(options: FullSimulatorOptions = {}): Promise<FullSimulator> {
   let graph: SimSurface | undefined;
   let openclaw: OpenClawSurface | undefined;
+  let npm: NpmRegistrySurface | undefined;
+  let oci: OciRegistrySurface | undefined;
   let telegram: SimSurface | undefined;
   const sim = await startSimulator({
     ...options,
     surfaces: [
       ...(options.surfaces ?? []),
+      (context) => {
+        npm = createNpmRegistrySurface({ clock: context.clock });
+        return npm;
+      },
+      (context) => {
+        oci = createOciRegistrySurface({ clock: context.clock });
+        seedRegistries(npm!, oci);
+        return oci;
+      },
       (context) => {
         graph = createGraphSurface({
           ...options.graph,
@@ -135,7 +172,14 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
         : []),
     ],
   });
-  return { ...sim, graph: graph!, openclaw: openclaw!, ...(telegram ? { telegram } : {}) };
+  return {
+    ...sim,
+    graph: graph!,
+    openclaw: openclaw!,
+    npm: npm!,
+    oci: oci!,
+    ...(telegram ? { telegram } : {}),
+  };
 }
 
 /**

@@ -199,12 +199,24 @@ describe('Container Apps', () => {
     expect(same.change).toBeUndefined();
     expect(t.armWrites(before)).toEqual([]);
 
+    // A template change makes a new revision: the running one is stopped first, and nothing is
+    // written until it has no replica (one writer on the state share).
+    const stopping = await ensureContainerApp(t.azure, {
+      resourceGroup: rg,
+      name: 'ca-apps',
+      spec: appSpec(2),
+      configHash: 'h1',
+    });
+    expect(stopping.waiting).toMatch(/before the new one starts \(one writer on the state share\)/);
+    expect(stopping.change).toBeUndefined();
+    t.sim.admin.advance(31_000);
     const scaled = await ensureContainerApp(t.azure, {
       resourceGroup: rg,
       name: 'ca-apps',
       spec: appSpec(2),
       configHash: 'h1',
     });
+    expect(scaled.waiting).toBeUndefined();
     expect(scaled.change).toMatchObject({ action: 'updated', fields: ['template.scale'] });
     const rehashed = await ensureContainerApp(t.azure, {
       resourceGroup: rg,
