@@ -177,9 +177,12 @@ export class MaintenanceWorld {
   }
 
   /** Provisions a slug (Telegram channel, a staged bot token) and waits in simulated time. */
-  async provision(slug: string): Promise<RequestView> {
+  async provision(slug: string, params: Record<string, unknown> = {}): Promise<RequestView> {
     const ref = await this.world.stageSecret(`prov-${slug}`, `7000000042:AAH0maint${slug.padEnd(30, 'x')}`);
-    await this.world.requestProvision(slug, `prov-${slug}`, { telegramBotToken: { secretRef: ref } });
+    await this.world.requestProvision(slug, `prov-${slug}`, {
+      telegramBotToken: { secretRef: ref },
+      ...params,
+    });
     const view = await this.settle(`prov-${slug}`);
     // Provisioning stamps secret ages with the wall clock; move simulated time past it.
     await this.advance(Math.max(60_000, Date.now() - this.clock.now() + 60_000));
@@ -191,7 +194,7 @@ export class MaintenanceWorld {
    * with the host's time as requestedAt.
    */
   async enqueue(
-    op: 'rotate-secrets' | 'renew-sas',
+    op: 'rotate-secrets' | 'renew-sas' | 'upgrade',
     slug: string,
     requestId: string,
     params: Record<string, unknown> = {},
