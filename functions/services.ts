@@ -189,6 +189,8 @@ export function compose(config: BrokerConfig): Services {
             store: digests,
             image: { registryUrl: config.upgrades.imageRegistryUrl, repository },
             now,
+            // Every plan asks the registry again: a tag that moved since its digest was frozen is refused.
+            recheck: true,
           }),
         snapshots: stateShareSnapshots(s.azure),
       });

@@ -795,7 +795,12 @@ function send(res: ServerResponse, method: string, response: SimResponse): void 
         headers['Content-Type'] = 'application/json; charset=utf-8';
     }
   }
-  headers['Content-Length'] = String(payload?.length ?? 0);
+  // One Content-Length (a surface may have set it under another spelling): the length of what is
+  // sent, or, for a HEAD without a body, the length the surface says a GET would send.
+  const declared = Object.keys(headers).find((key) => key.toLowerCase() === 'content-length');
+  const length = payload?.length ?? (method === 'HEAD' && declared ? Number(headers[declared]) : 0);
+  if (declared) delete headers[declared];
+  headers['Content-Length'] = String(length);
   res.writeHead(response.status, headers);
   res.end(method === 'HEAD' ? undefined : payload);
 }
