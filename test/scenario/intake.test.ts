@@ -130,8 +130,7 @@ describe('lifecycle intake on the local host', () => {
     expect(executions.filter((e) => e === 'e2e-once-1:start')).toHaveLength(1);
   });
 
-  it('fails a request whose operation is not available in this build, with the reason, and moves on', async () => {
-    // upgrade is an operation this build does not have yet (teardown, used here before, now exists).
+  it('rejects an upgrade of a slug that does not exist, with the reason, and moves on to the next request', async () => {
     await broker.api('POST', '/api/requests', {
       op: 'upgrade',
       slug: 'missing',
@@ -142,9 +141,9 @@ describe('lifecycle intake on the local host', () => {
       slug: 'missing',
       requestId: 'e2e-missing-2',
     });
-    const failed = await broker.until('e2e-missing-1', ['failed', 'succeeded']);
-    expect(failed['status']).toBe('failed');
-    expect(String(failed['reason'])).toContain("'upgradeOrchestration' doesn't exist");
+    const refused = await broker.until('e2e-missing-1', ['failed', 'succeeded', 'rejected']);
+    expect(refused['status']).toBe('rejected');
+    expect(String(refused['reason'])).toBe('no environment missing in the registry');
     await broker.release('e2e-missing-2');
     await broker.until('e2e-missing-2', ['succeeded']);
   });

@@ -2,7 +2,7 @@
  * The broker's app plus test doubles of two operation orchestrations, registered under the real
  * orchestration names the slug runner calls. The doubles publish progress like real operations and
  * hold until the test raises `test-release`, so tests can observe queueing and serialisation.
- * Every other operation is left unregistered, as it is in this build.
+ * The other operations are the app's own.
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
