@@ -535,7 +535,10 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
     }
 
     if (!share) throw notFound.share();
-    // Directories and files of a share snapshot: read-only; every read below looks in the snapshot.
+    // Directories and files of a share snapshot (2017-04-17 and later): Get File, Get File Properties,
+    // List Directories and Files and Get Directory Properties take `sharesnapshot`, "an opaque DateTime
+    // value that, when present, specifies the share snapshot to query" (FileREST reference of each).
+    // A snapshot is read-only, so every write naming one is refused; every read below looks in it.
     if (snapshotId !== null && write) throw snapshotReadOnly();
     const snapshot = snapshotId === null ? undefined : store.getSnapshot(accountName, shareName, snapshotId);
     if (snapshotId !== null && !snapshot) throw notFound.snapshot();
