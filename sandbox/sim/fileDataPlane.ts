@@ -109,8 +109,8 @@ const notFound = {
 };
 
 /**
- * A share snapshot is read-only: "A share snapshot can be read, copied, or deleted, but not
- * modified" (Overview of share snapshots for Azure Files). Writes naming one get
+ * A share snapshot is "a point-in-time, read-only copy of your data" (Overview of share snapshots
+ * for Azure Files; Snapshot Share "creates a read-only snapshot of a share"). Writes naming one get
  * ShareSnapshotOperationNotSupported, 400, "The operation is not supported on a share snapshot."
  * ("Azure Files error codes").
  */
