@@ -109,8 +109,8 @@ const notFound = {
 };
 
 /**
- * A share snapshot is read-only: "A share snapshot can be read, copied, or deleted, but not
- * modified" (Overview of share snapshots for Azure Files). Writes naming one get
+ * A share snapshot is "a point-in-time, read-only copy of your data" (Overview of share snapshots
+ * for Azure Files; Snapshot Share "creates a read-only snapshot of a share"). Writes naming one get
  * ShareSnapshotOperationNotSupported, 400, "The operation is not supported on a share snapshot."
  * ("Azure Files error codes").
  */
@@ -535,7 +535,10 @@ export function createFileDataPlane(options: FileDataPlaneOptions): SimSurface {
     }
 
     if (!share) throw notFound.share();
-    // Directories and files of a share snapshot: read-only; every read below looks in the snapshot.
+    // Directories and files of a share snapshot (2017-04-17 and later): Get File, Get File Properties,
+    // List Directories and Files and Get Directory Properties take `sharesnapshot`, "an opaque DateTime
+    // value that, when present, specifies the share snapshot to query" (FileREST reference of each).
+    // A snapshot is read-only, so every write naming one is refused; every read below looks in it.
     if (snapshotId !== null && write) throw snapshotReadOnly();
     const snapshot = snapshotId === null ? undefined : store.getSnapshot(accountName, shareName, snapshotId);
     if (snapshotId !== null && !snapshot) throw notFound.snapshot();

@@ -101,6 +101,34 @@ export async function snapshotShare(
   return taken.snapshot;
 }
 
+/** A key naming one snapshot a caller means to take once (a request id and step, for example). */
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,200}$/;
+
+/**
+ * Takes a snapshot of the share once per `key`: when a broker snapshot carrying that key exists
+ * already (a first run took it, then crashed before recording the id), its id is returned and no
+ * new snapshot is taken. For a step that must be safe to run twice, while nothing writes to the
+ * share (the gateway is stopped), so the snapshot found is the one the step would take now.
+ */
+export async function snapshotShareOnce(
+  service: ShareServiceClient,
+  shareName: string,
+  key: string,
+  metadata: Record<string, string> = {},
+): Promise<{ id: string; taken: boolean }> {
+  if (!IDEMPOTENCY_KEY.test(key))
+    throw new BrokerError(
+      ErrorCodes.BadRequest,
+      `${shown(key)} is not a snapshot key (1 to 200 letters, digits and . _ : -)`,
+    );
+  const existing = (await listShareSnapshots(service, shareName)).find(
+    (snapshot) => snapshot.takenByBroker && snapshot.metadata['snapshotkey'] === key,
+  );
+  if (existing) return { id: existing.id, taken: false };
+  const id = await snapshotShare(service.getShareClient(shareName), { ...metadata, snapshotkey: key });
+  return { id, taken: true };
+}
+
 /**
  * The share's snapshots, oldest first. List Shares returns them oldest to newest; they are sorted
  * here anyway (the ids are fixed-width UTC times), so nothing depends on the listing's order.

@@ -17,6 +17,7 @@ import {
   pruneShareSnapshots,
   restoreShareFromSnapshot,
   snapshotShare,
+  snapshotShareOnce,
 } from '../../shared/azure/shareSnapshots.js';
 import { isBrokerError } from '../../shared/errors.js';
 import { startAzureFixture, type AzureFixture } from './azureFixture.js';
@@ -216,6 +217,15 @@ describe('share snapshots and restore (shared/azure/shareSnapshots) against the 
       ours[3],
     ]);
     expect(await pruneShareSnapshots(service, share.name, { keep: 2, protect: [ours[0]!] })).toEqual([]);
+
+    // Once per key: a second run finds the snapshot the first one took.
+    const first = await snapshotShareOnce(service, share.name, 'req-7:snapshot', { requestid: 'req-7' });
+    t.sim.clock.advance(1000);
+    const second = await snapshotShareOnce(service, share.name, 'req-7:snapshot');
+    expect(first.taken).toBe(true);
+    expect(second).toEqual({ id: first.id, taken: false });
+    expect((await listShareSnapshots(service, share.name)).filter((s) => s.id === first.id)).toHaveLength(1);
+    await expect(snapshotShareOnce(service, share.name, 'bad key\n')).rejects.toSatisfy(isBrokerError);
 
     expect(await deleteShareSnapshot(share, ours[0]!)).toEqual({ deleted: true });
     expect(await deleteShareSnapshot(share, ours[0]!)).toEqual({ deleted: false });
