@@ -1,6 +1,6 @@
 import type { AzureClients } from '../azure/azureClients.js';
 import { fileServiceClient } from '../azure/fileShareClient.js';
-import { pruneShareSnapshots, restoreShareFromSnapshot, snapshotShare } from '../azure/shareSnapshots.js';
+import { pruneShareSnapshots, restoreShareFromSnapshot, snapshotShareOnce } from '../azure/shareSnapshots.js';
 import type { StateShare, StateSnapshots } from './upgradeSteps.js';
 
 /**
@@ -17,8 +17,9 @@ export function stateShareSnapshots(azure: AzureClients): StateSnapshots {
     return client;
   }
   return {
-    async snapshot(share) {
-      return snapshotShare((await service(share)).getShareClient(share.share), { purpose: 'upgrade' });
+    async snapshot(share, key) {
+      const taken = await snapshotShareOnce(await service(share), share.share, key, { purpose: 'upgrade' });
+      return taken.id;
     },
     async restore(share, snapshot) {
       await restoreShareFromSnapshot((await service(share)).getShareClient(share.share), snapshot);

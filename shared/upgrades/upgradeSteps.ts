@@ -51,8 +51,11 @@ export interface StateShare {
 
 /** Share snapshots of a slug's state (shared/azure/shareSnapshots.ts over the account key). */
 export interface StateSnapshots {
-  /** Takes a snapshot of the share; answers its id (the service's `x-ms-snapshot` time). */
-  snapshot(share: StateShare): Promise<string>;
+  /**
+   * Takes a snapshot of the share once per `key` (a second call finds the first one's); answers its
+   * id (the service's `x-ms-snapshot` time).
+   */
+  snapshot(share: StateShare, key: string): Promise<string>;
   /** Makes the live share equal to the snapshot. Safe to run again after a crash midway. */
   restore(share: StateShare, snapshot: string): Promise<void>;
   /** Deletes all but the newest `keep` snapshots, never one in `protect`. */
@@ -209,7 +212,7 @@ export function createUpgradeSteps(deps: UpgradeDependencies) {
     const inFlight = record?.upgrades?.inFlight;
     if (inFlight?.requestId === plan.target.requestId && inFlight.snapshot)
       return done({ snapshot: inFlight.snapshot });
-    const taken = await deps.snapshots.snapshot(shareOf(plan));
+    const taken = await deps.snapshots.snapshot(shareOf(plan), `upgrade:${plan.target.requestId}`);
     await updateUpgrades(plan, (upgrades) => ({
       upgrades: {
         ...upgrades,
