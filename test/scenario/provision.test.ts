@@ -258,15 +258,23 @@ describe('provisioning a slug on the local host against the simulated Azure', ()
     expect(view.summary).toContain('acme converged: repaired 2:');
     expect(view.summary).toContain('role assignment (gateway identity: AcrPull) created');
     expect(view.summary).toContain('container app ca-acme updated (template.scale)');
-    expect(armWrites(before)).toEqual([
+    // The out-of-band scale change made a second revision, which multiple revision mode keeps
+    // running next to the first. A template repair makes a new revision, so the broker stops every
+    // running one first (one writer on the state share), then writes the app.
+    const writes = armWrites(before);
+    expect(writes[0]).toMatch(
+      new RegExp(`^PUT ${registryId}/providers/Microsoft.Authorization/roleAssignments/${assignment}$`, 'i'),
+    );
+    expect(writes.slice(1, -1)).toEqual([
       expect.stringMatching(
-        new RegExp(
-          `^PUT ${registryId}/providers/Microsoft.Authorization/roleAssignments/${assignment}$`,
-          'i',
-        ),
+        /^POST \/subscriptions\/.+\/containerApps\/ca-acme\/revisions\/[^/]+\/deactivate$/,
       ),
-      expect.stringMatching(/^PUT \/subscriptions\/.+\/containerApps\/ca-acme$/),
+      expect.stringMatching(
+        /^POST \/subscriptions\/.+\/containerApps\/ca-acme\/revisions\/[^/]+\/deactivate$/,
+      ),
     ]);
+    expect(writes.at(-1)).toMatch(/^PUT \/subscriptions\/.+\/containerApps\/ca-acme$/);
+    expect(writes).toHaveLength(4);
     const app = await apps.containerApps.get('claw-acme', 'ca-acme');
     expect(app.template?.scale?.maxReplicas).toBe(1);
     expect(

@@ -90,7 +90,7 @@ beforeAll(async () => {
   });
   await Promise.all(
     BOUNDARIES.map(async ({ slug }) => {
-      const view = await world.provision(slug, `prov-${slug}`, { openclawVersion: FROM });
+      const view = await world.provision(slug, `prov-${slug}`, { openclawVersion: FROM, channels: [] });
       if (view.status !== 'succeeded') throw new Error(`provisioning ${slug}: ${JSON.stringify(view)}`);
     }),
   );
