@@ -1,3 +1,4 @@
+import { SIMULATED_STATE_SCHEMA_PATH } from '../../sandbox/sim/openclaw.js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -166,9 +167,11 @@ describe('tearing a slug down', () => {
         keyVault: 'kept',
       },
     });
+    // Everything on the share: the files above and the state the gateway stand-in migrated at start.
     expect((await backupBlobs('acme/1/td-acme-1/')).sort()).toEqual([
       'acme/1/td-acme-1/files/devices/paired.json',
       'acme/1/td-acme-1/files/openclaw.db',
+      `acme/1/td-acme-1/files/${SIMULATED_STATE_SCHEMA_PATH}`,
       'acme/1/td-acme-1/manifest.json',
     ]);
     const backups = BlobServiceClient.fromConnectionString(world.azurite.connectionString).getContainerClient(
@@ -188,7 +191,7 @@ describe('tearing a slug down', () => {
       ]),
     );
     expect(done.summary).toMatch(
-      /backup at teardown-backups\/acme\/1\/td-acme-1\/ \(2 file\(s\)\) kept until /,
+      /backup at teardown-backups\/acme\/1\/td-acme-1\/ \(3 file\(s\)\) kept until /,
     );
     const vaults = [...world.sim.arm.deletedVaults.values()].map((vault) => vault.name);
     expect(vaults.some((name) => name.startsWith('kv-acme-'))).toBe(true);
@@ -338,7 +341,7 @@ describe('after the retention', () => {
     try {
       // Up to a day before the retention ends, through every daily housekeeping on the way: kept.
       await clock.advanceTo(Date.parse(retainUntil) - DAY);
-      expect(await backupBlobs('acme/1/td-acme-1/')).toHaveLength(3);
+      expect(await backupBlobs('acme/1/td-acme-1/')).toHaveLength(4);
       await clock.advance(2 * DAY);
     } finally {
       startPump();
