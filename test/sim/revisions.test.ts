@@ -331,7 +331,7 @@ describe('container app revisions, replicas and the gateway on its state share',
     await expect(revision('ca-fault', 'ca-fault--v1')).resolves.toMatchObject({ healthState: 'Unhealthy' });
     sim.admin.advance(10_000 + 20_000 + 40_000);
     const [replica] = (await apps.containerAppsRevisionReplicas.listReplicas(rg, 'ca-fault', 'ca-fault--v1'))
-      .value!;
+      .value;
     expect(replica!.containers![0]).toMatchObject({
       restartCount: 3,
       started: true,
