@@ -207,6 +207,21 @@ describe('container app revisions, replicas and the gateway on its state share',
     expect(sim.maxConcurrentMounts(shareKey)).toBe(2);
   });
 
+  it('multiple revision mode, deactivate without waiting for the replica to stop: the stopping replica still overlaps the new one', async () => {
+    await start({ provisioningSeconds: 20 });
+    await put('ca-hasty', envelope(older, 'Multiple', { revisionSuffix: 'v1' }));
+    await apps.containerAppsRevisions.deactivateRevision(rg, 'ca-hasty', 'ca-hasty--v1');
+    const update = await begin(
+      'ca-hasty',
+      envelope(newer, 'Multiple', {
+        revisionSuffix: 'v2',
+        traffic: [{ revisionName: 'ca-hasty--v2', weight: 100 }],
+      }),
+    );
+    await advanceUntil(update.pollUntilDone());
+    expect(sim.maxConcurrentMounts(shareKey)).toBe(2);
+  });
+
   it('checks ingress traffic: weights add up to 100, named revisions exist, none are named in single revision mode', async () => {
     await start();
     await put('ca-traffic', envelope(older, 'Multiple', { revisionSuffix: 'v1' }));
