@@ -116,8 +116,11 @@ export async function startFullSimulator(options: FullSimulatorOptions = {}): Pr
         // (`backend`) do that themselves.
         if (!options.openclaw?.backend)
           context.arm.containerStarter = (_replica, { app, template }) => {
-            const images = (Array.isArray(template['containers']) ? template['containers'] : []).map((raw) =>
-              String((raw as { image?: unknown }).image ?? ''),
+            const images = (Array.isArray(template['containers']) ? template['containers'] : []).map(
+              (raw) => {
+                const image = (raw as { image?: unknown }).image;
+                return typeof image === 'string' ? image : '';
+              },
             );
             const image =
               images.find((candidate) => openclawVersionOfImage(candidate) !== undefined) ?? images[0];

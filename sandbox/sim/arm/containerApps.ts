@@ -344,34 +344,41 @@ function creatingOperationEnd(
  * - Multiple revision mode: nothing is deactivated by itself.
  */
 export function reconcileContainerApps(ctx: ArmContext | StateContext): void {
+  // One pass over the record per tick: a fleet's worth of apps and replicas stays cheap.
+  const byApp = new Map<string, ReplicaRecord[]>();
+  for (const replica of ctx.state.replicas) {
+    const key = replica.appId.toLowerCase();
+    const list = byApp.get(key);
+    if (list) list.push(replica);
+    else byApp.set(key, [replica]);
+  }
   for (const app of ctx.state.find(appType)) {
     const revisions = revisionsOf(app);
+    const own = byApp.get(app.id.toLowerCase()) ?? [];
+    const ofRevision = (name: string) => own.filter((replica) => replica.revisionName === name);
     for (const revision of revisions) {
       if (revision.provisioningState === 'Failed') continue;
       if (revision.provisioningState !== 'Provisioning' && !revision.active) continue;
-      if (replicasOf(ctx, app.id, revision.name).length > 0) continue;
-      startReplica(
-        ctx,
-        app,
-        revision,
-        revision.createdTime,
-        creatingOperationEnd(ctx, app, revision) ?? revision.createdTime,
+      if (ofRevision(revision.name).length > 0) continue;
+      own.push(
+        startReplica(
+          ctx,
+          app,
+          revision,
+          revision.createdTime,
+          creatingOperationEnd(ctx, app, revision) ?? revision.createdTime,
+        ),
       );
     }
-    for (const replica of replicasOf(ctx, app.id)) {
-      if (replica.stoppedAt === undefined || replica.stoppedAt > replica.startAt)
-        advanceReplica(ctx, app, replica);
-    }
+    for (const replica of own) if (replica.readyAt === undefined) advanceReplica(ctx, app, replica);
     const properties = app.body['properties'] as Record<string, unknown>;
     const ready = [...revisions]
       .reverse()
-      .find((revision) =>
-        replicasOf(ctx, app.id, revision.name).some((replica) => replica.readyAt !== undefined),
-      );
+      .find((revision) => ofRevision(revision.name).some((replica) => replica.readyAt !== undefined));
     if (ready) properties['latestReadyRevisionName'] = ready.name;
     const newest = revisions.at(-1);
     if (modeOf(app) !== 'Single' || !newest || newest.provisioningState !== 'Provisioned') continue;
-    const readyAt = replicasOf(ctx, app.id, newest.name)
+    const readyAt = ofRevision(newest.name)
       .map((replica) => replica.readyAt)
       .find((at) => at !== undefined);
     if (readyAt === undefined) continue;
