@@ -13,6 +13,7 @@ import type {
   RotationActivities,
   SasActivities,
   TeardownActivities,
+  UpgradeWaveActivities,
 } from './functionNames.js';
 import type {
   ClaimedRequest,
@@ -71,6 +72,16 @@ import type {
   TeardownPlan,
   VaultOutcome,
 } from './teardown/contracts.js';
+import type {
+  RingObservation,
+  WaveControlView,
+  WaveEnqueued,
+  WaveEnqueueInput,
+  WaveObserveInput,
+  WavePlanInput,
+  WavePlanOutcome,
+  WaveReportInput,
+} from './upgrades/waveContracts.js';
 
 /**
  * What each activity takes and answers, by name: the one place where an orchestration's call and
@@ -133,6 +144,12 @@ interface OtherContracts {
   [TeardownActivities.keyVault]: Contract<TeardownPlan, StepOutcome<VaultOutcome>>;
   [TeardownActivities.entra]: Contract<TeardownPlan, StepOutcome<EntraOutcome>>;
   [TeardownActivities.finish]: Contract<TeardownFinishInput, StepOutcome<void>>;
+
+  // Upgrade waves (issue 14, item 3).
+  [UpgradeWaveActivities.plan]: Contract<WavePlanInput, WavePlanOutcome>;
+  [UpgradeWaveActivities.enqueue]: Contract<WaveEnqueueInput, WaveEnqueued>;
+  [UpgradeWaveActivities.observe]: Contract<WaveObserveInput, RingObservation>;
+  [UpgradeWaveActivities.report]: Contract<WaveReportInput, WaveControlView>;
 }
 
 export type ActivityContracts = ProvisionGraphContracts & OtherContracts;
