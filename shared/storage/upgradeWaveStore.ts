@@ -3,6 +3,9 @@ import { hasStatus } from '../azure/azureErrors.js';
 import { BrokerError, ErrorCodes } from '../errors.js';
 import type { RequestedBy } from '../requests/lifecycleRequest.js';
 import { deleteRows, type BrokerStorage, type RetentionDeletion } from './brokerStorage.js';
+import { ENDED_WAVE_STATUSES, type RingState, type WaveStatus } from '../domain/upgradeWave.js';
+
+export { ENDED_WAVE_STATUSES, type RingState, type WaveStatus };
 
 /**
  * Fleet upgrade waves (issue 14, item 3) in Table storage, table `upgradewaves`: one partition per
@@ -12,28 +15,6 @@ import { deleteRows, type BrokerStorage, type RetentionDeletion } from './broker
  */
 
 export const UPGRADE_WAVES_TABLE = 'upgradewaves';
-
-export const WAVE_STATUSES = [
-  'starting',
-  'running',
-  'waiting',
-  'awaiting-approval',
-  'paused',
-  'completed',
-  'halted',
-  'aborted',
-  'failed',
-] as const;
-export type WaveStatus = (typeof WAVE_STATUSES)[number];
-export const ENDED_WAVE_STATUSES: ReadonlySet<WaveStatus> = new Set([
-  'completed',
-  'halted',
-  'aborted',
-  'failed',
-]);
-
-export type RingState =
-  'pending' | 'waiting' | 'awaiting-approval' | 'running' | 'done' | 'halted' | 'not-run' | 'empty';
 
 /** One ring of a wave, as planned and as it went. */
 export interface RingProgress {

@@ -1,5 +1,5 @@
 import type { RequestedBy } from '../requests/lifecycleRequest.js';
-import type { RingState, WaveStatus } from '../storage/upgradeWaveStore.js';
+import type { RingState, WaveStatus } from '../domain/upgradeWave.js';
 
 /**
  * The wave orchestration's vocabulary (orchestrations/upgradeWave.ts): its input, its activities'
