@@ -21,3 +21,5 @@ import './sweeps.js';
 import './api/sweeps.js';
 import './housekeeping.js';
 import './teardownActivities.js';
+import './upgradeWaveActivities.js';
+import './api/upgrades.js';

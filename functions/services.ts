@@ -27,6 +27,10 @@ import { SweepControl } from '../shared/sweeps/sweepControl.js';
 import { SecretCache, keyVaultSecretReader } from '../shared/telegram/secretCache.js';
 import { TelegramClient } from '../shared/telegram/telegramClient.js';
 import { createTeardownSteps, type TeardownSteps } from '../shared/teardown/teardownSteps.js';
+import { NpmRegistryClient } from '../shared/registries/npmRegistry.js';
+import { UpgradeWaveStore } from '../shared/storage/upgradeWaveStore.js';
+import { StorageNames } from '../shared/storage/brokerStorage.js';
+import { createWaveSteps, type WaveSteps } from '../shared/upgrades/waveSteps.js';
 
 /**
  * The app's long-lived services: the one composition root. Everything a trigger or an activity
@@ -65,6 +69,12 @@ export interface Services {
   teardownSteps: TeardownSteps;
   rotationSteps: RotationSteps;
   sasSteps: SasSteps;
+  // Upgrade waves (issue 14, item 3).
+  /** The fleet waves' records and slug rows (table `upgradewaves`). */
+  upgradeWaves: UpgradeWaveStore;
+  /** npm's publish times (the release-age clock), from NPM_REGISTRY_URL. */
+  npm: NpmRegistryClient;
+  waveSteps: WaveSteps;
 }
 
 /** Within this window only the first refusal of each kind of outsider is audited in full. */
@@ -166,6 +176,28 @@ export function compose(config: BrokerConfig): Services {
     rotationSteps: lazy('rotationSteps', () => createRotationSteps(maintenance())),
     sasSteps: lazy('sasSteps', () =>
       createSasSteps({ ...maintenance(), brokerPrincipalId: () => brokerPrincipalId(config, s.credential) }),
+    ),
+    // Upgrade waves (issue 14, item 3).
+    upgradeWaves: lazy('upgradeWaves', () => new UpgradeWaveStore(storage)),
+    npm: lazy('npm', () => new NpmRegistryClient({ registryUrl: config.waves.npmRegistryUrl })),
+    waveSteps: lazy('waveSteps', () =>
+      createWaveSteps({
+        config,
+        registry: s.registry,
+        requests: s.requests,
+        waves: s.upgradeWaves,
+        queue: () => storage.queue(StorageNames.lifecycleQueue),
+        publishTimes: (name) => s.npm.publishTimes(name),
+        chat: {
+          send: async (text) => {
+            const sent = await s.telegram.sendMessage({ chatId: config.telegram.adminChatId, text });
+            return { chatId: config.telegram.adminChatId, messageId: sent.messageId };
+          },
+          edit: (chat, text) =>
+            s.telegram.editMessageText({ chatId: chat.chatId, messageId: chat.messageId, text }),
+        },
+        log: createLogger(console, { component: 'upgrade-waves' }),
+      }),
     ),
   });
   return s;

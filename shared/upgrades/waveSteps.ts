@@ -94,10 +94,13 @@ export function createWaveSteps(deps: WaveDependencies) {
     });
   }
 
-  /** Whether the wave holding the running slot has ended (by its record; a missing record has). */
+  /**
+   * Whether the wave holding the running slot has ended by its record. A missing record has not
+   * (its starter may be between taking the slot and writing it); the caller's `isOver` decides then.
+   */
   async function recordEnded(waveId: string): Promise<boolean> {
     const wave = await waves.get(waveId);
-    return !wave || ENDED_WAVE_STATUSES.has(wave.status);
+    return wave !== undefined && ENDED_WAVE_STATUSES.has(wave.status);
   }
 
   /** Rewrites the chat message from the record; best-effort, a chat failure never stops a wave. */
