@@ -160,6 +160,18 @@ export function createWaveSteps(deps: WaveDependencies) {
         };
       }
       const waveId = newWaveId(version, now);
+      // Ids are per second: a second start within the same second finds the first one's record.
+      const same = await waves.get(waveId);
+      if (same) {
+        return {
+          kind: 'refused',
+          refusal: {
+            code: 'WaveAlreadyRunning',
+            detail: `wave ${waveId} was started this second${ENDED_WAVE_STATUSES.has(same.status) ? ' and has ended; start again' : ' and is running'}`,
+            waveId,
+          },
+        };
+      }
       const claim = await waves.claimCurrent(
         waveId,
         async (heldBy) => (await recordEnded(heldBy)) || ((await input.isOver?.(heldBy)) ?? false),
