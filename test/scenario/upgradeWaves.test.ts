@@ -27,8 +27,9 @@ let npm: NpmRegistrySurface;
 let npmServer: SurfaceServer;
 let registry: EnvironmentRegistry;
 
-/** Ten slugs on 2026.8.2: one canary, one held, one pinned, one not ready, one that failed 2026.9.6 before. */
+/** Eleven slugs on 2026.8.2: one canary, one held, one pinned, one not ready, one that failed 2026.9.6 before. */
 const FLEET: Record<string, { state?: 'ready' | 'failed'; upgrades?: UpgradeState }> = {
+  acme: {},
   'wave-a': { upgrades: { canary: true } },
   'wave-b': {},
   'wave-c': { upgrades: { hold: { at: '2026-11-01T00:00:00Z', by: 'alice', reason: 'customer demo' } } },
@@ -188,7 +189,7 @@ describe('fleet upgrade waves', () => {
     );
     expect(waiting.rings.map((r) => [r.name, r.slugs, r.succeeded, r.state])).toEqual([
       ['canary', 1, 1, 'done'],
-      ['ring 1', 2, 2, 'done'],
+      ['ring 1', 3, 3, 'done'],
       ['ring 2', 3, 0, 'awaiting-approval'],
     ]);
     // Nothing of the last ring is enqueued while the approval waits: the wave holds no slug's queue.
@@ -208,10 +209,10 @@ describe('fleet upgrade waves', () => {
     );
     expect(done.rings.map((r) => [r.done, r.succeeded, r.state])).toEqual([
       [1, 1, 'done'],
-      [2, 2, 'done'],
+      [3, 3, 'done'],
       [3, 3, 'done'],
     ]);
-    for (const slug of ['wave-a', 'wave-b', 'wave-g', 'wave-h', 'wave-i', 'wave-j']) {
+    for (const slug of ['acme', 'wave-a', 'wave-b', 'wave-g', 'wave-h', 'wave-i', 'wave-j']) {
       const request = await world.api('GET', `/api/requests/upgrade:${waveId}:${slug}`);
       expect(request.body).toMatchObject({ status: 'succeeded', op: 'upgrade', slug });
       expect((await registry.get(slug))?.openclawVersion).toBe(TO);
@@ -235,7 +236,7 @@ describe('fleet upgrade waves', () => {
     const list = await cli('upgrades', 'list');
     expect(list.out).toMatch(
       new RegExp(
-        `${waveId.replace(/\./g, '\\.')}\\s+${TO.replace(/\./g, '\\.')}\\s+completed\\s+1/1 2/2 3/3`,
+        `${waveId.replace(/\./g, '\\.')}\\s+${TO.replace(/\./g, '\\.')}\\s+completed\\s+1/1 3/3 3/3`,
       ),
     );
   });
@@ -260,10 +261,10 @@ describe('fleet upgrade waves', () => {
 
   it('holds, pins, pauses, resumes and aborts through the CLI as the README shows', async () => {
     await seedFleet();
-    expect((await cli('upgrades', 'hold', 'wave-b', '--reason', 'customer demo')).out).toBe(
-      'wave-b: held from upgrades',
+    expect((await cli('upgrades', 'hold', 'acme', '--reason', 'customer demo')).out).toBe(
+      'acme: held from upgrades',
     );
-    expect((await registry.get('wave-b'))?.upgrades?.hold).toMatchObject({
+    expect((await registry.get('acme'))?.upgrades?.hold).toMatchObject({
       by: 'sandbox-operator',
       reason: 'customer demo',
     });
@@ -280,13 +281,16 @@ describe('fleet upgrade waves', () => {
     const started = await cli('upgrades', 'start', TO);
     const waveId = /^(\S+) starting/.exec(started.out)![1]!;
     const paused = await cli('upgrades', 'pause', waveId, '--reason', 'looking at the canary');
+    expect(paused.out).toMatch(
+      new RegExp(`^${waveId.replace(/\./g, '\\.')}: pause recorded \\((starting|running|paused|waiting)\\)$`),
+    );
     expect(paused.code).toBe(0);
     const held = await until(
       () => wave(waveId),
       (w) => w.status === 'paused',
       'pause',
     );
-    expect(held.skippedSlugs.map((s) => s.slug)).toEqual(expect.arrayContaining(['wave-b', 'wave-g']));
+    expect(held.skippedSlugs.map((s) => s.slug)).toEqual(expect.arrayContaining(['acme', 'wave-g']));
     const ringsWhilePaused = held.rings.map((r) => r.state);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect((await wave(waveId)).rings.map((r) => r.state)).toEqual(ringsWhilePaused);
@@ -313,8 +317,11 @@ describe('fleet upgrade waves', () => {
     expect(ended.code).toBe(1);
     expect(ended.err).toContain(`error: WaveEnded: wave ${waveId} has ended (aborted)`);
 
-    expect((await cli('upgrades', 'release', 'wave-b')).out).toBe('wave-b: no longer held');
-    expect((await registry.get('wave-b'))?.upgrades?.hold).toBeUndefined();
+    expect((await cli('upgrades', 'release', 'acme')).out).toBe('acme: no longer held');
+    expect((await registry.get('acme'))?.upgrades?.hold).toBeUndefined();
+    expect((await cli('upgrades', 'unpin', 'acme')).out).toBe('acme: not pinned');
+    expect((await cli('upgrades', 'pin', 'acme', '2026.8.2')).out).toBe('acme: pinned to 2026.8.2');
+    expect((await cli('upgrades', 'unpin', 'acme')).out).toBe('acme: not pinned');
     expect((await cli('upgrades', 'unpin', 'wave-g')).out).toBe('wave-g: not pinned');
     expect((await registry.get('wave-g'))?.upgrades?.pinned).toBeUndefined();
   });
