@@ -206,7 +206,7 @@ export function createWaveSteps(deps: WaveDependencies) {
     /**
      * For the timer: the newest eligible version above the oldest version a ready slug runs, when
      * no wave runs and no wave to that version halted or was aborted (an operator decides about a
-     * version that failed a wave, not the timer). Undefined when there is nothing to do.
+     * version that failed a wave, not the timer), and when at least one slug would take it.
      */
     async autoTarget(now: Date): Promise<{ version: string } | { nothing: string }> {
       const running = await waves.current();
@@ -232,6 +232,10 @@ export function createWaveSteps(deps: WaveDependencies) {
       );
       if (stopped)
         return { nothing: `wave ${stopped.waveId} to ${target} ${stopped.status}; start one by hand` };
+      // Held, pinned and failed-before slugs stay behind on purpose: no wave for them alone.
+      const plan = planWave(records, target, config.waves);
+      if (plan.rings.every((ring) => ring.slugs.length === 0))
+        return { nothing: `no slug would take ${target} (${plan.skipped.length} left out)` };
       return { version: target };
     },
 

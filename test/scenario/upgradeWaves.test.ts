@@ -118,6 +118,17 @@ async function pressApprove(waveId: string): Promise<void> {
   });
 }
 
+/** Runs the upgrade timer now (Azure's admin endpoint for non-HTTP functions) and waits for the host to be idle. */
+async function runUpgradeTimer(): Promise<void> {
+  const response = await fetch(`${world.host.baseUrl}/admin/functions/upgradeWaveTimer`, {
+    method: 'POST',
+    headers: { 'x-functions-key': world.host.masterKey, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  expect(response.status).toBe(202);
+  await world.host.waitForIdle();
+}
+
 beforeAll(async () => {
   npm = createNpmRegistrySurface({ clock: { now: () => Date.now() } });
   npmServer = await startSurfaceServer(npm);
@@ -133,6 +144,7 @@ beforeAll(async () => {
         UPGRADE_RINGS: '[{"size":"40%","bake":"0s","failureBudget":1},{"size":"rest","bake":"0s"}]',
         UPGRADE_WAVE_POLL_INTERVAL: '1s',
         APPROVAL_POLICY: '{"upgrade":{"approvers":1}}',
+        UPGRADE_AUTO_WAVES: 'true',
       },
     },
     TestWorld,
@@ -167,7 +179,46 @@ describe('fleet upgrade waves', () => {
     expect((await world.api('GET', '/api/upgrades/no-such-wave')).status).toBe(404);
   });
 
+  it('refuses the reserved upgrade: request ids from outside', async () => {
+    const forged = await world.api('POST', '/api/requests', {
+      op: 'upgrade',
+      slug: 'acme',
+      requestId: 'upgrade:2026.9.6-20261203T000000:acme',
+      params: { targetVersion: TO },
+    });
+    expect(forged.status).toBe(400);
+    expect(forged.body['code']).toBe('RequestIdReserved');
+  });
+
+  it('the upgrade timer starts a wave to the newest eligible version, and none when no slug would take it', async () => {
+    npm.publish(TO, new Date(Date.now() - 30 * DAY));
+    await runUpgradeTimer();
+    const listed = await until(
+      () => cli('--json', 'upgrades', 'list'),
+      (answer) => (JSON.parse(answer.out) as WaveJson[]).length === 1,
+      'a wave from the timer',
+    );
+    const [started] = JSON.parse(listed.out) as (WaveJson & { requestedBy: object; targetVersion: string })[];
+    expect(started).toMatchObject({ targetVersion: TO, requestedBy: { kind: 'timer', id: 'upgrade-timer' } });
+    await until(
+      () => wave(started!.waveId),
+      (w) => w.status === 'awaiting-approval',
+      'approval',
+    );
+    await pressApprove(started!.waveId);
+    await until(
+      () => wave(started!.waveId),
+      (w) => w.status === 'completed',
+      'completion',
+    );
+
+    // Only held, pinned, failed-before and not-ready slugs are left on 2026.8.2: nothing to start.
+    await runUpgradeTimer();
+    expect(JSON.parse((await cli('--json', 'upgrades', 'list')).out)).toHaveLength(1);
+  });
+
   it('upgrades the fleet ring by ring, canary first, asking the admin chat before the last ring', async () => {
+    await seedFleet();
     npm.publish(TO, new Date(Date.now() - 30 * DAY));
     const started = await cli('upgrades', 'start', TO);
     expect(started.code).toBe(0);
@@ -324,5 +375,16 @@ describe('fleet upgrade waves', () => {
     expect((await cli('upgrades', 'unpin', 'acme')).out).toBe('acme: not pinned');
     expect((await cli('upgrades', 'unpin', 'wave-g')).out).toBe('wave-g: not pinned');
     expect((await registry.get('wave-g'))?.upgrades?.pinned).toBeUndefined();
+  });
+
+  it('leaves no secret in anything the waves wrote: storage, histories, logs, chat', async () => {
+    const secrets = world.secretValues();
+    expect(secrets.length).toBeGreaterThan(0);
+    const places = await world.observableText();
+    places.push({ where: 'admin chat', text: JSON.stringify(world.telegram.outbox(ADMIN_CHAT)) });
+    const leaks = places.flatMap((place) =>
+      secrets.filter((secret) => place.text.includes(secret)).map(() => place.where),
+    );
+    expect(leaks).toEqual([]);
   });
 });
