@@ -66,6 +66,9 @@ export type ControlAction = 'pause' | 'resume' | 'abort';
 export type ControlOutcome =
   { kind: 'not-found' } | { kind: 'ended'; wave: WaveRecord } | { kind: 'set'; wave: WaveRecord };
 
+/** Request records an observation reads for slugs the registry says nothing about yet. */
+const REQUEST_READS_PER_LOOK = 10;
+
 /** Verdicts that mean "the broker does not know this version" rather than "not yet / not allowed". */
 const UNKNOWN_VERSION = new Set(['not-a-version', 'unsupported', 'not-published']);
 
@@ -372,9 +375,18 @@ export function createWaveSteps(deps: WaveDependencies) {
       const records = new Map((await registry.list()).map((record) => [record.slug, record] as const));
       const changed: WaveSlug[] = [];
       const overdue = Date.parse(input.now) >= Date.parse(input.deadline);
-      for (const slug of slugs) {
-        if (slug.state !== 'enqueued') continue;
-        const ended = await endOf(slug, records.get(slug.slug));
+      // The request store is read for a slug only when the registry says its request ended without
+      // an upgrade outcome, or for a few each time (a request refused before it ran leaves no trace
+      // on the registry), so a large ring costs one registry listing per look, not a read per slug.
+      const enqueued = slugs.filter((slug) => slug.state === 'enqueued');
+      const offset = enqueued.length === 0 ? 0 : Math.floor(Date.parse(input.now) / 1000) % enqueued.length;
+      const sampled = new Set(
+        [...enqueued.slice(offset), ...enqueued.slice(0, offset)]
+          .slice(0, REQUEST_READS_PER_LOOK)
+          .map((s) => s.slug),
+      );
+      for (const slug of enqueued) {
+        const ended = await endOf(slug, records.get(slug.slug), sampled.has(slug.slug));
         if (ended) changed.push({ ...slug, ...ended, at: input.now });
         else if (overdue)
           changed.push({
@@ -558,6 +570,7 @@ export function createWaveSteps(deps: WaveDependencies) {
   async function endOf(
     slug: WaveSlug,
     record: EnvironmentRecord | undefined,
+    lookAnyway: boolean,
   ): Promise<Pick<WaveSlug, 'state' | 'outcome' | 'reason'> | undefined> {
     const last = record?.upgrades?.last;
     if (last && last.requestId === slug.requestId) {
@@ -572,6 +585,9 @@ export function createWaveSteps(deps: WaveDependencies) {
           return { state: 'failed', outcome: last.outcome, reason: reason ?? last.outcome };
       }
     }
+    const operation = record?.lastOperation;
+    const endedHere = operation?.requestId === slug.requestId && operation.outcome !== 'running';
+    if (record && !endedHere && !lookAnyway) return undefined;
     const request = await requests.get(slug.requestId);
     if (!request || !TERMINAL_REQUEST_STATUSES.has(request.status)) return undefined;
     // Ended without an upgrade outcome on the record: it never got as far as the upgrade's own end.
