@@ -60,6 +60,8 @@ export const ErrorCodes = {
   UpgradeVersionUnknown: 'UpgradeVersionUnknown',
   /** The version is known but not eligible (too young, a pre-release, no usable publish time). */
   UpgradeVersionIneligible: 'UpgradeVersionIneligible',
+  /** npm's publish times (the release-age clock) could not be read: no version can be judged now. */
+  UpgradeRegistryUnavailable: 'UpgradeRegistryUnavailable',
   /** Another upgrade wave is running: one at a time. */
   WaveAlreadyRunning: 'WaveAlreadyRunning',
   /** The wave has ended: it can no longer be paused, resumed or aborted. */

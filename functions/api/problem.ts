@@ -25,6 +25,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.UpgradeVersionUnknown]: 400,
   [ErrorCodes.UpgradeVersionIneligible]: 409,
   [ErrorCodes.WaveAlreadyRunning]: 409,
+  [ErrorCodes.UpgradeRegistryUnavailable]: 503,
   [ErrorCodes.WaveEnded]: 409,
 };
 

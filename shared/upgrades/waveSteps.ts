@@ -57,7 +57,8 @@ export interface WaveDependencies {
 export type StartRefusal =
   | { code: 'UpgradeVersionUnknown'; detail: string }
   | { code: 'UpgradeVersionIneligible'; detail: string; reason: string; eligibleFrom?: string | undefined }
-  | { code: 'WaveAlreadyRunning'; detail: string; waveId: string };
+  | { code: 'WaveAlreadyRunning'; detail: string; waveId: string }
+  | { code: 'UpgradeRegistryUnavailable'; detail: string };
 
 export type StartOutcome = { kind: 'started'; wave: WaveRecord } | { kind: 'refused'; refusal: StartRefusal };
 
@@ -145,7 +146,19 @@ export function createWaveSteps(deps: WaveDependencies) {
       isOver?: (waveId: string) => Promise<boolean>;
     }): Promise<StartOutcome> {
       const { version, now } = input;
-      const published = await deps.publishTimes(OPENCLAW_PACKAGE);
+      let published: NpmPublishTimes;
+      try {
+        published = await deps.publishTimes(OPENCLAW_PACKAGE);
+      } catch (error) {
+        // Without publish times no version can be aged: refuse now, nothing is started.
+        return {
+          kind: 'refused',
+          refusal: {
+            code: 'UpgradeRegistryUnavailable',
+            detail: `npm's publish times could not be read (${messageOf(error)}); try again later`,
+          },
+        };
+      }
       const verdict = verdictOn(version, published, now);
       if (!verdict.eligible) {
         if (UNKNOWN_VERSION.has(verdict.reason))
