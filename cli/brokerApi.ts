@@ -82,6 +82,47 @@ export class BrokerApi {
     return this.call<{ url: string }>('POST', '/api/telegram/setup', url ? { url } : {});
   }
 
+  // Upgrade waves and per-slug upgrade controls (issue 14, item 3).
+
+  /** Starts a fleet upgrade wave to `version`. */
+  startWave(version: string) {
+    return this.call<WaveView & { statusUrl: string }>('POST', '/api/upgrades', { version });
+  }
+
+  waves() {
+    return this.call<{ running?: string; waves: WaveView[] }>('GET', '/api/upgrades');
+  }
+
+  wave(waveId: string) {
+    return this.call<WaveView>('GET', `/api/upgrades/${encodeURIComponent(waveId)}`);
+  }
+
+  controlWave(waveId: string, action: 'pause' | 'resume' | 'abort', reason?: string) {
+    return this.call<WaveView>(
+      'POST',
+      `/api/upgrades/${encodeURIComponent(waveId)}/${action}`,
+      reason ? { reason } : {},
+    );
+  }
+
+  /** Holds a slug out of upgrades (`hold`), or lets it back (`release`). */
+  holdUpgrades(slug: string, hold: boolean, reason?: string) {
+    return this.call<{ slug: string; held: boolean; hold?: Record<string, unknown> }>(
+      hold ? 'POST' : 'DELETE',
+      `/api/environments/${encodeURIComponent(slug)}/upgrades/hold`,
+      hold && reason ? { reason } : undefined,
+    );
+  }
+
+  /** Pins a slug to `version`, or unpins it (no version). */
+  pinUpgrades(slug: string, version?: string, reason?: string) {
+    return this.call<{ slug: string; pinned?: { version: string; by: string; at: string; reason?: string } }>(
+      version ? 'POST' : 'DELETE',
+      `/api/environments/${encodeURIComponent(slug)}/upgrades/pin`,
+      version ? { version, ...(reason ? { reason } : {}) } : undefined,
+    );
+  }
+
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path, this.options.baseUrl);
     const headers: Record<string, string> = { Accept: 'application/json' };
@@ -133,4 +174,37 @@ export interface ApprovalAnswer {
   approversNeeded: number;
   decidedAt?: string;
   summary: string;
+}
+
+/** One ring of a wave as the API shows it. */
+export interface WaveRingView {
+  index: number;
+  name: string;
+  canary: boolean;
+  slugs: number;
+  done: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  state: string;
+  failureBudget: number;
+  startsAfter?: string;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+/** What GET /api/upgrades[/{waveId}] answers for a wave. */
+export interface WaveView {
+  waveId: string;
+  targetVersion: string;
+  status: string;
+  requestedBy: { kind: string; id: string };
+  createdAt: string;
+  endedAt?: string;
+  reason?: string;
+  rings: WaveRingView[];
+  skipped: number;
+  control?: { paused: boolean; aborted: boolean; by: string; at: string; reason?: string };
+  skippedSlugs?: { slug: string; reason?: string }[];
+  slugs?: { slug: string; ring: number; state: string; outcome?: string; reason?: string }[];
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { ApiError, BrokerApi } from './brokerApi.js';
+import { ApiError, BrokerApi, type WaveView } from './brokerApi.js';
 import { LIFECYCLE_OPS } from '../shared/requests/lifecycleRequest.js';
 import type { RequestView } from '../shared/intake/requestView.js';
 
@@ -276,6 +276,141 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       print(answer, () => `webhook set to ${answer.url}`);
     });
 
+  // Upgrade waves and per-slug upgrade controls (issue 14, item 3).
+  const upgrades = program
+    .command('upgrades')
+    .description('fleet upgrade waves, and holding or pinning a slug');
+
+  upgrades
+    .command('start')
+    .description('start a wave that upgrades the fleet to <version>, ring by ring (canary first)')
+    .argument('<version>', 'an OpenClaw version such as 2026.9.6')
+    .action(async (version: string) => {
+      const wave = await api().startWave(version);
+      print(
+        wave,
+        () =>
+          `${wave.waveId} ${wave.status} (OpenClaw ${wave.targetVersion})\nprogress: claw-broker upgrades show ${wave.waveId}`,
+      );
+    });
+
+  upgrades
+    .command('list')
+    .description('list upgrade waves, newest first')
+    .action(async () => {
+      const { waves } = await api().waves();
+      const rows = () => ({
+        headers: ['WAVE', 'VERSION', 'STATUS', 'RINGS', 'STARTED', 'ENDED'],
+        rows: waves.map((w) => [
+          w.waveId,
+          w.targetVersion,
+          w.status,
+          w.rings.map((r) => `${r.done}/${r.slugs}`).join(' '),
+          w.createdAt,
+          w.endedAt,
+        ]),
+      });
+      print(
+        waves,
+        () => (waves.length === 0 ? 'no upgrade waves' : table(rows().headers, rows().rows)),
+        rows,
+      );
+    });
+
+  upgrades
+    .command('show')
+    .description(
+      "show a wave's progress: per ring, its slugs, done, failed, skipped, state and when it may start",
+    )
+    .argument('<waveId>')
+    .action(async (waveId: string) => {
+      const wave = await api().wave(waveId);
+      const rows = () => ({
+        headers: [
+          'RING',
+          'STATE',
+          'SLUGS',
+          'DONE',
+          'UPGRADED',
+          'FAILED',
+          'BUDGET',
+          'SKIPPED',
+          'STARTS AFTER',
+        ],
+        rows: wave.rings.map((r) => [
+          r.name,
+          r.state,
+          r.slugs,
+          r.done,
+          r.succeeded,
+          r.failed,
+          r.failureBudget,
+          r.skipped,
+          r.state === 'waiting' ? r.startsAfter : undefined,
+        ]),
+      });
+      print(wave, () => describeWave(wave, table(rows().headers, rows().rows)), rows);
+      if (wave.status === 'halted' || wave.status === 'aborted' || wave.status === 'failed')
+        exitCode = ExitCodes.failed;
+    });
+
+  for (const action of ['pause', 'resume', 'abort'] as const) {
+    upgrades
+      .command(action)
+      .description(
+        action === 'pause'
+          ? 'pause a wave: it starts nothing new (upgrades already enqueued run on)'
+          : action === 'resume'
+            ? 'resume a paused wave'
+            : 'abort a wave: it starts nothing more and ends',
+      )
+      .argument('<waveId>')
+      .option('--reason <text>', 'why (recorded with who and when)')
+      .action(async (waveId: string, options: { reason?: string }) => {
+        const wave = await api().controlWave(waveId, action, options.reason);
+        print(wave, () => `${wave.waveId}: ${action} recorded (${wave.status})`);
+      });
+  }
+
+  upgrades
+    .command('hold')
+    .description('keep a slug out of every upgrade (waves skip it, upgrade requests for it are refused)')
+    .argument('<slug>')
+    .option('--reason <text>', 'why (recorded with who and when)')
+    .action(async (slug: string, options: { reason?: string }) => {
+      const answer = await api().holdUpgrades(slug, true, options.reason);
+      print(answer, () => `${slug}: held from upgrades`);
+    });
+
+  upgrades
+    .command('release')
+    .description('let a held slug be upgraded again')
+    .argument('<slug>')
+    .action(async (slug: string) => {
+      const answer = await api().holdUpgrades(slug, false);
+      print(answer, () => `${slug}: no longer held`);
+    });
+
+  upgrades
+    .command('pin')
+    .description('keep a slug on <version>: waves to another version skip it')
+    .argument('<slug>')
+    .argument('<version>')
+    .option('--reason <text>', 'why (recorded with who and when)')
+    .action(async (slug: string, version: string, options: { reason?: string }) => {
+      const answer = await api().pinUpgrades(slug, version, options.reason);
+      print(answer, () => `${slug}: pinned to ${answer.pinned?.version ?? version}`);
+    });
+
+  upgrades
+    .command('unpin')
+    .description("remove a slug's pinned version")
+    .argument('<slug>')
+    .action(async (slug: string) => {
+      const answer = await api().pinUpgrades(slug);
+      print(answer, () => `${slug}: not pinned`);
+    });
+
   /** Follows a request until it ends; undefined when `timeoutMs` of polling pass first. */
   async function follow(
     requestId: string,
@@ -404,6 +539,30 @@ function describeRequest(view: RequestView): string {
     describeProgress(view),
     `accepted ${view.acceptedAt}${view.finishedAt ? `, finished ${view.finishedAt}` : ''}`,
   ].join('\n');
+}
+
+function describeWave(wave: WaveView, rings: string): string {
+  const lines = [
+    `${wave.waveId}  OpenClaw ${wave.targetVersion}  ${wave.status}${wave.reason ? `: ${wave.reason}` : ''}`,
+    `started ${wave.createdAt} by ${wave.requestedBy.kind} ${wave.requestedBy.id}${wave.endedAt ? `, ended ${wave.endedAt}` : ''}`,
+  ];
+  if (wave.control?.paused && !wave.endedAt) lines.push(`paused by ${wave.control.by} at ${wave.control.at}`);
+  lines.push('', rings);
+  const failed = (wave.slugs ?? []).filter((slug) => slug.state === 'failed');
+  if (failed.length > 0) {
+    lines.push('', 'failed:');
+    for (const slug of failed)
+      lines.push(`  ${slug.slug} (ring ${slug.ring}): ${slug.reason ?? slug.outcome ?? 'failed'}`);
+  }
+  const skipped = [
+    ...(wave.skippedSlugs ?? []),
+    ...(wave.slugs ?? []).filter((slug) => slug.state === 'skipped'),
+  ];
+  if (skipped.length > 0) {
+    lines.push('', 'skipped:');
+    for (const slug of skipped) lines.push(`  ${slug.slug}: ${slug.reason ?? 'skipped'}`);
+  }
+  return lines.join('\n');
 }
 
 /** A value as one line of human output. */

@@ -24,7 +24,13 @@ export function approvalService(log: Logger, client?: DurableClient): ApprovalSe
     nonces: s.nonces,
     audit: s.audit,
     telegram: s.telegram,
-    requestVia: async (requestId) => ((await s.requests.get(requestId))?.via === 'api' ? 'api' : 'queue'),
+    requestVia: async (requestId) => {
+      const request = await s.requests.get(requestId);
+      if (request) return request.via === 'api' ? 'api' : 'queue';
+      // A fleet wave's approval (`wave:<waveId>`): operators start waves only through the API.
+      const wave = requestId.startsWith('wave:') ? await s.upgradeWaves.get(requestId.slice(5)) : undefined;
+      return wave ? 'api' : 'queue';
+    },
     raiseDecision: decisionRaiser(client),
     now: () => new Date(),
     log,

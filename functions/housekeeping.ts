@@ -18,12 +18,13 @@ import { occurrenceTime } from './timerOccurrence.js';
 app.timer(Functions.housekeeping, {
   schedule: '0 30 2 * * *',
   handler: async (timer: Timer, context: InvocationContext) => {
-    const { storage } = services();
+    const { storage, config, upgradeWaves } = services();
     await runHousekeeping(
       {
         nonces: new NonceStore(storage),
         seenUpdates: new SeenUpdateStore(storage),
         teardownBackups: new TeardownBackupStore(storage),
+        upgradeWaves: { store: upgradeWaves, retentionMs: config.waves.retentionMs },
       },
       occurrenceTime(timer),
       createLogger(context, { function: Functions.housekeeping }),

@@ -22,3 +22,5 @@ import './api/sweeps.js';
 import './housekeeping.js';
 import './teardownActivities.js';
 import './upgradeActivities.js';
+import './upgradeWaveActivities.js';
+import './api/upgrades.js';

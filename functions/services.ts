@@ -33,6 +33,9 @@ import { TableImageDigestStore } from '../shared/storage/imageDigestStore.js';
 import { imageDigestFor } from '../shared/upgrades/imageDigest.js';
 import { createUpgradeSteps, type UpgradeSteps } from '../shared/upgrades/upgradeSteps.js';
 import { stateShareSnapshots } from '../shared/upgrades/stateSnapshots.js';
+import { UpgradeWaveStore } from '../shared/storage/upgradeWaveStore.js';
+import { StorageNames } from '../shared/storage/brokerStorage.js';
+import { createWaveSteps, type WaveSteps } from '../shared/upgrades/waveSteps.js';
 
 /**
  * The app's long-lived services: the one composition root. Everything a trigger or an activity
@@ -72,6 +75,12 @@ export interface Services {
   rotationSteps: RotationSteps;
   sasSteps: SasSteps;
   upgradeSteps: UpgradeSteps;
+  // Upgrade waves (issue 14, item 3).
+  /** The fleet waves' records and slug rows (table `upgradewaves`). */
+  upgradeWaves: UpgradeWaveStore;
+  /** npm's publish times (the release-age clock), from NPM_REGISTRY_URL. */
+  npm: NpmRegistryClient;
+  waveSteps: WaveSteps;
 }
 
 /** Within this window only the first refusal of each kind of outsider is audited in full. */
@@ -172,7 +181,6 @@ export function compose(config: BrokerConfig): Services {
     ),
     rotationSteps: lazy('rotationSteps', () => createRotationSteps(maintenance())),
     upgradeSteps: lazy('upgradeSteps', () => {
-      const npm = new NpmRegistryClient({ registryUrl: config.upgrades.npmRegistryUrl });
       const oci = new OciRegistryClient({ registryUrl: config.upgrades.imageRegistryUrl });
       const digests = new TableImageDigestStore(storage);
       const repository = config.image.repository.split('/').slice(1).join('/');
@@ -182,7 +190,7 @@ export function compose(config: BrokerConfig): Services {
         registry: s.registry,
         chat: telegramAdminChat(s.telegram, config.telegram.adminChatId),
         probe: probeGateway,
-        publishTimes: () => npm.publishTimes('openclaw'),
+        publishTimes: () => s.npm.publishTimes('openclaw'),
         digestOf: (version, now) =>
           imageDigestFor(version, {
             registry: oci,
@@ -197,6 +205,28 @@ export function compose(config: BrokerConfig): Services {
     }),
     sasSteps: lazy('sasSteps', () =>
       createSasSteps({ ...maintenance(), brokerPrincipalId: () => brokerPrincipalId(config, s.credential) }),
+    ),
+    // Upgrade waves (issue 14, item 3).
+    upgradeWaves: lazy('upgradeWaves', () => new UpgradeWaveStore(storage)),
+    npm: lazy('npm', () => new NpmRegistryClient({ registryUrl: config.upgrades.npmRegistryUrl })),
+    waveSteps: lazy('waveSteps', () =>
+      createWaveSteps({
+        config,
+        registry: s.registry,
+        requests: s.requests,
+        waves: s.upgradeWaves,
+        queue: () => storage.queue(StorageNames.lifecycleQueue),
+        publishTimes: (name) => s.npm.publishTimes(name),
+        chat: {
+          send: async (text) => {
+            const sent = await s.telegram.sendMessage({ chatId: config.telegram.adminChatId, text });
+            return { chatId: config.telegram.adminChatId, messageId: sent.messageId };
+          },
+          edit: (chat, text) =>
+            s.telegram.editMessageText({ chatId: chat.chatId, messageId: chat.messageId, text }),
+        },
+        log: createLogger(console, { component: 'upgrade-waves' }),
+      }),
     ),
   });
   return s;

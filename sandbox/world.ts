@@ -263,6 +263,8 @@ export async function startSandboxWorld(
       // The sweeps' timer bindings read these (%SETTING%): daily rotation sweep, hourly SAS sweep.
       ROTATION_SWEEP_SCHEDULE: '0 0 3 * * *',
       SAS_SWEEP_SCHEDULE: '0 0 * * * *',
+      // The upgrade timer's binding (it starts waves only with UPGRADE_AUTO_WAVES=true).
+      UPGRADE_WAVE_SCHEDULE: '0 0 6 * * *',
       ...options.settings,
     };
 

@@ -14,6 +14,7 @@ import type {
   SasActivities,
   TeardownActivities,
   UpgradeActivities,
+  UpgradeWaveActivities,
 } from './functionNames.js';
 import type {
   ClaimedRequest,
@@ -83,6 +84,16 @@ import type {
   UpgradePlanInput,
   UpgradeStepInput,
 } from './upgrades/contracts.js';
+import type {
+  RingObservation,
+  WaveControlView,
+  WaveEnqueued,
+  WaveEnqueueInput,
+  WaveObserveInput,
+  WavePlanInput,
+  WavePlanOutcome,
+  WaveReportInput,
+} from './upgrades/waveContracts.js';
 
 /**
  * What each activity takes and answers, by name: the one place where an orchestration's call and
@@ -157,6 +168,11 @@ interface OtherContracts {
   [UpgradeActivities.reactivate]: Contract<UpgradeStepInput, StepOutcome<{ revision: string }>>;
   [UpgradeActivities.recordRollback]: Contract<RollbackRecordInput, StepOutcome<{ recorded: true }>>;
   [UpgradeActivities.needsRepair]: Contract<RollbackRecordInput, StepOutcome<{ recorded: true }>>;
+  // Upgrade waves (issue 14, item 3).
+  [UpgradeWaveActivities.plan]: Contract<WavePlanInput, WavePlanOutcome>;
+  [UpgradeWaveActivities.enqueue]: Contract<WaveEnqueueInput, WaveEnqueued>;
+  [UpgradeWaveActivities.observe]: Contract<WaveObserveInput, RingObservation>;
+  [UpgradeWaveActivities.report]: Contract<WaveReportInput, WaveControlView>;
 }
 
 export type ActivityContracts = ProvisionGraphContracts & OtherContracts;

@@ -204,6 +204,130 @@ const approvalPolicySetting = text(
     return policies;
   });
 
+// --- Upgrade waves (issue 14, item 3): rings, pacing of the wave's waits, its timer. ---
+
+/** How big a ring is: a share of the slugs outside the canary ring, a count, or whatever is left. */
+export type RingSize =
+  { kind: 'share'; percent: number } | { kind: 'count'; count: number } | { kind: 'rest' };
+
+/** How many failures a ring may have before the wave halts: a count, or a share of the ring's slugs. */
+export type FailureBudget = { kind: 'count'; count: number } | { kind: 'share'; percent: number };
+
+/** One ring after the canary ring (UPGRADE_RINGS). */
+export interface UpgradeRingPolicy {
+  readonly size: RingSize;
+  /** The version must be at least this old (npm publish time) before the ring starts. */
+  readonly minAgeMs: number;
+  /** How long to wait after the previous ring finished before this one starts. */
+  readonly bakeMs: number;
+  /** Failures beyond it halt the wave. */
+  readonly failureBudget: FailureBudget;
+}
+
+const RING_EXAMPLE =
+  '[{"size":"10%","bake":"1h","failureBudget":1},{"size":"rest","bake":"4h","failureBudget":"5%"}]';
+
+const ringEntry = z
+  .object({
+    size: z.union([z.string(), z.number()]),
+    minAge: z.string().optional(),
+    bake: z.string().optional(),
+    failureBudget: z.union([z.string(), z.number()]).optional(),
+  })
+  .strict();
+
+const PERCENT = /^(\d{1,3}(?:\.\d+)?)%$/;
+
+function ringSizeOf(value: string | number): RingSize | undefined {
+  if (value === 'rest') return { kind: 'rest' };
+  if (typeof value === 'number')
+    return Number.isInteger(value) && value >= 1 ? { kind: 'count', count: value } : undefined;
+  const percent = PERCENT.exec(value.trim());
+  if (!percent) return undefined;
+  const share = Number(percent[1]);
+  return share > 0 && share <= 100 ? { kind: 'share', percent: share } : undefined;
+}
+
+function failureBudgetOf(value: string | number): FailureBudget | undefined {
+  if (typeof value === 'number')
+    return Number.isInteger(value) && value >= 0 ? { kind: 'count', count: value } : undefined;
+  const percent = PERCENT.exec(value.trim());
+  if (!percent) return undefined;
+  const share = Number(percent[1]);
+  return share >= 0 && share <= 100 ? { kind: 'share', percent: share } : undefined;
+}
+
+/** A duration that may be zero (`0s`): a ring may start right after the one before. */
+function ringDuration(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : parseDuration(value);
+}
+
+/**
+ * UPGRADE_RINGS: the rings after the canary ring, in order, as JSON. Minimum ages default to
+ * OPENCLAW_MIN_RELEASE_AGE (filled in by loadConfig), bakes to 1h, budgets to 0. The last ring's
+ * size must be "rest", so no slug is left out of a wave.
+ */
+const upgradeRingsSetting = text(`a JSON array of rings such as ${RING_EXAMPLE}`)
+  .default(RING_EXAMPLE)
+  .transform((value, ctx) => {
+    const expected = `expected a JSON array of rings such as ${RING_EXAMPLE}`;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${expected}; it is not JSON` });
+      return z.NEVER;
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0 || parsed.length > 10) {
+      ctx.addIssue({ code: 'custom', message: `${expected} (1-10 rings)` });
+      return z.NEVER;
+    }
+    const rings: { size: RingSize; minAgeMs?: number; bakeMs: number; failureBudget: FailureBudget }[] = [];
+    parsed.forEach((entry, index) => {
+      const where = `ring ${index + 1}`;
+      const checked = ringEntry.safeParse(entry);
+      if (!checked.success) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${where}: expected { "size": "N%" | N | "rest", "minAge"?: "7d", "bake"?: "1h", "failureBudget"?: N | "N%" }`,
+        });
+        return;
+      }
+      const size = ringSizeOf(checked.data.size);
+      const minAgeMs = ringDuration(checked.data.minAge);
+      const bakeMs = ringDuration(checked.data.bake ?? '1h');
+      const failureBudget = failureBudgetOf(checked.data.failureBudget ?? 0);
+      const last = index === parsed.length - 1;
+      if (!size)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${where}: size must be "N%" (0-100], a whole number >= 1, or "rest"`,
+        });
+      else if (last !== (size.kind === 'rest'))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${where}: only the last ring, and always the last ring, has size "rest"`,
+        });
+      if (checked.data.minAge !== undefined && minAgeMs === undefined)
+        ctx.addIssue({ code: 'custom', message: `${where}: minAge must be a duration such as 7d` });
+      if (bakeMs === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${where}: bake must be a duration such as 1h (0s for none)`,
+        });
+      if (!failureBudget)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${where}: failureBudget must be a whole number >= 0 or "N%"`,
+        });
+      if (size && bakeMs !== undefined && failureBudget)
+        rings.push({ size, bakeMs, failureBudget, ...(minAgeMs === undefined ? {} : { minAgeMs }) });
+    });
+    return rings;
+  });
+
+// --- end of upgrade waves ---
+
 const settingsSchema = z.object({
   AZURE_SUBSCRIPTION_ID: matching(GUID, "the subscription GUID that holds the slugs' resource groups"),
   AZURE_LOCATION: matching(AZURE_LOCATION, 'an Azure region name such as westeurope'),
@@ -390,6 +514,19 @@ const settingsSchema = z.object({
     .min(1, 'expected at least 1')
     .max(64, 'expected at most 64')
     .default(32),
+  // Upgrade waves (issue 14, item 3).
+  UPGRADE_RINGS: upgradeRingsSetting,
+  UPGRADE_CANARY_COUNT: z.coerce
+    .number({ error: 'expected a whole number of slugs' })
+    .int('expected a whole number of slugs')
+    .min(0, 'expected 0 or more')
+    .max(100, 'expected at most 100')
+    .default(1),
+  UPGRADE_WAVE_POLL_INTERVAL: duration('a duration such as 30s', '30s'),
+  UPGRADE_RING_TIMEOUT: duration('a duration such as 12h', '12h'),
+  UPGRADE_WAVE_SCHEDULE: ncrontab('0 0 6 * * *').default('0 0 6 * * *'),
+  UPGRADE_AUTO_WAVES: booleanSetting(false),
+  UPGRADE_WAVE_RETENTION: duration('a duration such as 180d', '180d'),
   DURABLE_TASK_HUB: matching(
     /^[A-Za-z][A-Za-z0-9]{2,49}$/,
     'a task hub name: 3-50 letters and digits, starting with a letter',
@@ -543,6 +680,23 @@ export interface BrokerConfig {
     readonly retryMaxMs: number;
   };
   readonly sweepsPaused: boolean;
+  /** Fleet waves (issue 14, item 3): rings, waits and the timer that starts them. */
+  readonly waves: {
+    /** Slugs in the canary ring when none is marked canary (`upgrades.canary`); 0: no canary ring then. */
+    readonly canaryCount: number;
+    /** The canary ring's minimum release age (OPENCLAW_MIN_RELEASE_AGE). */
+    readonly canaryMinAgeMs: number;
+    readonly rings: readonly UpgradeRingPolicy[];
+    /** How often a wave looks at the slugs of a running ring. */
+    readonly pollIntervalMs: number;
+    /** How long a ring may run; slugs not ended by then count as failed. */
+    readonly ringTimeoutMs: number;
+    readonly schedule: string;
+    /** Whether the timer starts waves by itself (off by default: an operator starts them). */
+    readonly auto: boolean;
+    /** How long an ended wave's record is kept. */
+    readonly retentionMs: number;
+  };
   /**
    * How sweeps spread the work they enqueue under ARM's write throttle (per principal: 200 burst,
    * 10/s): requests become visible at a pace that keeps the fleet's ARM writes at or below this.
@@ -658,6 +812,19 @@ export function loadConfig(env: Record<string, string | undefined>): BrokerConfi
       retryMaxMs: settings.SAS_RETRY_MAX,
     },
     sweepsPaused: settings.SWEEPS_PAUSED,
+    waves: {
+      canaryCount: settings.UPGRADE_CANARY_COUNT,
+      canaryMinAgeMs: settings.OPENCLAW_MIN_RELEASE_AGE,
+      rings: settings.UPGRADE_RINGS.map((ring) => ({
+        ...ring,
+        minAgeMs: ring.minAgeMs ?? settings.OPENCLAW_MIN_RELEASE_AGE,
+      })),
+      pollIntervalMs: settings.UPGRADE_WAVE_POLL_INTERVAL,
+      ringTimeoutMs: settings.UPGRADE_RING_TIMEOUT,
+      schedule: settings.UPGRADE_WAVE_SCHEDULE,
+      auto: settings.UPGRADE_AUTO_WAVES,
+      retentionMs: settings.UPGRADE_WAVE_RETENTION,
+    },
     sweeps: {
       armWritesPerSecond: settings.SWEEP_ARM_WRITES_PER_SECOND,
       armWriteBurst: settings.SWEEP_ARM_WRITE_BURST,

@@ -55,6 +55,17 @@ export const ErrorCodes = {
    * version tags are immutable by policy only, so the broker refuses the moved tag.
    */
   TagMoved: 'TagMoved',
+  // Upgrade waves (issue 14, item 3).
+  /** The version is not an OpenClaw version the broker supports, or npm does not list it. */
+  UpgradeVersionUnknown: 'UpgradeVersionUnknown',
+  /** The version is known but not eligible (too young, a pre-release, no usable publish time). */
+  UpgradeVersionIneligible: 'UpgradeVersionIneligible',
+  /** npm's publish times (the release-age clock) could not be read: no version can be judged now. */
+  UpgradeRegistryUnavailable: 'UpgradeRegistryUnavailable',
+  /** Another upgrade wave is running: one at a time. */
+  WaveAlreadyRunning: 'WaveAlreadyRunning',
+  /** The wave has ended: it can no longer be paused, resumed or aborted. */
+  WaveEnded: 'WaveEnded',
   Internal: 'Internal',
 } as const;
 

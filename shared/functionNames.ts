@@ -15,6 +15,8 @@ export const Orchestrations = {
   approval: 'approvalOrchestration',
   /** Removes a replaced Entra client secret after its grace period (detached, one per secret). */
   retireEntraSecret: 'retireEntraSecretOrchestration',
+  /** A fleet upgrade wave (orchestrations/upgradeWave.ts, instance `wave:<waveId>`). */
+  upgradeWave: 'upgradeWaveOrchestration',
 } as const;
 
 /** The orchestration that carries out each lifecycle operation. */
@@ -116,11 +118,21 @@ export const UpgradeActivities = {
   needsRepair: 'upgradeNeedsRepair',
 } as const;
 
+/** The fleet upgrade wave's activities (issue 14, item 3). */
+export const UpgradeWaveActivities = {
+  plan: 'upgradeWavePlan',
+  enqueue: 'upgradeWaveEnqueue',
+  observe: 'upgradeWaveObserve',
+  report: 'upgradeWaveReport',
+} as const;
+
 export const Events = {
   /** Tells a slug runner that its queue may have new work. Carries no data it relies on. */
   wake: 'wake',
   /** The final decision of an approval (ApprovalDecision), raised on `approval:<requestId>`. */
   approvalDecision: 'approvalDecision',
+  /** An operator paused, resumed or aborted a wave; carries nothing it relies on (the store decides). */
+  waveControl: 'upgradeWaveControl',
 } as const;
 
 export const Functions = {
@@ -145,6 +157,18 @@ export const Functions = {
   resumeSweeps: 'resumeSweeps',
   optOutOfSweeps: 'optOutOfSweeps',
   optInToSweeps: 'optInToSweeps',
+  // Upgrade waves and per-slug upgrade controls (issue 14, item 3).
+  startUpgradeWave: 'startUpgradeWave',
+  listUpgradeWaves: 'listUpgradeWaves',
+  getUpgradeWave: 'getUpgradeWave',
+  pauseUpgradeWave: 'pauseUpgradeWave',
+  resumeUpgradeWave: 'resumeUpgradeWave',
+  abortUpgradeWave: 'abortUpgradeWave',
+  holdUpgrades: 'holdUpgrades',
+  releaseUpgrades: 'releaseUpgrades',
+  pinUpgrades: 'pinUpgrades',
+  unpinUpgrades: 'unpinUpgrades',
+  upgradeWaveTimer: 'upgradeWaveTimer',
 } as const;
 
 /** The slug runner's instance id: one eternal runner per slug serialises its operations. */

@@ -49,7 +49,8 @@ export function decisionHandler(action: ButtonAction) {
       await refused(notApprover);
       return problem(ErrorCodes.ApprovalForbidden, notApprover, {}, 403);
     }
-    if (!(await s.requests.get(requestId))) {
+    // A fleet wave's approval (`wave:<waveId>`) has no lifecycle request of its own: its approval record stands for it.
+    if (!(await s.requests.get(requestId)) && !(await s.approvals.get(requestId))) {
       await refused(`no request with id ${requestId}`);
       return problem(ErrorCodes.NotFound, `no request with id ${requestId}`);
     }

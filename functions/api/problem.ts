@@ -22,6 +22,11 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.RequestIdConflict]: 409,
   [ErrorCodes.ConcurrencyConflict]: 409,
   [ErrorCodes.SecretStagingUnavailable]: 503,
+  [ErrorCodes.UpgradeVersionUnknown]: 400,
+  [ErrorCodes.UpgradeVersionIneligible]: 409,
+  [ErrorCodes.WaveAlreadyRunning]: 409,
+  [ErrorCodes.UpgradeRegistryUnavailable]: 503,
+  [ErrorCodes.WaveEnded]: 409,
 };
 
 /** An RFC 9457 problem+json response with the broker's stable error code. */

@@ -184,6 +184,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         // The sweeps' timer bindings read these (%ROTATION_SWEEP_SCHEDULE%, %SAS_SWEEP_SCHEDULE%).
         { name: 'ROTATION_SWEEP_SCHEDULE', value: '0 0 3 * * *' }
         { name: 'SAS_SWEEP_SCHEDULE', value: '0 0 * * * *' }
+        // The upgrade timer's binding reads it (%UPGRADE_WAVE_SCHEDULE%); waves start by themselves only with UPGRADE_AUTO_WAVES=true.
+        { name: 'UPGRADE_WAVE_SCHEDULE', value: '0 0 6 * * *' }
       ]
     }
   }

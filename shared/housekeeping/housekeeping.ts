@@ -2,6 +2,7 @@ import type { Logger } from '../logger.js';
 import type { NonceStore } from '../storage/nonceStore.js';
 import type { SeenUpdateStore } from '../storage/seenUpdateStore.js';
 import type { TeardownBackupStore } from '../storage/teardownBackupStore.js';
+import type { UpgradeWaveStore } from '../storage/upgradeWaveStore.js';
 
 /**
  * How long what the broker keeps only for a while is kept. Nonces: a button of an approval or a
@@ -24,6 +25,8 @@ export interface HousekeepingTargets {
   seenUpdates: Pick<SeenUpdateStore, 'deleteSeenBefore'>;
   /** Container `teardown-backups`: backups past their `retainuntil`. */
   teardownBackups: Pick<TeardownBackupStore, 'deleteExpired'>;
+  /** Table `upgradewaves`: waves that ended more than UPGRADE_WAVE_RETENTION ago (their slug rows too). */
+  upgradeWaves?: { store: Pick<UpgradeWaveStore, 'deleteEndedBefore'>; retentionMs: number } | undefined;
 }
 
 export interface HousekeepingReport {
@@ -34,6 +37,8 @@ export interface HousekeepingReport {
   backupsDeleted: string[];
   /** Backup blobs without a readable retention: kept, and named so an operator can look. */
   backupBlobsWithoutRetention: number;
+  /** Rows of ended upgrade waves deleted (when the waves' store is a target). */
+  waveRowsDeleted?: number;
   /** True when a kind hit the batch limit: the next run goes on. */
   more: boolean;
 }
@@ -60,13 +65,20 @@ export async function runHousekeeping(
     HOUSEKEEPING_BATCH,
   );
   const backups = await targets.teardownBackups.deleteExpired(now, HOUSEKEEPING_BATCH);
+  const waves = targets.upgradeWaves
+    ? await targets.upgradeWaves.store.deleteEndedBefore(
+        before(targets.upgradeWaves.retentionMs),
+        HOUSEKEEPING_BATCH,
+      )
+    : undefined;
   const report: HousekeepingReport = {
     noncesDeleted: nonces.deleted,
     seenUpdatesDeleted: seen.deleted,
     backupBlobsDeleted: backups.deleted,
     backupsDeleted: backups.emptied,
     backupBlobsWithoutRetention: backups.withoutRetention,
-    more: nonces.more || seen.more || backups.more,
+    ...(waves ? { waveRowsDeleted: waves.deleted } : {}),
+    more: nonces.more || seen.more || backups.more || (waves?.more ?? false),
   };
   log.info('housekeeping done', { ...report, backupsDeleted: report.backupsDeleted.join(', ') });
   if (backups.withoutRetention > 0)

@@ -88,7 +88,7 @@ export class SubmitService {
     if (isBrokerRequestId(request.requestId)) {
       return refused(
         ErrorCodes.RequestIdReserved,
-        `requestId ${request.requestId} is in the namespace of the broker's own timer requests (rotate:, sas:); choose another id`,
+        `requestId ${request.requestId} is in the namespace of the broker's own requests (rotate:, sas:, upgrade:); choose another id`,
         [{ path: 'requestId', message: 'reserved for requests the broker makes itself' }],
       );
     }

@@ -9,6 +9,8 @@
 export const BrokerRequestIdPrefix = {
   rotation: 'rotate:',
   sasRenewal: 'sas:',
+  /** A fleet wave's upgrade of one slug: `upgrade:<waveId>:<slug>` (shared/domain/upgradeState.ts). */
+  upgradeWave: 'upgrade:',
 } as const;
 
 const PREFIXES: readonly string[] = Object.values(BrokerRequestIdPrefix);

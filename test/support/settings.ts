@@ -25,6 +25,8 @@ export function testSettings(
     // The sweeps' timer bindings read these (%SETTING%), so the host needs them set.
     ROTATION_SWEEP_SCHEDULE: '0 0 3 * * *',
     SAS_SWEEP_SCHEDULE: '0 0 * * * *',
+    // The upgrade timer's binding reads it too (it starts waves only with UPGRADE_AUTO_WAVES=true).
+    UPGRADE_WAVE_SCHEDULE: '0 0 6 * * *',
     ...overrides,
   };
 }
