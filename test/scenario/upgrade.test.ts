@@ -63,7 +63,7 @@ async function revisions(slug: string) {
   return listed;
 }
 
-describe('upgrading one slug', () => {
+describe('upgrading one slug', { timeout: 240_000 }, () => {
   it('stops the old revision, snapshots, starts the target by digest, gates, soaks and commits', async () => {
     expect(stateSchema('up-one')).toContain(FROM);
     await world.enqueue('upgrade', 'up-one', 'up-one-1', { targetVersion: TO });
@@ -127,6 +127,13 @@ describe('upgrading one slug', () => {
     expect(after.filter((revision) => revision.active).map((revision) => revision.name)).toEqual([
       previous.name,
     ]);
+    // The previous revision, image and config, exactly as they ran before.
+    const running = after.find((revision) => revision.active)!;
+    expect(running.template?.containers?.[0]?.image).toBe(previous.template?.containers?.[0]?.image);
+    expect(running.template?.containers?.[0]?.image).toMatch(/:2026\.8\.2$/);
+    const configVolume = running.template?.volumes?.find((volume) => volume.name === 'openclaw-config');
+    expect(configVolume?.secrets?.[0]?.secretRef).toBe('openclaw-config-2026-8-2');
+    expect(environment.upgrades?.current?.revision).toBe(previous.name);
     // The previous version runs again on the state as it was before the target migrated it.
     expect(stateSchema('up-two')).toContain(FROM);
     expect(stateSchema('up-two')).not.toContain(TO);

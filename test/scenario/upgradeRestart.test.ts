@@ -108,7 +108,7 @@ async function eventually(check: () => boolean, what: () => string): Promise<voi
   }
 }
 
-describe('a host killed at each step of an upgrade', () => {
+describe('a host killed at each step of an upgrade', { timeout: 240_000 }, () => {
   it('converges after a restart on the same storage: upgraded once, one writer, state migrated', async () => {
     const faults = BOUNDARIES.map(({ slug, fault }) =>
       world.sim.admin.addFault({ ...fault(slug), count: 1 }),
@@ -161,5 +161,19 @@ describe('a host killed at each step of an upgrade', () => {
         step,
       ).toContain(TO);
     }
+  });
+
+  it('leaves no secret value the simulator holds anywhere the broker writes', async () => {
+    const secrets = world.secretValues();
+    const places = [
+      ...(await world.observableText()),
+      ...world.instanceText(BOUNDARIES.map(({ slug }) => `op:up-${slug}`)),
+    ];
+    const leaks = places.flatMap((place) =>
+      secrets
+        .filter((secret) => place.text.includes(secret))
+        .map((secret) => `${place.where}: ${secret.slice(0, 4)}…`),
+    );
+    expect(leaks).toEqual([]);
   });
 });
