@@ -8,6 +8,7 @@ import { BrokerStorage } from '../../shared/storage/brokerStorage.js';
 import { EnvironmentRegistry } from '../../shared/storage/environmentRegistry.js';
 import type { UpgradeState } from '../../shared/domain/upgradeState.js';
 import { MaintenanceWorld } from '../rotation/maintenanceWorld.js';
+import { runCli } from '../../cli/main.js';
 
 /**
  * upgrade on the local host against the simulated Azure (multiple revision mode, replicas with
@@ -26,7 +27,7 @@ beforeAll(async () => {
       UPGRADE_SOAK: '2m',
     },
   });
-  for (const slug of ['up-one', 'up-two', 'up-three', 'up-four']) {
+  for (const slug of ['up-one', 'up-two', 'up-three', 'up-four', 'up-five']) {
     const view = await world.provision(slug, { openclawVersion: FROM });
     if (view.status !== 'succeeded') throw new Error(`provisioning ${slug}: ${JSON.stringify(view)}`);
   }
@@ -165,6 +166,28 @@ describe('upgrading one slug', { timeout: 240_000 }, () => {
     expect(rotated, JSON.stringify(rotated)).toMatchObject({ status: 'succeeded' });
     const restarted = (await revisions('up-three')).filter((candidate) => candidate.active);
     expect(restarted.map((candidate) => candidate.name)).toEqual([active.name]);
+  });
+
+  it('upgrades with the command the README shows: claw-broker request upgrade <slug> --param targetVersion=... --wait', async () => {
+    const out: string[] = [];
+    const code = await runCli(
+      [
+        '--url',
+        world.world.host.baseUrl,
+        ...'request upgrade up-five --param targetVersion=2026.9.6 --wait'.split(' '),
+      ],
+      {
+        out: (text) => out.push(text),
+        err: (text) => out.push(text),
+        // --wait polls while simulated time moves on (the soak is minutes of it).
+        sleep: () => world.advance(5_000),
+        env: { CLAW_BROKER_KEY: world.world.host.functionKey },
+      },
+    );
+    expect(code, out.join('\n')).toBe(0);
+    expect(out.at(-1)).toMatch(/^succeeded: upgraded up-five from OpenClaw 2026\.8\.2 to 2026\.9\.6/);
+    expect(out.some((line) => /running: (stop|snapshot|gate|soak)/.test(line))).toBe(true);
+    expect((await world.environment('up-five')).openclawVersion).toBe(TO);
   });
 
   it('refuses a held slug, a version below what runs, and a tag that moved', async () => {
