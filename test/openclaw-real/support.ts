@@ -361,8 +361,8 @@ export async function stateSchema(file: string): Promise<StateSchema> {
     ].join('\n');
     const node = requireOpenClawInstall(GENERATED_OPENCLAW_RELEASES.at(-1)!.version).node;
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(node, ['-e', script, path.join(copy, 'db.sqlite')], (error, out) =>
-        error ? reject(error) : resolve(out),
+      execFile(node, ['-e', script, path.join(copy, 'db.sqlite')], (error, out, err) =>
+        error ? reject(new Error(`reading the schema of ${file}: ${err || error.message}`)) : resolve(out),
       ),
     );
     return JSON.parse(stdout) as StateSchema;
