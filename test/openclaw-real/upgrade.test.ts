@@ -75,7 +75,7 @@ describe(`upgrading a real OpenClaw gateway from ${FROM.version} to ${TO.version
     rmSync(path.dirname(snapshot), { recursive: true, force: true });
   });
 
-  it(`${FROM.version} writes real state; ${TO.version} migrates it at start and reports started and ready`, async () => {
+  it(`${FROM.version} writes real state on an empty share: a paired device, its state database at its schema`, async () => {
     const earlier = await startGateway(from, { home, timeoutMs: 180_000 });
     console.log(`${FROM.version} on an empty share: ready in ${(earlier.startedInMs / 1000).toFixed(1)} s`);
     try {
@@ -109,7 +109,10 @@ describe(`upgrading a real OpenClaw gateway from ${FROM.version} to ${TO.version
 
     // The snapshot: a copy of the share taken while no gateway runs.
     cpSync(stateDir, snapshot, { recursive: true });
+  });
 
+  it(`${TO.version} migrates that state at start and reports started and ready, the device still paired`, async () => {
+    expect(deviceId).not.toBe('');
     const later = await startGateway(to, { home, timeoutMs: 180_000 });
     console.log(
       `${TO.version} on ${FROM.version}'s share: ready in ${(later.startedInMs / 1000).toFixed(1)} s`,
