@@ -39,6 +39,21 @@ export interface RealGatewayPoolOptions {
   /** Where the apps' state shares and config volumes live (`<dataDir>/openclaw/<app>/`). */
   dataDir: string;
   maxRunning?: number;
+  /**
+   * The app's state share when something else owns it (the simulator's Azure Files share, so an
+   * upgrade can snapshot and restore the real state): without it the state dir under `dataDir` is
+   * the share. With it, the dir is only the mount: filled from the share before each gateway starts
+   * and written back after it has stopped, so the share changes only while no gateway writes it.
+   */
+  stateVolume?: GatewayStateVolume;
+}
+
+/** Moves an app's state between the share that owns it and the directory a gateway runs on. */
+export interface GatewayStateVolume {
+  /** Before a gateway of `app` starts: the share's content into `dir` (empty), as the mount shows it. */
+  materialize(app: string, dir: string): Promise<void> | void;
+  /** After that gateway has exited: `dir`'s content onto the share, replacing what the share held. */
+  capture(app: string, dir: string): Promise<void> | void;
 }
 
 export interface RealGatewayView {
@@ -54,10 +69,19 @@ export interface RealGatewayView {
   readyInMs?: number;
   rssMb?: number;
   exited: boolean;
+  /** How it exited (a refused start exits 78, see upgrade.test.ts); absent while it runs. */
+  exitCode?: number | null;
+  exitSignal?: string | null;
 }
 
 export interface RealGatewayPool extends OpenClawBackend {
   list(): RealGatewayView[];
+  /**
+   * Stops the app's gateway, if one runs or has exited, and with a state volume captures its state
+   * onto the share: what the simulator calls when the app's revision stops (zero replicas), so a
+   * snapshot of the share taken after it holds everything the gateway wrote.
+   */
+  stopApp(app: string): Promise<void>;
   /** `/real-openclaw/`: the running gateways, and a pairing client for one (see README). */
   adminSurface(): SimSurface;
   stop(): Promise<void>;
@@ -111,6 +135,12 @@ export function createRealGatewayPool(options: RealGatewayPoolOptions): RealGate
     const dir = appDir(app);
     const stateDir = path.join(dir, 'state');
     const configPath = path.join(dir, 'etc-openclaw', path.basename(OPENCLAW_CONFIG_PATH));
+    if (options.stateVolume) {
+      // The mount shows the share as it is now, nothing left over from an earlier gateway.
+      rmSync(stateDir, { recursive: true, force: true });
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      await options.stateVolume.materialize(app, stateDir);
+    }
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     projectSecretVolume(path.dirname(configPath), { [path.basename(configPath)]: state.configJson ?? '' });
     const env: Record<string, string> = { ...state.env };
@@ -142,6 +172,8 @@ export function createRealGatewayPool(options: RealGatewayPoolOptions): RealGate
     for (const device of entry.devices) device.stop();
     await entry.sidecar.close();
     await entry.gateway.stop();
+    // Only now, with the one writer gone (its process group has exited), does the share change.
+    await options.stateVolume?.capture(entry.app, entry.stateDir);
   }
 
   /** The gateway for the app as it is now: started, restarted after a change, or a reason it is not. */
@@ -239,6 +271,7 @@ export function createRealGatewayPool(options: RealGatewayPoolOptions): RealGate
 
   function view(entry: Running): RealGatewayView {
     const rss = entry.gateway.rssKb();
+    const exit = entry.gateway.exitStatus();
     return {
       app: entry.app,
       version: entry.gateway.version,
@@ -250,6 +283,7 @@ export function createRealGatewayPool(options: RealGatewayPoolOptions): RealGate
       ...(entry.readyAt !== undefined ? { readyInMs: entry.readyAt - entry.gateway.spawnedAt } : {}),
       ...(rss !== undefined ? { rssMb: Math.round(rss / 1024) } : {}),
       exited: entry.gateway.exited(),
+      ...(exit ? { exitCode: exit.code, exitSignal: exit.signal } : {}),
     };
   }
 
@@ -283,6 +317,12 @@ export function createRealGatewayPool(options: RealGatewayPoolOptions): RealGate
   return {
     forward,
     list: () => [...running.values()].map(view),
+    async stopApp(app) {
+      const pending = starting.get(app);
+      if (pending) await pending.catch(() => undefined);
+      const entry = running.get(app);
+      if (entry) await release(entry);
+    },
     adminSurface: () => ({
       name: 'real-openclaw',
       prefix: '/real-openclaw/',

@@ -19,7 +19,12 @@ import {
  * - the probe paths, from the gateway's own probe route table in the package (`GATEWAY_PROBE_ROUTES`);
  * - the gateway's default port (`DEFAULT_GATEWAY_PORT`) and the Telegram webhook listener's
  *   defaults (from the schema's own descriptions of `webhookPort`/`webhookPath`);
- * - whether the bundled `admin-http-rpc` plugin exists, and the route it registers.
+ * - whether the bundled `admin-http-rpc` plugin exists, and the route it registers;
+ * - the database schema versions the release supports (`openclaw.schemaVersions` in its
+ *   package.json, what `openclaw update` preflights a target by, checked against the package's
+ *   own `OPENCLAW_STATE_SCHEMA_VERSION`/`OPENCLAW_AGENT_SCHEMA_VERSION` where the bundle names
+ *   them). A gateway refuses state whose schema is newer than its own (exit 78), so an upgrade
+ *   across a change of these numbers can only be undone with a snapshot of the state.
  * Anything it cannot find fails the run with the version and what was missing: nothing is guessed.
  * test/openclaw-real/generated.test.ts runs this again and fails when the file drifts.
  */
@@ -76,6 +81,8 @@ export interface GeneratedRelease {
   telegramWebhook: { path: string; port: number };
   /** The Microsoft Teams channel plugin this version starts with, as installed for it; null if none. */
   teamsPlugin: { package: string; version: string } | null;
+  /** The SQLite schema versions it writes and reads: newer on disk is refused at start. */
+  schemaVersions: { state: number; agent: number };
   /** Dotted object path -> the keys that object accepts, sorted. */
   configKeys: Record<string, string[]>;
 }
@@ -177,6 +184,33 @@ function telegramDefaults(schema: Schema, version: string): GeneratedRelease['te
   return { path: webhookPath, port: Number(port) };
 }
 
+/**
+ * `openclaw.schemaVersions` of the package: the shared state database's and the per-agent
+ * databases' schema versions (docs/reference/database-schemas/versioning.md: "`openclaw update`
+ * also refuses a package or source target whose declared schema support is older than an on-disk
+ * database"). Where the bundle also names the constants, they must agree.
+ */
+function schemaVersions(
+  packageJson: { openclaw?: { schemaVersions?: Record<string, unknown> } },
+  texts: Array<{ text: string }>,
+  version: string,
+): GeneratedRelease['schemaVersions'] {
+  const declared = packageJson.openclaw?.schemaVersions;
+  const read = (kind: 'state' | 'agent') => {
+    const value = declared?.[kind];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+      fail(version, `package.json has no openclaw.schemaVersions.${kind}`);
+    const constant = new RegExp(`OPENCLAW_${kind.toUpperCase()}_SCHEMA_VERSION\\s*=\\s*(\\d+)\\b`);
+    for (const { text } of texts) {
+      const named = constant.exec(text)?.[1];
+      if (named !== undefined && Number(named) !== value)
+        fail(version, `package.json declares ${kind} schema ${value}, the bundle's constant says ${named}`);
+    }
+    return value;
+  };
+  return { state: read('state'), agent: read('agent') };
+}
+
 /** The `@openclaw/msteams` that `openclaw:install` put into the version's Teams state seed. */
 function teamsPlugin(install: OpenClawInstall): GeneratedRelease['teamsPlugin'] {
   const pin = OPENCLAW_PINS.msteamsPlugin[install.version];
@@ -216,6 +250,7 @@ export async function describeRelease(version: string): Promise<GeneratedRelease
     const packageJson = JSON.parse(readFileSync(path.join(install.packageDir, 'package.json'), 'utf8')) as {
       version: string;
       engines?: { node?: string };
+      openclaw?: { schemaVersions?: Record<string, unknown> };
     };
     if (packageJson.version !== version) fail(version, `the installed package is ${packageJson.version}`);
     return {
@@ -226,6 +261,7 @@ export async function describeRelease(version: string): Promise<GeneratedRelease
       adminRpc: adminRpcRoute(install),
       telegramWebhook: telegramDefaults(schema, version),
       teamsPlugin: teamsPlugin(install),
+      schemaVersions: schemaVersions(packageJson, texts, version),
       configKeys: Object.fromEntries(CONFIG_OBJECT_PATHS.map((p) => [p, keysAt(schema, p, version)])),
     };
   } finally {
@@ -250,6 +286,8 @@ export async function renderGeneratedFile(): Promise<string> {
     '  readonly adminRpc: { readonly path: string } | null;',
     '  readonly telegramWebhook: { readonly path: string; readonly port: number };',
     '  readonly teamsPlugin: { readonly package: string; readonly version: string } | null;',
+    '  /** The SQLite schema versions it supports (package.json `openclaw.schemaVersions`); newer state is refused at start. */',
+    '  readonly schemaVersions: { readonly state: number; readonly agent: number };',
     '  readonly configKeys: Readonly<Record<string, readonly string[]>>;',
     '}',
     '',

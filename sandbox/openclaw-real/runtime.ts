@@ -177,13 +177,29 @@ export interface GatewayProcess {
   readonly pid: number;
   readonly spawnedAt: number;
   exited(): boolean;
+  /** How it exited (code, or the signal that ended it); undefined while it runs. */
+  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** The last 200 kB of its stdout and stderr. */
   logs(): string;
   rssKb(): number | undefined;
-  /** SIGTERM to its process group, SIGKILL after 10 s; resolves when it has exited. */
+  /**
+   * SIGTERM to its process group, SIGKILL after 10 s; resolves when it and every process of its
+   * group have exited (the group SIGKILLed if any is left 5 s later).
+   */
   stop(): Promise<void>;
   /** SIGKILL to its process group at once, for a process that is exiting. */
   kill(): void;
+}
+
+function groupAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: a process of the group exists but is not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Starts `openclaw gateway run --port <port>` of `install` with exactly `env`. */
@@ -196,8 +212,13 @@ export function runGateway(install: OpenClawInstall, env: NodeJS.ProcessEnv, por
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let exited = false;
+  let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exitedPromise = new Promise<void>((resolve) =>
-    child.once('exit', () => ((exited = true), resolve())),
+    child.once('exit', (code, signal) => {
+      exited = true;
+      status = { code, signal };
+      resolve();
+    }),
   );
   const signal = (name: NodeJS.Signals) => {
     try {
@@ -213,6 +234,7 @@ export function runGateway(install: OpenClawInstall, env: NodeJS.ProcessEnv, por
     pid: child.pid ?? -1,
     spawnedAt: Date.now(),
     exited: () => exited,
+    exitStatus: () => status,
     logs: () => output,
     rssKb: () => {
       try {
@@ -226,11 +248,18 @@ export function runGateway(install: OpenClawInstall, env: NodeJS.ProcessEnv, por
       if (!exited) signal('SIGKILL');
     },
     async stop() {
-      if (exited) return;
-      signal('SIGTERM');
-      const killer = setTimeout(() => signal('SIGKILL'), 10_000);
-      await exitedPromise;
-      clearTimeout(killer);
+      if (!exited) {
+        signal('SIGTERM');
+        const killer = setTimeout(() => signal('SIGKILL'), 10_000);
+        await exitedPromise;
+        clearTimeout(killer);
+      }
+      // Its children (workers, plugin hosts) can outlive it for a moment; stopped means none of
+      // the group is left to write the state dir.
+      for (let waited = 0; groupAlive(child.pid); waited += 100) {
+        if (waited >= 5_000) signal('SIGKILL');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     },
   };
 }

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -10,6 +11,7 @@ import {
   runGateway,
   runOpenClawCli,
   seedTeamsState,
+  spawnOpenClaw,
   type GatewayProcess,
   type CliResult,
 } from '../../sandbox/openclaw-real/runtime.js';
@@ -26,6 +28,7 @@ import {
   type RenderOpenClawConfigInput,
   type RenderedOpenClawConfig,
 } from '../../shared/openclaw/renderConfig.js';
+import { GENERATED_OPENCLAW_RELEASES } from '../../shared/openclaw/generated/openclawReleases.js';
 import { openClawVersionSupport } from '../../shared/openclaw/versions.js';
 import {
   createOpenClawSurface,
@@ -140,16 +143,24 @@ export function containerEnv(
  */
 export function containerFiles(rendered: RenderedOpenClawConfig): { home: string; cleanup(): void } {
   const home = mkdtempSync(path.join(tmpdir(), 'openclaw-real-'));
-  mkdirSync(path.join(home, 'state'), { mode: 0o700 });
+  mountContainerFiles(rendered, home);
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/**
+ * The container filesystem of a new revision in `home`: the config of `rendered` projected afresh,
+ * and the state dir (the share) kept as the revision before left it, or made if there is none.
+ */
+export function mountContainerFiles(rendered: RenderedOpenClawConfig, home: string): void {
+  if (!existsSync(path.join(home, 'state'))) mkdirSync(path.join(home, 'state'), { mode: 0o700 });
   chmodSync(path.join(home, 'state'), 0o700);
   projectSecretVolume(path.join(home, 'etc-openclaw'), { 'openclaw.json': rendered.text });
-  if (rendered.envVars.includes('MSTEAMS_APP_ID')) {
+  if (rendered.envVars.includes('MSTEAMS_APP_ID') && !existsSync(path.join(home, 'state', 'state'))) {
     // The share after a Teams gateway's first start, which installs `@openclaw/msteams` from npm:
     // the install record (its database) names the plugin's npm project in the seed, kept in the
     // cache, so the gateway loads it from there with npm offline.
     seedTeamsState(rendered.version, path.join(home, 'state'));
   }
-  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
 }
 
 /** Runs the real CLI of the config's version against it, as the container would. */
@@ -204,14 +215,12 @@ export async function startGateway(
     gatewayToken?: string;
     until?: (gateway: RealGateway) => Promise<boolean>;
     timeoutMs?: number;
+    /** A container home to run in (see mountContainerFiles), kept when the gateway stops. */
+    home?: string;
   } = {},
 ): Promise<RealGateway> {
-  const files = containerFiles(rendered);
-  const env = isolatedEnv(files.home, {
-    ...containerEnv(rendered, files.home, options.gatewayToken),
-    ...OFFLINE_ENV,
-  });
-  const process = runGateway(requireOpenClawInstall(rendered.version), env, await freePort());
+  const files = options.home ? { home: options.home, cleanup: () => {} } : containerFiles(rendered);
+  const process = await runContainerGateway(rendered, files.home, options.gatewayToken);
   let readyAt: number | undefined;
   const gateway: RealGateway = {
     ...process,
@@ -244,6 +253,21 @@ export async function startGateway(
   }
   await gateway.stop();
   throw new Error(`openclaw ${rendered.version} gateway was not up in time:\n${process.logs().slice(-4000)}`);
+}
+
+/**
+ * `openclaw gateway run` of the config's version in the container home `home` (its config
+ * projected afresh, its state dir kept), with the container's env, on a free loopback port; not
+ * waited for.
+ */
+export async function runContainerGateway(
+  rendered: RenderedOpenClawConfig,
+  home: string,
+  gatewayToken?: string,
+): Promise<GatewayProcess> {
+  mountContainerFiles(rendered, home);
+  const env = isolatedEnv(home, { ...containerEnv(rendered, home, gatewayToken), ...OFFLINE_ENV });
+  return runGateway(requireOpenClawInstall(rendered.version), env, await freePort());
 }
 
 export async function isReady(gateway: RealGateway): Promise<boolean> {
@@ -310,4 +334,83 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+/** What a state database says of its schema: `PRAGMA user_version` and its `schema_meta` rows. */
+export interface StateSchema {
+  userVersion: number;
+  meta: Array<{ meta_key: string; role: string; schema_version: number; app_version: string }>;
+}
+
+/**
+ * Reads the schema of the SQLite database `file` (with its -wal, as a stopped gateway leaves it)
+ * from a copy, with the `node:sqlite` of the Node 24 the real releases run on.
+ */
+export async function stateSchema(file: string): Promise<StateSchema> {
+  const copy = mkdtempSync(path.join(tmpdir(), 'openclaw-schema-'));
+  try {
+    for (const suffix of ['', '-wal', '-shm']) {
+      if (existsSync(file + suffix)) cpSync(file + suffix, path.join(copy, `db.sqlite${suffix}`));
+    }
+    const script = [
+      "const { DatabaseSync } = require('node:sqlite');",
+      'const db = new DatabaseSync(process.argv[1]);',
+      "const userVersion = db.prepare('PRAGMA user_version').get().user_version;",
+      "const meta = db.prepare('SELECT meta_key, role, schema_version, app_version FROM schema_meta ORDER BY meta_key').all();",
+      'console.log(JSON.stringify({ userVersion, meta }));',
+    ].join('\n');
+    const node = requireOpenClawInstall(GENERATED_OPENCLAW_RELEASES.at(-1)!.version).node;
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(node, ['-e', script, path.join(copy, 'db.sqlite')], (error, out, err) =>
+        error ? reject(new Error(`reading the schema of ${file}: ${err || error.message}`)) : resolve(out),
+      ),
+    );
+    return JSON.parse(stdout) as StateSchema;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+/** Calls the admin RPC (`adminRpc: true` in the render) with the gateway token. */
+export async function adminRpc(
+  gateway: { url: string; version: string },
+  method: string,
+  params: Record<string, unknown> = {},
+  token = GATEWAY_TOKEN,
+): Promise<ProbeAnswer> {
+  return getJson(`${gateway.url}${openClawVersionSupport(gateway.version).adminRpcPath}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ method, params }),
+  });
+}
+
+/**
+ * A device of OpenClaw's own (`openclaw node run` of `version`, a fresh identity in its own HOME)
+ * connecting with the gateway token through the sidecar stand-in on `proxyPort`: the gateway sees
+ * a remote client, which must be paired, so it files a pairing request.
+ */
+export function pairingDevice(version: string, proxyPort: number): { stop(): void } {
+  const home = mkdtempSync(path.join(tmpdir(), 'openclaw-device-'));
+  const child = spawnOpenClaw(
+    requireOpenClawInstall(version),
+    ['node', 'run', '--host', '127.0.0.1', '--port', String(proxyPort)],
+    isolatedEnv(home, {
+      OPENCLAW_STATE_DIR: path.join(home, 'state'),
+      OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
+      ...OFFLINE_ENV,
+    }),
+  );
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return {
+    stop() {
+      try {
+        if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
 }

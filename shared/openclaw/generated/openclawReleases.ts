@@ -10,6 +10,8 @@ export interface GeneratedOpenClawRelease {
   readonly adminRpc: { readonly path: string } | null;
   readonly telegramWebhook: { readonly path: string; readonly port: number };
   readonly teamsPlugin: { readonly package: string; readonly version: string } | null;
+  /** The SQLite schema versions it supports (package.json `openclaw.schemaVersions`); newer state is refused at start. */
+  readonly schemaVersions: { readonly state: number; readonly agent: number };
   readonly configKeys: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -31,6 +33,10 @@ export const GENERATED_OPENCLAW_RELEASES: readonly GeneratedOpenClawRelease[] = 
       port: 8787,
     },
     teamsPlugin: null,
+    schemaVersions: {
+      state: 15,
+      agent: 19,
+    },
     configKeys: {
       '': [
         '$schema',
@@ -350,6 +356,10 @@ export const GENERATED_OPENCLAW_RELEASES: readonly GeneratedOpenClawRelease[] = 
     teamsPlugin: {
       package: '@openclaw/msteams',
       version: '2026.9.5',
+    },
+    schemaVersions: {
+      state: 18,
+      agent: 23,
     },
     configKeys: {
       '': [
