@@ -19,8 +19,11 @@ const rg = 'rg-revisions';
 const account = 'stclawrev';
 const share = 'state-alpha';
 const shareKey = `${account}/${share}`;
-const older = '2026.9.5';
+const older = '2026.8.2';
 const newer = '2026.9.6';
+/** The state schemas the two releases migrate to (generated from their packages). */
+const OLDER_SCHEMA = 15;
+const NEWER_SCHEMA = 18;
 
 /**
  * Container Apps revisions and replicas as the upgrade needs them faithful: single revision mode
@@ -135,7 +138,7 @@ describe('container app revisions, replicas and the gateway on its state share',
   it('single revision mode: a template change runs the new replica while the old one still runs, so two mount the share', async () => {
     await start({ provisioningSeconds: 20 });
     await put('ca-single', envelope(older, 'Single', { revisionSuffix: 'v1' }));
-    expect(marker()).toMatchObject({ schemaVersion: older, appVersion: older });
+    expect(marker()).toMatchObject({ schemaVersion: OLDER_SCHEMA, appVersion: older });
 
     const update = await begin('ca-single', envelope(newer, 'Single', { revisionSuffix: 'v2' }));
     // The update is under way: the new revision's replica starts while the old one serves everything.
@@ -164,7 +167,7 @@ describe('container app revisions, replicas and the gateway on its state share',
     expect(record.every((replica) => replica.storageNames.join() === 'state')).toBe(true);
     expect(record[1]!.startedAt).toBeLessThan(record[0]!.stoppedAt!);
     expect(sim.maxConcurrentMounts(shareKey)).toBe(2);
-    expect(marker()).toMatchObject({ schemaVersion: newer });
+    expect(marker()).toMatchObject({ schemaVersion: NEWER_SCHEMA });
   });
 
   it('multiple revision mode, deactivate before update: one replica on the share at any time; the deactivation takes time', async () => {
@@ -263,7 +266,7 @@ describe('container app revisions, replicas and the gateway on its state share',
   it('an older gateway refuses state a newer one migrated: exit 78, restarts with 10 s doubling back-off, Unhealthy, probes never pass', async () => {
     await start();
     await put('ca-crash', envelope(newer, 'Multiple', { revisionSuffix: 'v1' }));
-    expect(marker()).toMatchObject({ schemaVersion: newer });
+    expect(marker()).toMatchObject({ schemaVersion: NEWER_SCHEMA });
     await apps.containerAppsRevisions.deactivateRevision(rg, 'ca-crash', 'ca-crash--v1');
     sim.admin.advance(1000);
     await put(
@@ -317,7 +320,7 @@ describe('container app revisions, replicas and the gateway on its state share',
     const ready = await fetch(`${sim.url}/openclaw/ca-crash/readyz`);
     expect(await ready.json()).toMatchObject({ ready: false });
     // Refusing changes nothing on the share.
-    expect(marker()).toMatchObject({ schemaVersion: newer, appVersion: newer });
+    expect(marker()).toMatchObject({ schemaVersion: NEWER_SCHEMA, appVersion: newer });
 
     // Back to the revision that wrote the state: it starts.
     await apps.containerAppsRevisions.deactivateRevision(rg, 'ca-crash', 'ca-crash--v0');
@@ -366,7 +369,7 @@ describe('container app revisions, replicas and the gateway on its state share',
         writeMarker: (content) => files.set('marker', content),
       });
     expect(on(newer)).toEqual({ state: 'running' });
-    // Pessimistic default: every release is its own schema.
+    // By default each release's own state schema, generated from its package (15 and 18).
     expect(on(older)).toMatchObject({ state: 'exited', exitCode: 78 });
     const shared = () => 17;
     files.clear();
