@@ -205,7 +205,10 @@ describe('fleet upgrade waves', () => {
       (w) => w.status === 'awaiting-approval',
       'approval',
     );
-    await pressApprove(started!.waveId);
+    // An operator decides a wave's approval as any other, by its request id (as the README shows).
+    const approved = await cli('approve', `wave:${started!.waveId}`);
+    expect(approved.code).toBe(0);
+    expect(approved.out).toContain(`wave:${started!.waveId}: `);
     await until(
       () => wave(started!.waveId),
       (w) => w.status === 'completed',
