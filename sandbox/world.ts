@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ResourceManagementClient } from '@azure/arm-resources';
@@ -9,6 +9,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { startAzurite, type AzuriteOptions, type RunningAzurite } from './azurite.js';
 import { createRealGatewayPool, type RealGatewayPool } from './openclaw-real/gatewayPool.js';
 import {
+  appStateShare,
   startFullSimulator,
   trustSimulatorCertificate,
   type FullSimulator,
@@ -185,9 +186,17 @@ export async function startSandboxWorld(
 ): Promise<SandboxWorld> {
   const telegram = options.telegram === false ? undefined : (options.telegram ?? {});
   const botToken = telegram ? (telegram.botToken ?? sandboxBotToken(options.dataDir)) : undefined;
+  // The real gateways run on the simulator's Azure Files shares: the share's files are laid out in
+  // the gateway's state dir when it starts and written back when it stops, so a snapshot or a
+  // restore through the Files API (an upgrade) acts on the state a real gateway wrote.
+  let simForVolumes: FullSimulator | undefined;
   const realOpenClaw = options.realOpenClaw
     ? createRealGatewayPool({
         dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'claw-real-openclaw-')),
+        stateVolume: {
+          materialize: (app, dir) => simForVolumes && shareToDirectory(simForVolumes, app, dir),
+          capture: (app, dir) => simForVolumes && directoryToShare(simForVolumes, app, dir),
+        },
         ...options.realOpenClaw,
       })
     : undefined;
@@ -218,7 +227,16 @@ export async function startSandboxWorld(
       graph: { replicationDelayMs: 1000, ...options.simulator?.graph },
       ...(realOpenClaw ? { openclaw: { ...options.simulator?.openclaw, backend: realOpenClaw } } : {}),
     });
-    if (realOpenClaw) sim.mount(realOpenClaw.adminSurface());
+    if (realOpenClaw) {
+      sim.mount(realOpenClaw.adminSurface());
+      simForVolumes = sim;
+      // A deactivated revision's container stops (SIGTERM): the real gateway stops with it and its
+      // state goes back to the share before anything snapshots it.
+      const pool = realOpenClaw;
+      sim.arm.onContainerAppEvent((event) => {
+        if (event.kind === 'revisionDeactivated') void pool.stopApp(event.appId.split('/').pop()!);
+      });
+    }
     trustSimulatorCertificate(sim.caCertPem);
     const { brokerVaultUri, stagingVaultUri } = await bootstrapBrokerVaults(sim, botToken);
     const adminGroup = (sim.graph as GraphSurface).groups('shire-admins')[0];
@@ -448,4 +466,32 @@ function sandboxBotToken(dataDir: string | undefined): string {
   const token = fresh();
   writeFileSync(file, token, { mode: 0o600 });
   return token;
+}
+
+/** A share's files into a gateway's (empty) state dir, as the mount shows them. */
+function shareToDirectory(sim: FullSimulator, app: string, dir: string): void {
+  const share = appStateShare(sim.arm, app);
+  if (!share) return;
+  for (const file of sim.files.filePaths(share.account, share.share)) {
+    const content = sim.files.readBytes(share.account, share.share, file);
+    if (content === undefined) continue;
+    const target = join(dir, ...file.split('/'));
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    writeFileSync(target, content, { mode: 0o600 });
+  }
+}
+
+/** A stopped gateway's state dir back onto its share, replacing what the share held. */
+function directoryToShare(sim: FullSimulator, app: string, dir: string): void {
+  const share = appStateShare(sim.arm, app);
+  if (!share || !existsSync(dir)) return;
+  const files = new Map<string, Buffer>();
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = join(entry.parentPath, entry.name);
+    files.set(relative(dir, full).split(sep).join('/'), readFileSync(full));
+  }
+  for (const file of sim.files.filePaths(share.account, share.share))
+    if (!files.has(file)) sim.files.remove(share.account, share.share, file);
+  for (const [file, content] of files) sim.files.write(share.account, share.share, file, content);
 }

@@ -233,6 +233,19 @@ function readMountedConfig(
   return files.read(azureFile.accountName, azureFile.shareName, 'openclaw.json');
 }
 
+/** The state share of the container app named `appName` (its template's mount at the state dir). */
+export function appStateShare(
+  arm: Simulator['arm'],
+  appName: string,
+): { account: string; share: string } | undefined {
+  const app = arm
+    .listContainerApps()
+    .find((candidate) => String(candidate['name']).toLowerCase() === appName.toLowerCase());
+  if (!app) return undefined;
+  const template = ((app['properties'] ?? {}) as { template?: Record<string, unknown> }).template ?? {};
+  return stateShareOf(arm, String(app['id']), template);
+}
+
 /**
  * The Azure Files share a revision template mounts at the gateway's state dir (OPENCLAW_STATE_DIR of
  * its OpenClaw container, the image default /home/node/.openclaw otherwise).
