@@ -201,6 +201,7 @@ export function compose(config: BrokerConfig): Services {
             recheck: true,
           }),
         snapshots: stateShareSnapshots(s.azure),
+        log: createLogger(console, { component: 'upgrade' }),
       });
     }),
     sasSteps: lazy('sasSteps', () =>

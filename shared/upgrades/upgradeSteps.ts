@@ -15,7 +15,8 @@ import {
 import type { BrokerConfig } from '../config.js';
 import { compareCalendarVersions } from '../domain/openclawVersion.js';
 import type { DeployedRelease, UpgradeState } from '../domain/upgradeState.js';
-import { BrokerError, ErrorCodes, isBrokerError } from '../errors.js';
+import { BrokerError, ErrorCodes, isBrokerError, messageOf } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { AdminChat } from '../maintenance/adminChat.js';
 import { maintenanceTarget } from '../maintenance/target.js';
 import { done, notYet, refused, type StepOutcome } from '../operations/outcome.js';
@@ -74,6 +75,8 @@ export interface UpgradeDependencies {
   /** The frozen digest of `version`'s image (TagMoved when the tag moved since it was frozen). */
   digestOf(version: string, now: number): Promise<FrozenDigest>;
   snapshots: StateSnapshots;
+  /** Where a failure to tell the admin chat is logged. */
+  log?: Pick<Logger, 'warn'>;
 }
 
 export type UpgradeSteps = ReturnType<typeof createUpgradeSteps>;
@@ -383,7 +386,7 @@ export function createUpgradeSteps(deps: UpgradeDependencies) {
       };
     });
     if (!told) {
-      await deps.chat.tell(
+      await tellAdmins(
         `Upgrade of ${plan.target.slug} to OpenClaw ${plan.to.version} rolled back to ${plan.from.version} (revision ${plan.from.revision}, state restored): ${input.reason}`,
       );
     }
@@ -417,7 +420,7 @@ export function createUpgradeSteps(deps: UpgradeDependencies) {
       };
     });
     if (!told) {
-      await deps.chat.tell(
+      await tellAdmins(
         `NEEDS REPAIR: ${plan.target.slug}'s upgrade to OpenClaw ${plan.to.version} failed and so did its rollback to ${plan.from.version} (revision ${plan.from.revision}). Every revision is stopped.${snapshotId ? ` The state before the upgrade is share snapshot ${snapshotId} of ${plan.target.storageAccount}/${plan.target.stateFileShare}.` : ''} ${input.reason}`,
       );
     }
@@ -425,6 +428,19 @@ export function createUpgradeSteps(deps: UpgradeDependencies) {
   }
 
   // --- helpers -------------------------------------------------------------------------------
+
+  /**
+   * Tells the admin chat, best effort: the registry already says what happened (the request's
+   * outcome and `upgrades.last` carry it too), so a chat that cannot be reached does not undo a
+   * recorded rollback.
+   */
+  async function tellAdmins(text: string): Promise<void> {
+    try {
+      await deps.chat.tell(text);
+    } catch (error) {
+      deps.log?.warn('the admin chat could not be told', { error: messageOf(error) });
+    }
+  }
 
   async function targetVersionOf(
     record: EnvironmentRecord,
