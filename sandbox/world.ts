@@ -16,7 +16,7 @@ import {
   type FullSimulatorOptions,
 } from './sim/index.js';
 import type { GraphSurface } from './sim/graph.js';
-import type { OpenClawSurface } from './sim/openclaw.js';
+import type { OpenClawBackend, OpenClawSurface } from './sim/openclaw.js';
 import type { TelegramSurface } from './sim/telegram.js';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from './host/index.js';
 import { LATEST_SUPPORTED_OPENCLAW_VERSION } from '../shared/openclaw/versions.js';
@@ -190,6 +190,7 @@ export async function startSandboxWorld(
   // the gateway's state dir when it starts and written back when it stops, so a snapshot or a
   // restore through the Files API (an upgrade) acts on the state a real gateway wrote.
   let simForVolumes: FullSimulator | undefined;
+  const stopping = new Set<string>();
   const realOpenClaw = options.realOpenClaw
     ? createRealGatewayPool({
         dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'claw-real-openclaw-')),
@@ -225,7 +226,9 @@ export async function startSandboxWorld(
       // Entra replicates as in a real tenant: a fresh app, principal or group is not found for a
       // second (sandbox/sim/graph.ts, replicationDelayMs). A test may set its own.
       graph: { replicationDelayMs: 1000, ...options.simulator?.graph },
-      ...(realOpenClaw ? { openclaw: { ...options.simulator?.openclaw, backend: realOpenClaw } } : {}),
+      ...(realOpenClaw
+        ? { openclaw: { ...options.simulator?.openclaw, backend: stoppable(realOpenClaw, stopping) } }
+        : {}),
     });
     if (realOpenClaw) {
       sim.mount(realOpenClaw.adminSurface());
@@ -233,8 +236,15 @@ export async function startSandboxWorld(
       // A deactivated revision's container stops (SIGTERM): the real gateway stops with it and its
       // state goes back to the share before anything snapshots it.
       const pool = realOpenClaw;
+      // While it drains, nothing starts it again; a revision that starts lets requests through.
       sim.arm.onContainerAppEvent((event) => {
-        if (event.kind === 'revisionDeactivated') void pool.stopApp(event.appId.split('/').pop()!);
+        const app = event.appId.split('/').pop()!.toLowerCase();
+        if (event.kind === 'revisionDeactivated') {
+          stopping.add(app);
+          void pool.stopApp(app);
+        } else if (event.kind === 'revisionCreated' || event.kind === 'revisionActivated') {
+          stopping.delete(app);
+        }
       });
     }
     trustSimulatorCertificate(sim.caCertPem);
@@ -494,4 +504,14 @@ function directoryToShare(sim: FullSimulator, app: string, dir: string): void {
   for (const file of sim.files.filePaths(share.account, share.share))
     if (!files.has(file)) sim.files.remove(share.account, share.share, file);
   for (const [file, content] of files) sim.files.write(share.account, share.share, file, content);
+}
+
+/** The pool as the simulator's gateway backend, answering 503 for an app whose revision is stopping. */
+function stoppable(pool: RealGatewayPool, stopping: ReadonlySet<string>): OpenClawBackend {
+  return {
+    forward: (app, state, req, route, getApp) =>
+      stopping.has(app.toLowerCase())
+        ? Promise.resolve({ status: 503, body: { ready: false, failing: ['revision-stopping'] } })
+        : pool.forward(app, state, req, route, getApp),
+  };
 }
