@@ -51,7 +51,16 @@ interface WaveView {
   waveId: string;
   status: string;
   reason?: string;
-  rings: { name: string; slugs: number; done: number; succeeded: number; failed: number; state: string }[];
+  rings: {
+    name: string;
+    slugs: number;
+    done: number;
+    succeeded: number;
+    failed: number;
+    state: string;
+    startedAt?: string;
+    endedAt?: string;
+  }[];
   slugs: { slug: string; ring: number; state: string; outcome?: string }[];
 }
 
@@ -128,6 +137,7 @@ export async function runUpgradeBench(options: BenchOptions): Promise<BenchResul
 
     const log = collectRequests(world);
     const started = performance.now();
+    const startedAt = Date.now();
     const answer = await world.api('POST', '/api/upgrades', { version: TO });
     if (answer.status !== 202)
       throw new Error(`starting the wave answered ${answer.status}: ${JSON.stringify(answer.body)}`);
@@ -165,10 +175,15 @@ export async function runUpgradeBench(options: BenchOptions): Promise<BenchResul
     });
     const bakes = BAKE * (wave.rings.length - 1);
     const bound = bakes + rings.reduce((sum, ring) => sum + Math.max(ring.path, ring.throttle), 0);
-    for (const ring of rings)
+    const at = (iso: string | undefined) => (iso ? ((Date.parse(iso) - startedAt) / 1000) * scale : NaN);
+    wave.rings.forEach((ring, index) =>
       console.log(
-        `${ring.name}: ${ring.slugs} slugs, critical path ${ring.path} s, ARM throttle ${ring.throttle.toFixed(0)} s`,
-      );
+        `${ring.name}: ${ring.slugs} slugs, ran ${at(ring.startedAt).toFixed(0)}-${at(ring.endedAt).toFixed(0)} s (${(at(ring.endedAt) - at(ring.startedAt)).toFixed(0)} s); critical path ${rings[index]!.path} s, ARM throttle ${rings[index]!.throttle.toFixed(0)} s`,
+      ),
+    );
+    // Where the ARM requests went, for reading the figures (the throttle's bound is made of them).
+    for (const [kind, count] of requestKinds(entries, broker).slice(0, 10))
+      console.log(`  ${count} x ${kind} (${(count / SLUGS).toFixed(1)} per slug)`);
     if (smoke && total.throttled > 0)
       throw new Error(`${total.throttled} ARM requests were throttled (429) at smoke size`);
 
@@ -213,6 +228,30 @@ function ringByResourceGroup(wave: WaveView, salt: string): Map<string, number> 
       slug.ring,
     ]),
   );
+}
+
+/** The broker's accepted ARM requests by method and resource type path, most first. */
+function requestKinds(entries: RequestLogEntry[], principal: string): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const entry of entries) {
+    if (entry.surface !== 'arm' || entry.principal !== principal || entry.status === 429) continue;
+    const kind = `${entry.method} ${typePath(entry.path)}`;
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]);
+}
+
+/** An ARM path with its names left out: `/providers/Microsoft.App/containerApps/*\/revisions/*`. */
+function typePath(path: string): string {
+  const segments = path.split('/');
+  const providers = segments.findIndex((segment) => segment.toLowerCase() === 'providers');
+  return segments
+    .map((segment, index) => {
+      if (index === providers + 1 && providers >= 0) return segment;
+      if (providers < 0 || index <= providers) return index % 2 === 0 && index > 0 ? '*' : segment;
+      return (index - providers) % 2 === 1 ? '*' : segment;
+    })
+    .join('/');
 }
 
 function resourceGroupOf(entry: RequestLogEntry): string | undefined {
