@@ -182,7 +182,7 @@ export async function runSweepBench(mode: SweepBenchMode, options: BenchOptions)
  * Collects the simulator's request log as it grows (the log keeps only its newest 5,000 entries,
  * fewer than a fleet sweep makes), until stopped.
  */
-function collectRequests(world: ProvisionWorld): { stop(): RequestLogEntry[] } {
+export function collectRequests(world: ProvisionWorld): { stop(): RequestLogEntry[] } {
   const seen: RequestLogEntry[] = [];
   let last = world.lastSeq();
   const take = () => {
@@ -205,7 +205,7 @@ function collectRequests(world: ProvisionWorld): { stop(): RequestLogEntry[] } {
 }
 
 /** Waits until ARM's token buckets for the broker are full again (writes refill 200 in 20 s). */
-function refill(scale: number): Promise<void> {
+export function refill(scale: number): Promise<void> {
   const seconds = Math.max(
     armThrottleLimits.write.burst / armThrottleLimits.write.perSecond,
     armThrottleLimits.read.burst / armThrottleLimits.read.perSecond,
@@ -247,7 +247,7 @@ async function untilRotated(world: ProvisionWorld, slugs: string[]): Promise<str
  * The broker's ARM requests in a window: the writes and reads ARM accepted, the 429s, and the least
  * time ARM's token buckets (full at the start) allow for those accepted requests.
  */
-function throttleFigures(entries: RequestLogEntry[], principal: string) {
+export function throttleFigures(entries: RequestLogEntry[], principal: string) {
   const arm = entries.filter((entry) => entry.surface === 'arm' && entry.principal === principal);
   const accepted = arm.filter((entry) => entry.status !== 429);
   const writes = accepted.filter((entry) => !['GET', 'HEAD'].includes(entry.method)).length;

@@ -3,6 +3,7 @@ import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { ResourceManagementClient } from '@azure/arm-resources';
+import { StorageManagementClient } from '@azure/arm-storage';
 import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { Simulator } from '../../sandbox/sim/simulator.js';
@@ -28,6 +29,13 @@ export interface FleetOptions {
   /** Seeding principals: ARM throttles per principal, so seeding spreads over many, never the broker. */
   seeders?: number;
   concurrency?: number;
+  /**
+   * Also what an upgrade reads and writes (shared/upgrades/upgradeSteps.ts): the storage account with
+   * its `openclaw-state` share (stopped, snapshotted, mounted), the environment storage the app's
+   * AzureFile volume names, and the registry's gateway settings (no channels) its config is
+   * rendered from, as provisioning's bookkeeping records them.
+   */
+  upgradeable?: boolean;
 }
 
 /**
@@ -64,6 +72,7 @@ export async function seedFleet(options: FleetOptions): Promise<void> {
       identities: new ManagedServiceIdentityClient(credential, sim.subscriptionId, arm),
       vaults: new KeyVaultManagementClient(credential, sim.subscriptionId, arm),
       apps: new ContainerAppsAPIClient(credential, sim.subscriptionId, arm),
+      storage: new StorageManagementClient(credential, sim.subscriptionId, arm),
     };
   });
   const poll = { updateIntervalInMs: 20 };
@@ -116,6 +125,7 @@ export async function seedFleet(options: FleetOptions): Promise<void> {
         { location, tags },
         poll,
       );
+      if (options.upgradeable) await seedStateShare(seeder, names, environment.name!, location, tags, poll);
       const fqdn = `${names.containerApp}.${environment.defaultDomain!}`;
       const spec = buildContainerAppSpec({
         names,
@@ -147,11 +157,48 @@ export async function seedFleet(options: FleetOptions): Promise<void> {
         openclawVersion: options.openclawVersion,
         url: `https://${fqdn}`,
         owners: [],
+        ...(options.upgradeable ? { gateway: { channels: [] } } : {}),
         secretAges: { 'gateway-token': setAt, 'storage-key': fresh, 'entra-client-secret': fresh },
         ...(options.sasExpiresInMs !== undefined
           ? { sasExpiresAt: new Date(Date.now() + options.sasExpiresInMs).toISOString() }
           : {}),
       }));
+    },
+  );
+}
+
+/** The slug's state share and the environment storage that registers it, as provisioning makes them. */
+async function seedStateShare(
+  seeder: { storage: StorageManagementClient; apps: ContainerAppsAPIClient },
+  names: ReturnType<typeof footprintNames>,
+  environmentName: string,
+  location: string,
+  tags: Record<string, string>,
+  poll: { updateIntervalInMs: number },
+): Promise<void> {
+  const group = names.resourceGroup;
+  const accountName = names.storageAccount;
+  await seeder.storage.storageAccounts.beginCreateAndWait(
+    group,
+    accountName,
+    { location, tags, sku: { name: 'Standard_LRS' }, kind: 'StorageV2' },
+    poll,
+  );
+  await seeder.storage.fileShares.create(group, accountName, names.stateFileShare, { shareQuota: 100 });
+  const keys = await seeder.storage.storageAccounts.listKeys(group, accountName);
+  await seeder.apps.managedEnvironmentsStorages.createOrUpdate(
+    group,
+    environmentName,
+    names.environmentStorage,
+    {
+      properties: {
+        azureFile: {
+          accountName,
+          shareName: names.stateFileShare,
+          accessMode: 'ReadWrite',
+          accountKey: keys.keys![0]!.value!,
+        },
+      },
     },
   );
 }
