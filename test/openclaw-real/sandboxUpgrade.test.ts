@@ -10,9 +10,9 @@ import { stateSchema } from './support.js';
  * The broker's upgrade on real gateways (`npm run sandbox -- --real-openclaw`): the share the
  * broker snapshots and restores through the Azure Files API is the state dir a real gateway runs
  * on (laid out at its start, written back when its revision is deactivated). 2026.8.2 writes real
- * state, 2026.9.6 migrates it at start; a forced gate failure rolls back, and 2026.8.2 starts again
- * on the restored snapshot (without the restore it would refuse the migrated state and exit 78:
- * test/openclaw-real/upgrade.test.ts).
+ * state and 2026.9.6 migrates it at start; a forced gate failure rolls back, and 2026.8.2 starts
+ * again, ready, on the restored snapshot. That an older release refuses migrated state (exit 78) and
+ * starts on a restored copy is proven on the gateways themselves: test/openclaw-real/upgrade.test.ts.
  */
 const FROM = '2026.8.2';
 const TO = '2026.9.6';
